@@ -1,0 +1,35 @@
+// Package cmd holds the cobra skin of kubectl-winimage: each file wires flags
+// to an options struct and hands the work to a library package.
+package cmd
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// NewCmdRoot builds the `kubectl winimage` command tree. The kubectl global
+// flags come from ConfigFlags so that `kubectl --context X winimage ...`
+// behaves as every other kubectl command does.
+func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
+	configFlags := genericclioptions.NewConfigFlags(true)
+
+	root := &cobra.Command{
+		Use:   "kubectl-winimage",
+		Short: "Keep Windows container images warm on EKS nodes",
+		Long: `kubectl winimage audits Windows nodes and their images, warms images into
+each node's containerd ahead of the pods that need them, and plans what to
+bake into the next Windows AMI.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		// Shown as `kubectl winimage` when run through kubectl's plugin discovery.
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl winimage"},
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+	configFlags.AddFlags(root.PersistentFlags())
+
+	root.AddCommand(NewCmdVersion(configFlags, streams))
+	return root
+}

@@ -1,0 +1,137 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/buildinfo"
+)
+
+// VersionOptions drives `kubectl winimage version`.
+type VersionOptions struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	PrintFlags  *genericclioptions.PrintFlags
+	ClientOnly  bool
+
+	genericiooptions.IOStreams
+
+	printer   printers.ResourcePrinter
+	serverVer func(context.Context) (string, error)
+}
+
+// VersionReport is what `version -o json|yaml` prints.
+type VersionReport struct {
+	APIVersion string         `json:"apiVersion"`
+	Kind       string         `json:"kind"`
+	Client     buildinfo.Info `json:"client"`
+	Server     string         `json:"serverVersion,omitempty"`
+	ServerErr  string         `json:"serverError,omitempty"`
+}
+
+// GetObjectKind lets cli-runtime's JSON/YAML printers print the report.
+func (r *VersionReport) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// DeepCopyObject satisfies runtime.Object; the report is never shared.
+func (r *VersionReport) DeepCopyObject() runtime.Object { c := *r; return &c }
+
+// NewVersionOptions returns options with output formats json and yaml.
+func NewVersionOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *VersionOptions {
+	return &VersionOptions{
+		ConfigFlags: configFlags,
+		PrintFlags:  genericclioptions.NewPrintFlags("").WithTypeSetter(nil),
+		IOStreams:   streams,
+	}
+}
+
+// NewCmdVersion wires VersionOptions to cobra.
+func NewCmdVersion(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewVersionOptions(configFlags, streams)
+	cmd := &cobra.Command{
+		Use:   "version",
+		Short: "Print the plugin version and the Kubernetes server version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVar(&o.ClientOnly, "client", false, "Print only the plugin version; do not contact the cluster")
+	o.PrintFlags.AddFlags(cmd)
+	return cmd
+}
+
+// Complete builds the printer and the server-version lookup from the flags.
+func (o *VersionOptions) Complete() error {
+	if o.PrintFlags.OutputFormat != nil && *o.PrintFlags.OutputFormat != "" {
+		p, err := o.PrintFlags.ToPrinter()
+		if err != nil {
+			return err
+		}
+		o.printer = p
+	}
+	if o.serverVer == nil {
+		o.serverVer = func(context.Context) (string, error) {
+			dc, err := o.ConfigFlags.ToDiscoveryClient()
+			if err != nil {
+				return "", err
+			}
+			v, err := dc.ServerVersion()
+			if err != nil {
+				return "", err
+			}
+			return v.GitVersion, nil
+		}
+	}
+	return nil
+}
+
+// Validate accepts only the json and yaml output formats besides the default text.
+func (o *VersionOptions) Validate() error {
+	if f := o.PrintFlags.OutputFormat; f != nil && *f != "" && *f != "json" && *f != "yaml" {
+		return fmt.Errorf("--output %q is not supported by version: use json or yaml", *f)
+	}
+	return nil
+}
+
+// Run prints the versions. An unreachable server is reported, not fatal in
+// text mode, so `version` stays useful while debugging a kubeconfig; it is
+// still a non-zero exit so scripts notice.
+func (o *VersionOptions) Run(ctx context.Context) error {
+	report := &VersionReport{APIVersion: "winimage.io/v1alpha1", Kind: "Version", Client: buildinfo.Get()}
+	var serverErr error
+	if !o.ClientOnly {
+		report.Server, serverErr = o.serverVer(ctx)
+		if serverErr != nil {
+			report.ServerErr = serverErr.Error()
+		}
+	}
+	if o.printer != nil {
+		if err := o.printer.PrintObj(report, o.Out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(o.Out, "Client Version: %s (commit %s, %s, %s)\n", report.Client.Version, report.Client.Commit, report.Client.GoVersion, report.Client.Platform)
+		if report.Client.DaemonImage != "" {
+			fmt.Fprintf(o.Out, "Daemon Image: %s\n", report.Client.DaemonImage)
+		}
+		if report.Server != "" {
+			fmt.Fprintf(o.Out, "Server Version: %s\n", report.Server)
+		}
+	}
+	if serverErr != nil {
+		return fmt.Errorf("cannot reach the Kubernetes server: %w", serverErr)
+	}
+	return nil
+}

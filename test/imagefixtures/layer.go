@@ -1,0 +1,112 @@
+// Package imagefixtures builds Windows-shaped images and pushes them to a
+// registry: image indexes with windows/amd64 entries per Server build (with
+// os.version) and a linux/amd64 entry, base layers shared between images the
+// way servercore is shared in real fleets, layer sizes chosen by the caller,
+// and optionally foreign (non-distributable) base layers as old Windows
+// images had.
+package imagefixtures
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/rand/v2"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// seededLayer is a layer of one file of size pseudo-random bytes derived from
+// seed. The same seed always gives the same bytes and digest, so images that
+// name the same base share the layer blob; the bytes are generated on every
+// read instead of being held in memory, so large layers cost no RAM.
+func seededLayer(seed string, size int64, windows bool) (v1.Layer, error) {
+	opener := func() (io.ReadCloser, error) {
+		pr, pw := io.Pipe()
+		go func() { pw.CloseWithError(writeSeededTar(pw, seed, size, windows)) }()
+		return pr, nil
+	}
+	// Random bytes do not compress; storing them keeps the blob size close
+	// to the size the caller asked for and the CPU cost low.
+	return tarball.LayerFromOpener(opener,
+		tarball.WithCompressionLevel(gzip.NoCompression),
+		tarball.WithMediaType(types.DockerLayer))
+}
+
+func writeSeededTar(w io.Writer, seed string, size int64, windows bool) error {
+	name := "layer/" + seedName(seed) + ".bin"
+	if windows {
+		// Windows layers keep their content under Files/ (and registry hives
+		// under Hives/), which is how containerd's windows differ reads them.
+		name = "Files/" + name
+	}
+	tw := tar.NewWriter(w)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
+		return err
+	}
+	if _, err := io.CopyN(tw, newSeededReader(seed), size); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+func seedName(seed string) string {
+	sum := sha256.Sum256([]byte(seed))
+	return fmt.Sprintf("%x", sum[:8])
+}
+
+// seededReader streams ChaCha8 output keyed by the seed.
+type seededReader struct{ rng *rand.ChaCha8 }
+
+func newSeededReader(seed string) *seededReader {
+	return &seededReader{rng: rand.NewChaCha8(sha256.Sum256([]byte(seed)))}
+}
+
+func (s *seededReader) Read(p []byte) (int, error) {
+	n := 0
+	for ; n+8 <= len(p); n += 8 {
+		binary.LittleEndian.PutUint64(p[n:], s.rng.Uint64())
+	}
+	if n < len(p) {
+		var tail [8]byte
+		binary.LittleEndian.PutUint64(tail[:], s.rng.Uint64())
+		n += copy(p[n:], tail[:])
+	}
+	return n, nil
+}
+
+// foreignLayer is a non-distributable layer: the manifest names its digest,
+// size and URLs, but the registry does not hold the blob (Microsoft hosted
+// Windows base layers this way until 2023). Reading it is an error, which is
+// the point: nothing may try to fetch it from the registry.
+type foreignLayer struct {
+	digest, diffID v1.Hash
+	size           int64
+}
+
+func newForeignLayer(seed string, size int64) *foreignLayer {
+	d := sha256.Sum256([]byte("foreign-blob:" + seed))
+	u := sha256.Sum256([]byte("foreign-diff:" + seed))
+	return &foreignLayer{
+		digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", d)},
+		diffID: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", u)},
+		size:   size,
+	}
+}
+
+func (f *foreignLayer) Digest() (v1.Hash, error)            { return f.digest, nil }
+func (f *foreignLayer) DiffID() (v1.Hash, error)            { return f.diffID, nil }
+func (f *foreignLayer) Size() (int64, error)                { return f.size, nil }
+func (f *foreignLayer) MediaType() (types.MediaType, error) { return types.DockerForeignLayer, nil }
+func (f *foreignLayer) Compressed() (io.ReadCloser, error) {
+	return nil, fmt.Errorf("foreign layer %s is not in the registry", f.digest)
+}
+func (f *foreignLayer) Uncompressed() (io.ReadCloser, error) { return f.Compressed() }
+
+func (f *foreignLayer) url() string {
+	return "https://mcr.microsoft.com/v2/windows/servercore/blobs/" + f.digest.String()
+}

@@ -1,0 +1,217 @@
+package imagefixtures
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// Spec declares the images to push: named bases whose layers are shared by
+// every image built on them, and the images.
+type Spec struct {
+	Bases  map[string]Base `json:"bases,omitempty"`
+	Images []Image         `json:"images"`
+}
+
+// Base is a set of layers shared between images, per platform.
+type Base struct {
+	Layers []resource.Quantity `json:"layers"`
+	// Foreign makes the Windows entries' base layers non-distributable:
+	// declared in the manifest with URLs, not stored in the registry.
+	Foreign bool `json:"foreign,omitempty"`
+}
+
+// Image is one image index to push.
+type Image struct {
+	// Ref is repository:tag, relative to the registry it is pushed to.
+	Ref    string              `json:"ref"`
+	Base   string              `json:"base,omitempty"`
+	Layers []resource.Quantity `json:"layers"`
+	// Windows lists the os.version of each windows/amd64 entry, e.g.
+	// 10.0.20348.2340.
+	Windows []string `json:"windows,omitempty"`
+	// Linux adds a linux/amd64 entry (what the rig's containerd can unpack).
+	Linux bool `json:"linux,omitempty"`
+}
+
+// Pushed describes one pushed index.
+type Pushed struct {
+	Ref         string     `json:"ref"`
+	IndexDigest string     `json:"indexDigest"`
+	Entries     []Manifest `json:"entries"`
+}
+
+// Manifest is one platform entry of a pushed index.
+type Manifest struct {
+	OS        string `json:"os"`
+	OSVersion string `json:"osVersion,omitempty"`
+	Digest    string `json:"digest"`
+	// Size is the sum of the layer sizes (foreign layers included), which is
+	// what a registry-side size of the image for this platform means.
+	Size          int64 `json:"size"`
+	Layers        int   `json:"layers"`
+	ForeignLayers int   `json:"foreignLayers,omitempty"`
+}
+
+// Catalog is the result of a push, by relative reference.
+type Catalog map[string]Pushed
+
+// Entry finds the entry of ref for os ("linux" or "windows") and, for
+// windows, the build (third part of os.version) that matches exactly.
+func (c Catalog) Entry(ref, os, build string) (Pushed, Manifest, bool) {
+	p, ok := c[ref]
+	if !ok {
+		return Pushed{}, Manifest{}, false
+	}
+	for _, e := range p.Entries {
+		if e.OS != os {
+			continue
+		}
+		if os == "windows" && osBuild(e.OSVersion) != build {
+			continue
+		}
+		return p, e, true
+	}
+	return p, Manifest{}, false
+}
+
+func osBuild(osVersion string) string {
+	parts := strings.Split(osVersion, ".")
+	if len(parts) < 3 {
+		return ""
+	}
+	return parts[2]
+}
+
+// Push builds every image of spec and pushes it to registryHost over plain
+// HTTP. Shared base layers are uploaded once (the registry is asked first).
+func Push(ctx context.Context, registryHost string, spec Spec) (Catalog, error) {
+	catalog := Catalog{}
+	for _, img := range spec.Images {
+		pushed, err := push(ctx, registryHost, spec, img)
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", img.Ref, err)
+		}
+		catalog[img.Ref] = pushed
+	}
+	return catalog, nil
+}
+
+func push(ctx context.Context, registryHost string, spec Spec, img Image) (Pushed, error) {
+	ref, err := name.ParseReference(registryHost+"/"+img.Ref, name.Insecure)
+	if err != nil {
+		return Pushed{}, err
+	}
+	var base Base
+	if img.Base != "" {
+		var ok bool
+		if base, ok = spec.Bases[img.Base]; !ok {
+			return Pushed{}, fmt.Errorf("unknown base %q", img.Base)
+		}
+	}
+	if len(img.Windows) == 0 && !img.Linux {
+		return Pushed{}, fmt.Errorf("no platform: set windows os.versions or linux")
+	}
+	index := mutate.IndexMediaType(empty.Index, types.DockerManifestList)
+	var entries []Manifest
+	platforms := make([]v1.Platform, 0, len(img.Windows)+1)
+	for _, v := range img.Windows {
+		if osBuild(v) == "" {
+			return Pushed{}, fmt.Errorf("windows os.version %q is not major.minor.build[.revision]", v)
+		}
+		platforms = append(platforms, v1.Platform{OS: "windows", Architecture: "amd64", OSVersion: v})
+	}
+	if img.Linux {
+		platforms = append(platforms, v1.Platform{OS: "linux", Architecture: "amd64"})
+	}
+	for _, p := range platforms {
+		image, entry, err := buildImage(img, base, p)
+		if err != nil {
+			return Pushed{}, err
+		}
+		index = mutate.AppendManifests(index, mutate.IndexAddendum{
+			Add:        image,
+			Descriptor: v1.Descriptor{Platform: &p},
+		})
+		entries = append(entries, entry)
+	}
+	if err := remote.WriteIndex(ref, index, remote.WithContext(ctx)); err != nil {
+		return Pushed{}, err
+	}
+	digest, err := index.Digest()
+	if err != nil {
+		return Pushed{}, err
+	}
+	return Pushed{Ref: ref.String(), IndexDigest: digest.String(), Entries: entries}, nil
+}
+
+func buildImage(img Image, base Base, p v1.Platform) (v1.Image, Manifest, error) {
+	windows := p.OS == "windows"
+	flavour := "linux"
+	if windows {
+		flavour = "windows-" + osBuild(p.OSVersion)
+	}
+	image := mutate.MediaType(empty.Image, types.DockerManifestSchema2)
+	image = mutate.ConfigMediaType(image, types.DockerConfigJSON)
+	entry := Manifest{OS: p.OS, OSVersion: p.OSVersion}
+	var adds []mutate.Addendum
+	for i, q := range base.Layers {
+		seed := fmt.Sprintf("base:%s/%s/%d", img.Base, flavour, i)
+		if windows && base.Foreign {
+			fl := newForeignLayer(seed, q.Value())
+			adds = append(adds, mutate.Addendum{Layer: fl, URLs: []string{fl.url()}, MediaType: types.DockerForeignLayer})
+			entry.ForeignLayers++
+			entry.Size += q.Value()
+			continue
+		}
+		l, err := seededLayer(seed, q.Value(), windows)
+		if err != nil {
+			return nil, Manifest{}, err
+		}
+		adds = append(adds, mutate.Addendum{Layer: l})
+	}
+	for i, q := range img.Layers {
+		l, err := seededLayer(fmt.Sprintf("image:%s/%s/%d", img.Ref, flavour, i), q.Value(), windows)
+		if err != nil {
+			return nil, Manifest{}, err
+		}
+		adds = append(adds, mutate.Addendum{Layer: l})
+	}
+	image, err := mutate.Append(image, adds...)
+	if err != nil {
+		return nil, Manifest{}, err
+	}
+	cfg, err := image.ConfigFile()
+	if err != nil {
+		return nil, Manifest{}, err
+	}
+	cfg = cfg.DeepCopy()
+	cfg.OS, cfg.Architecture, cfg.OSVersion = p.OS, p.Architecture, p.OSVersion
+	cfg.Config.Entrypoint = []string{"app"}
+	if image, err = mutate.ConfigFile(image, cfg); err != nil {
+		return nil, Manifest{}, err
+	}
+	m, err := image.Manifest()
+	if err != nil {
+		return nil, Manifest{}, err
+	}
+	entry.Size = 0
+	for _, l := range m.Layers {
+		entry.Size += l.Size
+	}
+	entry.Layers = len(m.Layers)
+	d, err := image.Digest()
+	if err != nil {
+		return nil, Manifest{}, err
+	}
+	entry.Digest = d.String()
+	return image, entry, nil
+}

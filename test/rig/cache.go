@@ -1,0 +1,57 @@
+//go:build linux
+
+// Package rig builds and runs the real components of a Kubernetes node fleet
+// on this machine: etcd, kube-apiserver, kube-controller-manager,
+// kube-scheduler, kwok (simulated kubelets), containerd with its CRI image
+// service, and an in-process OCI registry. Tests and `make demo` use it so the
+// plugin is exercised against the same parts a user's cluster has.
+package rig
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// CacheEnv overrides where built components are kept.
+const CacheEnv = "WINIMAGE_RIG_CACHE"
+
+// CacheDir is where the built components live, outside any clone so that a
+// fresh checkout reuses them: $WINIMAGE_RIG_CACHE, else
+// $XDG_CACHE_HOME/kubectl-winimage/rig, else ~/.cache/kubectl-winimage/rig.
+func CacheDir() (string, error) {
+	if dir := os.Getenv(CacheEnv); dir != "" {
+		return filepath.Abs(dir)
+	}
+	base := os.Getenv("XDG_CACHE_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("no cache folder: set %s or HOME: %w", CacheEnv, err)
+		}
+		base = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(base, "kubectl-winimage", "rig"), nil
+}
+
+// lockDir takes an exclusive flock on dir/.lock so two processes building into
+// the same cache take turns instead of interleaving writes. The returned
+// function releases it.
+func lockDir(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}

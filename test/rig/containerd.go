@@ -1,0 +1,201 @@
+//go:build linux
+
+package rig
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/template"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+)
+
+// Containerd is one containerd daemon of the rig, standing in for a node's
+// runtime: its own root, state and socket, the CRI image service on, and the
+// rig registry reachable over plain HTTP through CRI's hosts.toml.
+type Containerd struct {
+	Name        string
+	Address     string
+	Snapshotter string
+	Root        string
+	proc        *process
+}
+
+const containerdConfig = `version = 3
+root = '{{.Root}}'
+state = '{{.State}}'
+disabled_plugins = ['io.containerd.nri.v1.nri']
+
+[grpc]
+  address = '{{.Socket}}'
+
+[ttrpc]
+  address = '{{.Socket}}.ttrpc'
+
+[debug]
+  address = ''
+
+[plugins.'io.containerd.internal.v1.opt']
+  path = '{{.Opt}}'
+
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = '{{.Snapshotter}}'
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = '{{.CertsDir}}'
+`
+
+const hostsTOML = `server = "http://{{.Registry}}"
+
+[host."http://{{.Registry}}"]
+  capabilities = ["pull", "resolve"]
+`
+
+// StartContainerd starts a containerd named name under the rig folder. It
+// prefers overlayfs and falls back to native where overlayfs cannot load.
+func (r *Rig) StartContainerd(ctx context.Context, name string) (*Containerd, error) {
+	c, err := r.startContainerdWith(ctx, name, "overlayfs")
+	if err == errSnapshotterUnavailable {
+		c, err = r.startContainerdWith(ctx, name, "native")
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.containerds = append(r.containerds, c)
+	return c, nil
+}
+
+var errSnapshotterUnavailable = fmt.Errorf("snapshotter unavailable")
+
+func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string) (*Containerd, error) {
+	base := filepath.Join(r.Dir, "containerd", name)
+	// Unix socket paths are limited to 108 bytes; keep the socket short.
+	sockDir, err := os.MkdirTemp("", "wi-ctrd-")
+	if err != nil {
+		return nil, err
+	}
+	r.cleanups = append(r.cleanups, func() { os.RemoveAll(sockDir) })
+	vals := map[string]string{
+		"Root":        filepath.Join(base, "root"),
+		"State":       filepath.Join(base, "state"),
+		"Opt":         filepath.Join(base, "opt"),
+		"CertsDir":    filepath.Join(base, "certs.d"),
+		"Socket":      filepath.Join(sockDir, "containerd.sock"),
+		"Snapshotter": snapshotter,
+		"Registry":    r.Registry.Host(),
+	}
+	for _, d := range []string{vals["Root"], vals["State"], vals["Opt"]} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	if err := renderFile(filepath.Join(base, "config.toml"), containerdConfig, vals); err != nil {
+		return nil, err
+	}
+	if err := renderFile(filepath.Join(vals["CertsDir"], r.Registry.Host(), "hosts.toml"), hostsTOML, vals); err != nil {
+		return nil, err
+	}
+	p, err := r.start("containerd-"+name, r.bins.Containerd, "--config", filepath.Join(base, "config.toml"), "--log-level", "info")
+	if err != nil {
+		return nil, err
+	}
+	c := &Containerd{Name: name, Address: vals["Socket"], Snapshotter: snapshotter, Root: vals["Root"], proc: p}
+	if err := waitFor(ctx, p, 30*time.Second, func(ctx context.Context) error {
+		client, err := containerd.New(c.Address, containerd.WithTimeout(time.Second))
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		_, err = client.Version(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	ok, err := snapshotterLoaded(ctx, c.Address, snapshotter)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		p.stop(10 * time.Second)
+		r.forget(p)
+		os.RemoveAll(base)
+		return nil, errSnapshotterUnavailable
+	}
+	return c, nil
+}
+
+// Restart stops this containerd and starts it again on the same root and
+// socket, as a node's runtime restarting under a running daemon.
+func (c *Containerd) Restart(ctx context.Context, r *Rig) error {
+	c.proc.stop(15 * time.Second)
+	r.forget(c.proc)
+	p, err := r.start(c.proc.name, c.proc.cmd.Path, c.proc.cmd.Args[1:]...)
+	if err != nil {
+		return err
+	}
+	c.proc = p
+	return waitFor(ctx, p, 30*time.Second, func(ctx context.Context) error {
+		client, err := containerd.New(c.Address, containerd.WithTimeout(time.Second))
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		_, err = client.Version(ctx)
+		return err
+	})
+}
+
+// Stop stops this containerd.
+func (c *Containerd) Stop() { c.proc.stop(15 * time.Second) }
+
+// PID is the containerd process id.
+func (c *Containerd) PID() int { return c.proc.PID() }
+
+func snapshotterLoaded(ctx context.Context, address, snapshotter string) (bool, error) {
+	client, err := containerd.New(address)
+	if err != nil {
+		return false, err
+	}
+	defer client.Close()
+	resp, err := client.IntrospectionService().Plugins(ctx, fmt.Sprintf("type==io.containerd.snapshotter.v1,id==%s", snapshotter))
+	if err != nil {
+		return false, err
+	}
+	for _, p := range resp.Plugins {
+		if p.InitErr == nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func renderFile(path, text string, vals map[string]string) error {
+	var buf bytes.Buffer
+	if err := template.Must(template.New(filepath.Base(path)).Parse(text)).Execute(&buf, vals); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// mountsUnder lists the mount points below dir in this mount namespace.
+func mountsUnder(dir string) ([]string, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var found []string
+	for _, line := range strings.Split(string(data), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			found = append(found, fields[4])
+		}
+	}
+	return found, nil
+}

@@ -1,0 +1,32 @@
+//go:build linux
+
+package rig
+
+import (
+	"context"
+	"time"
+)
+
+// KwokAnnotation marks the nodes kwok manages: fleet nodes carry it; nodes
+// played by a real agent (a kubelet stand-in) do not.
+const KwokAnnotation = "kwok.x-k8s.io/node"
+
+func (r *Rig) startKwok(ctx context.Context) error {
+	p, err := r.start("kwok", r.bins.Kwok,
+		"--kubeconfig", r.Kubeconfig,
+		"--config", r.bins.KwokStages,
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector", KwokAnnotation+"=fake",
+		// No kwok HTTP server: nothing here execs into simulated pods, and a
+		// fixed port would clash between rigs.
+		"--node-port=0", "--server-address=",
+		"--cidr", "10.244.0.0/16")
+	if err != nil {
+		return err
+	}
+	time.Sleep(300 * time.Millisecond)
+	if p.exited() {
+		return p.failure()
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+//go:build linux
+
+package rig
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+)
+
+// Registry is the rig's in-process OCI registry (go-containerregistry's
+// pkg/registry) on a loopback port. It can be stopped and started again on
+// the same address with its content kept, to play a registry outage, and it
+// counts the requests it serves so tests can assert how much was fetched.
+type Registry struct {
+	handler http.Handler
+	addr    string
+
+	mu     sync.Mutex
+	server *http.Server
+
+	manifestGets atomic.Int64
+	blobGets     atomic.Int64
+	blobBytes    atomic.Int64
+}
+
+// NewRegistry starts a registry on a free loopback port.
+func NewRegistry() (*Registry, error) {
+	r := &Registry{handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r.addr = l.Addr().String()
+	r.serve(l)
+	return r, nil
+}
+
+// Host is host:port, the registry part of image references.
+func (r *Registry) Host() string { return r.addr }
+
+// Start serves again on the same address after Stop.
+func (r *Registry) Start() error {
+	var l net.Listener
+	var err error
+	// The port was just released by Stop; the kernel may need a moment.
+	for i := 0; i < 50; i++ {
+		if l, err = net.Listen("tcp", r.addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return err
+	}
+	r.serve(l)
+	return nil
+}
+
+// Stop closes the listener and every open connection, as a registry that
+// went away mid-transfer.
+func (r *Registry) Stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.server != nil {
+		_ = r.server.Close()
+		r.server = nil
+	}
+}
+
+// Counts reports the manifest and blob GETs served and the blob bytes sent.
+func (r *Registry) Counts() (manifestGets, blobGets, blobBytes int64) {
+	return r.manifestGets.Load(), r.blobGets.Load(), r.blobBytes.Load()
+}
+
+// ResetCounts zeroes the request counters.
+func (r *Registry) ResetCounts() {
+	r.manifestGets.Store(0)
+	r.blobGets.Store(0)
+	r.blobBytes.Store(0)
+}
+
+func (r *Registry) serve(l net.Listener) {
+	srv := &http.Server{Handler: http.HandlerFunc(r.count), ReadHeaderTimeout: 10 * time.Second}
+	r.mu.Lock()
+	r.server = srv
+	r.mu.Unlock()
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Printf("rig registry: %v", err)
+		}
+	}()
+}
+
+func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
+	if req.Method == http.MethodGet {
+		switch {
+		case containsSegment(req.URL.Path, "manifests"):
+			r.manifestGets.Add(1)
+		case containsSegment(req.URL.Path, "blobs"):
+			r.blobGets.Add(1)
+			w = &countingWriter{ResponseWriter: w, n: &r.blobBytes}
+		}
+	}
+	r.handler.ServeHTTP(w, req)
+}
+
+func containsSegment(path, seg string) bool {
+	for i := 0; i+len(seg)+2 <= len(path); i++ {
+		if path[i] == '/' && path[i+1:i+1+len(seg)] == seg && path[i+1+len(seg)] == '/' {
+			return true
+		}
+	}
+	return false
+}
+
+type countingWriter struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// shutdown is Stop with a deadline for in-flight requests, for teardown.
+func (r *Registry) shutdown(ctx context.Context) {
+	r.mu.Lock()
+	srv := r.server
+	r.server = nil
+	r.mu.Unlock()
+	if srv != nil {
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+		}
+	}
+}
