@@ -298,7 +298,7 @@ func createPullEvents(ctx context.Context, client kubernetes.Interface, applied 
 		pod := fmt.Sprintf("%s-%d", strings.ToLower(short), i)
 		at := metav1.NewTime(now.Add(-time.Duration(len(e.Durations)-i) * time.Minute))
 		ev := &corev1.Event{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod, sha256.Sum256([]byte(node + ds)))[:63], Namespace: ns},
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod, sha256.Sum256([]byte(node+ds)))[:63], Namespace: ns},
 			InvolvedObject: corev1.ObjectReference{
 				Kind: "Pod", APIVersion: "v1", Namespace: ns, Name: pod, FieldPath: "spec.containers{c0}",
 			},
