@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -28,15 +28,11 @@ type VersionOptions struct {
 
 // VersionReport is what `version -o json|yaml` prints.
 type VersionReport struct {
-	APIVersion string         `json:"apiVersion"`
-	Kind       string         `json:"kind"`
-	Client     buildinfo.Info `json:"client"`
-	Server     string         `json:"serverVersion,omitempty"`
-	ServerErr  string         `json:"serverError,omitempty"`
+	metav1.TypeMeta `json:",inline"`
+	Client          buildinfo.Info `json:"client"`
+	Server          string         `json:"serverVersion,omitempty"`
+	ServerErr       string         `json:"serverError,omitempty"`
 }
-
-// GetObjectKind lets cli-runtime's JSON/YAML printers print the report.
-func (r *VersionReport) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
 
 // DeepCopyObject satisfies runtime.Object; the report is never shared.
 func (r *VersionReport) DeepCopyObject() runtime.Object { c := *r; return &c }
@@ -45,7 +41,7 @@ func (r *VersionReport) DeepCopyObject() runtime.Object { c := *r; return &c }
 func NewVersionOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *VersionOptions {
 	return &VersionOptions{
 		ConfigFlags: configFlags,
-		PrintFlags:  genericclioptions.NewPrintFlags("").WithTypeSetter(nil),
+		PrintFlags:  genericclioptions.NewPrintFlags(""),
 		IOStreams:   streams,
 	}
 }
@@ -109,7 +105,7 @@ func (o *VersionOptions) Validate() error {
 // text mode, so `version` stays useful while debugging a kubeconfig; it is
 // still a non-zero exit so scripts notice.
 func (o *VersionOptions) Run(ctx context.Context) error {
-	report := &VersionReport{APIVersion: "winimage.io/v1alpha1", Kind: "Version", Client: buildinfo.Get()}
+	report := &VersionReport{TypeMeta: metav1.TypeMeta{APIVersion: "winimage.io/v1alpha1", Kind: "Version"}, Client: buildinfo.Get()}
 	var serverErr error
 	if !o.ClientOnly {
 		report.Server, serverErr = o.serverVer(ctx)

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
 // Containerd is one containerd daemon of the rig, standing in for a node's
@@ -198,4 +201,42 @@ func mountsUnder(dir string) ([]string, error) {
 		}
 	}
 	return found, nil
+}
+
+// criClient opens a CRI ImageService client on this containerd: the same API
+// kubelet uses, so tests see images exactly as kubelet would.
+func (c *Containerd) criClient() (runtimeapi.ImageServiceClient, func(), error) {
+	conn, err := grpc.NewClient("unix://"+c.Address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, nil, err
+	}
+	return runtimeapi.NewImageServiceClient(conn), func() { conn.Close() }, nil
+}
+
+// CRIImages lists the images as kubelet's CRI ImageService reports them.
+func (c *Containerd) CRIImages(ctx context.Context) ([]*runtimeapi.Image, error) {
+	client, done, err := c.criClient()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	resp, err := client.ListImages(ctx, &runtimeapi.ListImagesRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return resp.Images, nil
+}
+
+// CRIPull pulls ref through CRI PullImage, which is what kubelet does.
+func (c *Containerd) CRIPull(ctx context.Context, ref string) (string, error) {
+	client, done, err := c.criClient()
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	resp, err := client.PullImage(ctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
+	if err != nil {
+		return "", err
+	}
+	return resp.ImageRef, nil
 }

@@ -1,0 +1,33 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+func TestDaemonVersionReachesNodeContainerd(t *testing.T) {
+	r, _ := startRig(t, "")
+	bin := buildBinary(t, "./cmd/winimage-daemon", "winimage-daemon",
+		"github.com/winimage-io/kubectl-winimage/plugin/buildinfo.Version=v9.9.9-e2e")
+	out := runOK(t, os.Environ(), bin+"/winimage-daemon", "version", "--containerd-address", r.Containerd.Address)
+	var report struct {
+		Daemon     struct{ Version string }
+		Containerd string
+	}
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if report.Daemon.Version != "v9.9.9-e2e" || report.Containerd == "" {
+		t.Fatalf("report = %+v", report)
+	}
+
+	// A wrong address fails with a clear error and a non-zero exit.
+	cmd := exec.Command(bin+"/winimage-daemon", "version", "--containerd-address", r.Dir+"/no.sock")
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Fatalf("wrong containerd address exited 0:\n%s", out)
+	}
+}
