@@ -96,9 +96,9 @@ images:
   bases:
     servercore: {layers: [3Mi, 1Mi]}
   images:
-  - {ref: apps/web:1, base: servercore, layers: [512Ki, 128Ki], windows: [10.0.17763.5576, 10.0.20348.2340, 10.0.26100.1742], linux: true}
-  - {ref: apps/api:1, base: servercore, layers: [256Ki], windows: [10.0.17763.5576, 10.0.20348.2340, 10.0.26100.1742], linux: true}
-  - {ref: apps/plain:1, base: servercore, layers: [64Ki], linux: true}
+  - {ref: apps/web:1, bases: [servercore], layers: [512Ki, 128Ki], windows: [10.0.17763.5576, 10.0.20348.2340, 10.0.26100.1742], linux: true}
+  - {ref: apps/api:1, bases: [servercore], layers: [256Ki], windows: [10.0.17763.5576, 10.0.20348.2340, 10.0.26100.1742], linux: true}
+  - {ref: apps/plain:1, bases: [servercore], layers: [64Ki], linux: true}
 nodeGroups: []
 `
 

@@ -18,7 +18,7 @@ func TestVersionThroughKubectlPluginDiscovery(t *testing.T) {
 		"github.com/winimage-io/kubectl-winimage/plugin/buildinfo.Version=v9.9.9-e2e")
 	env := append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "KUBECONFIG="+r.Kubeconfig)
 
-	out := runOK(t, env, "kubectl", "winimage", "version")
+	out := runOK(t, env, r.Binaries.Kubectl, "winimage", "version")
 	if !strings.Contains(out, "Client Version: v9.9.9-e2e") || !strings.Contains(out, "Server Version: v1.37.2") {
 		t.Fatalf("kubectl winimage version printed:\n%s", out)
 	}

@@ -56,11 +56,23 @@ func Apply(ctx context.Context, client kubernetes.Interface, registryHost string
 	}
 	for gi, g := range f.NodeGroups {
 		for i := 0; i < g.Count; i++ {
-			name, err := createNode(ctx, client, applied, gi, i, g)
+			name, err := createNode(ctx, client, gi, i, g)
 			if err != nil {
 				return nil, fmt.Errorf("node group %s: %w", g.Name, err)
 			}
 			applied.Nodes[g.Name] = append(applied.Nodes[g.Name], name)
+		}
+	}
+	// kwok's node-initialize writes nodeInfo defaults from its own copy of
+	// the node; setting the EKS-shaped status before it has run races with it.
+	if err := waitNodesReady(ctx, client, applied, 2*time.Minute); err != nil {
+		return nil, err
+	}
+	for _, g := range f.NodeGroups {
+		for _, name := range applied.Nodes[g.Name] {
+			if err := setNodeStatus(ctx, client, applied, g, name); err != nil {
+				return nil, fmt.Errorf("node %s: %w", name, err)
+			}
 		}
 	}
 	for _, w := range f.Workloads {
@@ -88,7 +100,12 @@ func region(zone string) string {
 	return strings.TrimRight(zone, "abcdefghijklmnopqrstuvwxyz")
 }
 
-func createNode(ctx context.Context, client kubernetes.Interface, applied *Applied, gi, i int, g NodeGroup) (string, error) {
+func instanceID(nodeName string) string {
+	sum := sha256.Sum256([]byte(nodeName))
+	return fmt.Sprintf("i-%x", sum[:9])[:19]
+}
+
+func createNode(ctx context.Context, client kubernetes.Interface, gi, i int, g NodeGroup) (string, error) {
 	zone := g.Zone
 	if zone == "" {
 		zone = "us-east-2a"
@@ -98,8 +115,6 @@ func createNode(ctx context.Context, client kubernetes.Interface, applied *Appli
 		instanceType = "m5.2xlarge"
 	}
 	name := NodeName(gi, i, zone)
-	sum := sha256.Sum256([]byte(name))
-	instanceID := fmt.Sprintf("i-%x", sum[:9])[:19]
 
 	nodeLabels := map[string]string{
 		"kubernetes.io/os":                 g.OS,
@@ -132,24 +147,28 @@ func createNode(ctx context.Context, client kubernetes.Interface, applied *Appli
 			Labels:      nodeLabels,
 			Annotations: map[string]string{KwokAnnotation: "fake"},
 		},
-		Spec: corev1.NodeSpec{ProviderID: fmt.Sprintf("aws:///%s/%s", zone, instanceID)},
+		Spec: corev1.NodeSpec{ProviderID: fmt.Sprintf("aws:///%s/%s", zone, instanceID(name))},
 	}
 	if g.OS == "windows" && !g.NoTaint {
 		node.Spec.Taints = []corev1.Taint{{Key: "os", Value: "windows", Effect: corev1.TaintEffectNoSchedule}}
 	}
-	if _, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
-		return "", err
-	}
+	_, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+	return name, err
+}
 
+// setNodeStatus sets status.nodeInfo and status.images through the status
+// subresource (the only way to set them), as an EKS node's kubelet reports.
+func setNodeStatus(ctx context.Context, client kubernetes.Interface, applied *Applied, g NodeGroup, name string) error {
+	id := instanceID(name)
 	info := corev1.NodeSystemInfo{
 		OperatingSystem:         g.OS,
 		Architecture:            "amd64",
 		KubeletVersion:          g.Kubelet,
 		KubeProxyVersion:        g.Kubelet,
 		ContainerRuntimeVersion: "containerd://" + strings.TrimPrefix(orDefault(g.Containerd, "1.7.27"), "containerd://"),
-		MachineID:               instanceID,
-		SystemUUID:              instanceID,
-		BootID:                  instanceID,
+		MachineID:               id,
+		SystemUUID:              id,
+		BootID:                  id,
 	}
 	if g.OS == "windows" {
 		info.KernelVersion = g.WindowsVersion
@@ -160,16 +179,41 @@ func createNode(ctx context.Context, client kubernetes.Interface, applied *Appli
 	}
 	images, err := nodeImages(applied, g)
 	if err != nil {
-		return "", err
+		return err
 	}
-	// The status subresource is the only way to set nodeInfo and images;
-	// kwok keeps nodeInfo fields that are already set.
 	patch, err := json.Marshal(map[string]any{"status": map[string]any{"nodeInfo": info, "images": images}})
 	if err != nil {
-		return "", err
+		return err
 	}
 	_, err = client.CoreV1().Nodes().Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{}, "status")
-	return name, err
+	return err
+}
+
+func waitNodesReady(ctx context.Context, client kubernetes.Interface, applied *Applied, timeout time.Duration) error {
+	want := map[string]bool{}
+	for _, names := range applied.Nodes {
+		for _, n := range names {
+			want[n] = true
+		}
+	}
+	var notReady int
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		notReady = len(want)
+		for i := range nodes.Items {
+			if want[nodes.Items[i].Name] && nodeReady(&nodes.Items[i]) {
+				notReady--
+			}
+		}
+		return notReady == 0, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%d fleet nodes never became Ready under kwok: %w", notReady, err)
+	}
+	return nil
 }
 
 // nodeImages is status.images as kubelet reports it: the repo@digest and
@@ -333,6 +377,9 @@ func WaitSettled(ctx context.Context, client kubernetes.Interface, f *Fleet, app
 				if !nodeReady(node) {
 					last = "node " + n + " not Ready"
 					return false, nil
+				}
+				if strings.HasPrefix(node.Status.NodeInfo.KubeletVersion, "kwok") {
+					return false, fmt.Errorf("node %s lost its EKS nodeInfo to kwok's defaults", n)
 				}
 			}
 		}

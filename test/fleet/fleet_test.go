@@ -12,7 +12,7 @@ images:
   bases:
     servercore: {layers: [64Ki]}
   images:
-  - {ref: apps/web:1, base: servercore, layers: [4Ki], windows: [10.0.20348.2340]}
+  - {ref: apps/web:1, bases: [servercore], layers: [4Ki], windows: [10.0.20348.2340]}
 nodeGroups:
 - {name: ng-a, kind: managed, count: 2, windowsVersion: 10.0.20348.2340, ami: ami-0a, kubelet: v1.35.2-eks-1a2b3c4}
 - {name: sys, kind: managed, os: linux, count: 1, kubelet: v1.37.2-eks-0000000}

@@ -32,8 +32,10 @@ type Base struct {
 // Image is one image index to push.
 type Image struct {
 	// Ref is repository:tag, relative to the registry it is pushed to.
-	Ref    string              `json:"ref"`
-	Base   string              `json:"base,omitempty"`
+	Ref string `json:"ref"`
+	// Bases are stacked in order below the image's own layers (servercore,
+	// then a .NET Framework layer set, say).
+	Bases  []string            `json:"bases,omitempty"`
 	Layers []resource.Quantity `json:"layers"`
 	// Windows lists the os.version of each windows/amd64 entry, e.g.
 	// 10.0.20348.2340.
@@ -110,11 +112,9 @@ func push(ctx context.Context, registryHost string, spec Spec, img Image) (Pushe
 	if err != nil {
 		return Pushed{}, err
 	}
-	var base Base
-	if img.Base != "" {
-		var ok bool
-		if base, ok = spec.Bases[img.Base]; !ok {
-			return Pushed{}, fmt.Errorf("unknown base %q", img.Base)
+	for _, b := range img.Bases {
+		if _, ok := spec.Bases[b]; !ok {
+			return Pushed{}, fmt.Errorf("unknown base %q", b)
 		}
 	}
 	if len(img.Windows) == 0 && !img.Linux {
@@ -133,7 +133,7 @@ func push(ctx context.Context, registryHost string, spec Spec, img Image) (Pushe
 		platforms = append(platforms, v1.Platform{OS: "linux", Architecture: "amd64"})
 	}
 	for _, p := range platforms {
-		image, entry, err := buildImage(img, base, p)
+		image, entry, err := buildImage(img, spec.Bases, p)
 		if err != nil {
 			return Pushed{}, err
 		}
@@ -153,7 +153,7 @@ func push(ctx context.Context, registryHost string, spec Spec, img Image) (Pushe
 	return Pushed{Ref: ref.String(), IndexDigest: digest.String(), Entries: entries}, nil
 }
 
-func buildImage(img Image, base Base, p v1.Platform) (v1.Image, Manifest, error) {
+func buildImage(img Image, bases map[string]Base, p v1.Platform) (v1.Image, Manifest, error) {
 	windows := p.OS == "windows"
 	flavour := "linux"
 	if windows {
@@ -163,20 +163,22 @@ func buildImage(img Image, base Base, p v1.Platform) (v1.Image, Manifest, error)
 	image = mutate.ConfigMediaType(image, types.DockerConfigJSON)
 	entry := Manifest{OS: p.OS, OSVersion: p.OSVersion}
 	var adds []mutate.Addendum
-	for i, q := range base.Layers {
-		seed := fmt.Sprintf("base:%s/%s/%d", img.Base, flavour, i)
-		if windows && base.Foreign {
-			fl := newForeignLayer(seed, q.Value())
-			adds = append(adds, mutate.Addendum{Layer: fl, URLs: []string{fl.url()}, MediaType: types.DockerForeignLayer})
-			entry.ForeignLayers++
-			entry.Size += q.Value()
-			continue
+	for _, name := range img.Bases {
+		base := bases[name]
+		for i, q := range base.Layers {
+			seed := fmt.Sprintf("base:%s/%s/%d", name, flavour, i)
+			if windows && base.Foreign {
+				fl := newForeignLayer(seed, q.Value())
+				adds = append(adds, mutate.Addendum{Layer: fl, URLs: []string{fl.url()}, MediaType: types.DockerForeignLayer})
+				entry.ForeignLayers++
+				continue
+			}
+			l, err := seededLayer(seed, q.Value(), windows)
+			if err != nil {
+				return nil, Manifest{}, err
+			}
+			adds = append(adds, mutate.Addendum{Layer: l})
 		}
-		l, err := seededLayer(seed, q.Value(), windows)
-		if err != nil {
-			return nil, Manifest{}, err
-		}
-		adds = append(adds, mutate.Addendum{Layer: l})
 	}
 	for i, q := range img.Layers {
 		l, err := seededLayer(fmt.Sprintf("image:%s/%s/%d", img.Ref, flavour, i), q.Value(), windows)

@@ -29,9 +29,9 @@ func TestPushBuildsWindowsShapedIndexesWithSharedAndForeignBases(t *testing.T) {
 			"old":        {Layers: []resource.Quantity{q("1500Mi")}, Foreign: true},
 		},
 		Images: []Image{
-			{Ref: "apps/a:1", Base: "servercore", Layers: []resource.Quantity{q("8Ki")}, Windows: []string{"10.0.17763.5576", "10.0.20348.2340"}, Linux: true},
-			{Ref: "apps/b:1", Base: "servercore", Layers: []resource.Quantity{q("4Ki"), q("4Ki")}, Windows: []string{"10.0.20348.2340", "10.0.26100.1742"}},
-			{Ref: "legacy/c:1", Base: "old", Layers: []resource.Quantity{q("4Ki")}, Windows: []string{"10.0.17763.5576"}},
+			{Ref: "apps/a:1", Bases: []string{"servercore"}, Layers: []resource.Quantity{q("8Ki")}, Windows: []string{"10.0.17763.5576", "10.0.20348.2340"}, Linux: true},
+			{Ref: "apps/b:1", Bases: []string{"servercore"}, Layers: []resource.Quantity{q("4Ki"), q("4Ki")}, Windows: []string{"10.0.20348.2340", "10.0.26100.1742"}},
+			{Ref: "legacy/c:1", Bases: []string{"old"}, Layers: []resource.Quantity{q("4Ki")}, Windows: []string{"10.0.17763.5576"}},
 		},
 	}
 	catalog, err := Push(context.Background(), host, spec)

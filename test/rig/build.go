@@ -31,6 +31,8 @@ const (
 // Binaries are the paths of the built components.
 type Binaries struct {
 	Etcd, APIServer, ControllerManager, Scheduler string
+	// Kubectl matches the apiserver's version.
+	Kubectl string
 	Kwok, KwokStages                              string
 	Containerd, Ctr, Crictl                       string
 }
@@ -54,7 +56,7 @@ func (c component) built(root string) bool {
 }
 
 var components = []component{
-	{name: "kubernetes", version: KubernetesVersion, files: []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"}, build: buildKubernetes},
+	{name: "kubernetes", version: KubernetesVersion, files: []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"}, build: buildKubernetes},
 	{name: "etcd", version: EtcdVersion, files: []string{"etcd"}, build: buildEtcd},
 	{name: "kwok", version: KwokVersion, files: []string{"kwok", "stages.yaml"}, build: buildKwok},
 	{name: "containerd", version: ContainerdVersion, files: []string{"containerd", "ctr"}, build: buildContainerd},
@@ -110,6 +112,7 @@ func binariesIn(root string) Binaries {
 		APIServer:         at("kubernetes", KubernetesVersion, "kube-apiserver"),
 		ControllerManager: at("kubernetes", KubernetesVersion, "kube-controller-manager"),
 		Scheduler:         at("kubernetes", KubernetesVersion, "kube-scheduler"),
+		Kubectl:           at("kubernetes", KubernetesVersion, "kubectl"),
 		Kwok:              at("kwok", KwokVersion, "kwok"),
 		KwokStages:        at("kwok", KwokVersion, "stages.yaml"),
 		Containerd:        at("containerd", ContainerdVersion, "containerd"),
@@ -188,7 +191,12 @@ func buildKubernetes(ctx context.Context, b *builder, out string) error {
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod.String()), 0o644); err != nil {
 		return err
 	}
-	tools := "//go:build tools\n\npackage tools\n\nimport (\n\t_ \"k8s.io/kubernetes/cmd/kube-apiserver\"\n\t_ \"k8s.io/kubernetes/cmd/kube-controller-manager\"\n\t_ \"k8s.io/kubernetes/cmd/kube-scheduler\"\n)\n"
+	commands := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl"}
+	tools := "//go:build tools\n\npackage tools\n\nimport (\n"
+	for _, c := range commands {
+		tools += "\t_ \"k8s.io/kubernetes/cmd/" + c + "\"\n"
+	}
+	tools += ")\n"
 	if err := os.WriteFile(filepath.Join(dir, "tools.go"), []byte(tools), 0o644); err != nil {
 		return err
 	}
@@ -202,7 +210,10 @@ func buildKubernetes(ctx context.Context, b *builder, out string) error {
 	for _, p := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
 		ldflags += fmt.Sprintf(" -X %[1]s.gitVersion=%[2]s -X %[1]s.gitMajor=1 -X %[1]s.gitMinor=%[3]s -X %[1]s.gitTreeState=clean -X %[1]s.buildDate=2026-01-01T00:00:00Z -X %[1]s.gitCommit=0000000000000000000000000000000000000000", p, KubernetesVersion, minor)
 	}
-	for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+	for _, c := range commands {
+		if _, err := os.Stat(filepath.Join(out, c)); err == nil {
+			continue
+		}
 		start := time.Now()
 		if err := b.buildTo(ctx, dir, out, c, ldflags, "k8s.io/kubernetes/cmd/"+c); err != nil {
 			return err

@@ -102,7 +102,9 @@ func up(ctx context.Context, args []string) error {
 	for _, c := range execs {
 		fmt.Fprintf(os.Stderr, "\n$ %s\n", c)
 		cmd := exec.CommandContext(ctx, "sh", "-c", c)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+r.Kubeconfig, "WINIMAGE_RIG_REGISTRY="+r.Registry.Host())
+		// The rig's kubectl matches the apiserver; put it first on PATH.
+		path := filepath.Dir(r.Binaries.Kubectl) + ":" + os.Getenv("PATH")
+		cmd.Env = append(os.Environ(), "PATH="+path, "KUBECONFIG="+r.Kubeconfig, "WINIMAGE_RIG_REGISTRY="+r.Registry.Host())
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
 			return fmt.Errorf("%s: %w", c, err)
@@ -111,8 +113,10 @@ func up(ctx context.Context, args []string) error {
 	if *exit {
 		return nil
 	}
-	fmt.Fprintf(os.Stderr, "\nrig: staying up; press Ctrl-C to stop. Try:\n  export PATH=%s:$PATH\n  kubectl --kubeconfig %s winimage version\n  kubectl --kubeconfig %s get nodes -L node.kubernetes.io/windows-build,eks.amazonaws.com/nodegroup-image\n",
-		os.Getenv("WINIMAGE_BIN_DIR"), r.Kubeconfig, r.Kubeconfig)
+	// kubectl refuses flags before a plugin's name, so the kubeconfig goes
+	// in the environment or after "winimage".
+	fmt.Fprintf(os.Stderr, "\nrig: staying up; press Ctrl-C to stop. In another shell:\n  export PATH=%s:%s:$PATH KUBECONFIG=%s\n  kubectl winimage version\n  kubectl get nodes -L node.kubernetes.io/windows-build,eks.amazonaws.com/nodegroup-image\nor without the environment: kubectl winimage --kubeconfig %s version\n",
+		os.Getenv("WINIMAGE_BIN_DIR"), filepath.Dir(r.Binaries.Kubectl), r.Kubeconfig, r.Kubeconfig)
 	<-ctx.Done()
 	return nil
 }

@@ -1,0 +1,45 @@
+# kubectl-winimage. `make demo` runs the plugin on a built-in local cluster;
+# `make test` runs every test, end to end included.
+SHELL := bash
+PKG      := github.com/winimage-io/kubectl-winimage
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X $(PKG)/plugin/buildinfo.Version=$(VERSION) -X $(PKG)/plugin/buildinfo.Commit=$(COMMIT)
+DEMO_DIR ?= $(CURDIR)/.demo
+BIN      := $(CURDIR)/bin
+TEST_TIMEOUT ?= 40m
+
+.PHONY: all build rig test unit e2e vet cross demo clean
+
+all: build
+
+build:
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-winimage ./cmd/kubectl-winimage
+	go build -ldflags "$(LDFLAGS)" -o $(BIN)/winimage-daemon ./cmd/winimage-daemon
+
+# Builds (first run) or finds in the cache the rig's components.
+rig:
+	go run ./test/cmd/rig build
+
+vet:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	go vet ./...
+	GOOS=windows GOARCH=amd64 go vet ./cmd/... ./plugin/... ./daemon/...
+
+cross:
+	GOOS=windows GOARCH=amd64 go build ./cmd/...
+
+unit:
+	go test -short -count=1 ./...
+
+test: vet cross rig
+	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+demo: build
+	WINIMAGE_BIN_DIR=$(BIN) go run ./test/cmd/rig up --fleet test/fleets/demo.yaml --dir $(DEMO_DIR) \
+	  --exec 'PATH=$(BIN):$$PATH kubectl winimage version' \
+	  --exec 'kubectl get nodes -L node.kubernetes.io/windows-build,eks.amazonaws.com/nodegroup-image,karpenter.sh/nodepool' \
+	  $(DEMO_ARGS)
+
+clean:
+	rm -rf $(BIN) $(DEMO_DIR)
