@@ -32,9 +32,9 @@ const (
 type Binaries struct {
 	Etcd, APIServer, ControllerManager, Scheduler string
 	// Kubectl matches the apiserver's version.
-	Kubectl string
-	Kwok, KwokStages                              string
-	Containerd, Ctr, Crictl                       string
+	Kubectl                 string
+	Kwok, KwokStages        string
+	Containerd, Ctr, Crictl string
 }
 
 type component struct {
