@@ -1,0 +1,210 @@
+// Package skew checks a Windows fleet against the Kubernetes version-skew
+// policy and against the EKS advice of one AMI and one kubelet everywhere.
+package skew
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/finding"
+	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
+)
+
+// Finding codes.
+const (
+	KubeletNewerThanAPIServer = "KUBELET_NEWER_THAN_APISERVER"
+	KubeletSkewUnsupported    = "KUBELET_SKEW_UNSUPPORTED"
+	KubeletBehindAPIServer    = "KUBELET_BEHIND_APISERVER"
+	KubeletVersionsMixed      = "KUBELET_VERSIONS_MIXED"
+	AMIMixedInGroup           = "AMI_MIXED_IN_GROUP"
+	AMIMixedInCluster         = "AMI_MIXED_IN_CLUSTER"
+	OSBuildsMixed             = "OS_BUILDS_MIXED"
+	OSRevisionsMixed          = "OS_REVISIONS_MIXED"
+	AMIUnknown                = "AMI_UNKNOWN"
+)
+
+var minorRE = regexp.MustCompile(`^v?(\d+)\.(\d+)`)
+
+// Minor is the minor version of a Kubernetes version (v1.35.2-eks-… → 35).
+func Minor(version string) (int, bool) {
+	m := minorRE.FindStringSubmatch(version)
+	if m == nil || m[1] != "1" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[2])
+	return n, err == nil
+}
+
+// maxKubeletLag is how many minors a kubelet may trail the apiserver: three
+// since 1.25, two before.
+func maxKubeletLag(kubeletMinor int) int {
+	if kubeletMinor < 25 {
+		return 2
+	}
+	return 3
+}
+
+// Check returns the skew findings for nodes against the apiserver version.
+func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
+	var out []finding.Finding
+	serverMinor, serverOK := Minor(serverVersion)
+
+	byKubelet := map[string][]string{}
+	for _, n := range nodes {
+		byKubelet[n.Kubelet] = append(byKubelet[n.Kubelet], n.Name)
+	}
+	for _, kubelet := range sortedKeys(byKubelet) {
+		names := byKubelet[kubelet]
+		km, ok := Minor(kubelet)
+		if !ok || !serverOK {
+			continue
+		}
+		switch lag := serverMinor - km; {
+		case lag < 0:
+			out = append(out, finding.Finding{
+				Code: KubeletNewerThanAPIServer, Severity: finding.Error, Nodes: names,
+				Message: fmt.Sprintf("kubelet %s is newer than the apiserver %s; the skew policy never allows that", kubelet, serverVersion),
+				Fix:     "upgrade the control plane first, or replace these nodes with ones on the apiserver's minor",
+			})
+		case lag > maxKubeletLag(km):
+			out = append(out, finding.Finding{
+				Code: KubeletSkewUnsupported, Severity: finding.Error, Nodes: names,
+				Message: fmt.Sprintf("kubelet %s is %d minors behind the apiserver %s; the skew policy allows %d", kubelet, lag, serverVersion, maxKubeletLag(km)),
+				Fix:     fmt.Sprintf("roll these nodes to an EKS-optimized Windows AMI for 1.%d", serverMinor),
+			})
+		case lag > 0:
+			out = append(out, finding.Finding{
+				Code: KubeletBehindAPIServer, Severity: finding.Info, Nodes: names,
+				Message: fmt.Sprintf("kubelet %s is %d minor(s) behind the apiserver %s (within policy)", kubelet, lag, serverVersion),
+				Fix:     fmt.Sprintf("plan a node roll to the 1.%d EKS-optimized Windows AMI", serverMinor),
+			})
+		}
+	}
+	if len(byKubelet) > 1 {
+		out = append(out, finding.Finding{
+			Code: KubeletVersionsMixed, Severity: finding.Warning, Nodes: allNames(nodes),
+			Message: fmt.Sprintf("%d kubelet versions across Windows nodes: %s", len(byKubelet), strings.Join(sortedKeys(byKubelet), ", ")),
+			Fix:     "converge every Windows node group on one EKS-optimized AMI and kubelet version",
+		})
+	}
+
+	amis := map[string][]string{}
+	unknownAMI := []string{}
+	groupAMIs := map[string]map[string][]string{}
+	for _, n := range nodes {
+		if n.AMI == "" {
+			unknownAMI = append(unknownAMI, n.Name)
+			continue
+		}
+		amis[n.AMI] = append(amis[n.AMI], n.Name)
+		if n.Group != "" {
+			if groupAMIs[n.Group] == nil {
+				groupAMIs[n.Group] = map[string][]string{}
+			}
+			groupAMIs[n.Group][n.AMI] = append(groupAMIs[n.Group][n.AMI], n.Name)
+		}
+	}
+	for _, g := range sortedKeys(groupAMIs) {
+		if len(groupAMIs[g]) > 1 {
+			out = append(out, finding.Finding{
+				Code: AMIMixedInGroup, Severity: finding.Warning, Nodes: flatten(groupAMIs[g]),
+				Message: fmt.Sprintf("node group %s runs %d AMIs: %s", g, len(groupAMIs[g]), strings.Join(sortedKeys(groupAMIs[g]), ", ")),
+				Fix:     "finish the node group's rolling update so every node runs its launch template's AMI",
+			})
+		}
+	}
+	if len(amis) > 1 {
+		out = append(out, finding.Finding{
+			Code: AMIMixedInCluster, Severity: finding.Warning, Nodes: flatten(amis),
+			Message: fmt.Sprintf("%d AMIs across Windows nodes: %s", len(amis), strings.Join(sortedKeys(amis), ", ")),
+			Fix:     "use one EKS-optimized Windows AMI (or one custom AMI built from it) for every Windows node group",
+		})
+	}
+	if len(unknownAMI) > 0 {
+		out = append(out, finding.Finding{
+			Code: AMIUnknown, Severity: finding.Info, Nodes: unknownAMI,
+			Message: fmt.Sprintf("%d node(s) carry no AMI label (Karpenter or self-managed)", len(unknownAMI)),
+			Fix:     "run with --aws to read their AMI from EC2",
+		})
+	}
+
+	builds := map[int][]string{}
+	revisions := map[int]map[int][]string{}
+	for _, n := range nodes {
+		if n.Build == 0 {
+			continue
+		}
+		builds[n.Build] = append(builds[n.Build], n.Name)
+		if revisions[n.Build] == nil {
+			revisions[n.Build] = map[int][]string{}
+		}
+		revisions[n.Build][n.Revision] = append(revisions[n.Build][n.Revision], n.Name)
+	}
+	if len(builds) > 1 {
+		var names []string
+		for _, b := range sortedInts(builds) {
+			names = append(names, fmt.Sprintf("%d (%d nodes)", b, len(builds[b])))
+		}
+		out = append(out, finding.Finding{
+			Code: OSBuildsMixed, Severity: finding.Info, Nodes: allNames(nodes),
+			Message: "Windows builds in the fleet: " + strings.Join(names, ", ") + "; each needs images built for it and its own AMI",
+			Fix:     "pin Windows workloads to a build with node.kubernetes.io/windows-build and keep multi-build image indexes",
+		})
+	}
+	for _, b := range sortedInts(revisions) {
+		if len(revisions[b]) < 2 {
+			continue
+		}
+		var revs []string
+		var names []string
+		for _, r := range sortedInts(revisions[b]) {
+			revs = append(revs, fmt.Sprintf("10.0.%d.%d (%d nodes)", b, r, len(revisions[b][r])))
+			names = append(names, revisions[b][r]...)
+		}
+		out = append(out, finding.Finding{
+			Code: OSRevisionsMixed, Severity: finding.Warning, Nodes: names,
+			Message: fmt.Sprintf("build %d runs at unequal patch levels: %s", b, strings.Join(revs, ", ")),
+			Fix:     "roll the older nodes to the current AMI so every node has the same cumulative update",
+		})
+	}
+	finding.Sort(out)
+	return out
+}
+
+func allNames(nodes []inventory.Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Name
+	}
+	sort.Strings(out)
+	return out
+}
+
+func flatten(m map[string][]string) []string {
+	var out []string
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k]...)
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func sortedInts[V any](m map[int]V) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
+}
