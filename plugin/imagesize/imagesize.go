@@ -1,0 +1,248 @@
+// Package imagesize resolves, from the registry, what an image weighs on a
+// given node: the index entry containerd on that node would pick, and the sum
+// of that manifest's layer sizes (foreign layers included and counted).
+package imagesize
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
+)
+
+// Manifest is the entry of an image chosen for one platform.
+type Manifest struct {
+	Digest        string   `json:"digest"`
+	OSVersion     string   `json:"osVersion,omitempty"`
+	Size          int64    `json:"size"`
+	Layers        int      `json:"layers"`
+	ForeignLayers int      `json:"foreignLayers,omitempty"`
+	ForeignBytes  int64    `json:"foreignBytes,omitempty"`
+	LayerDigests  []string `json:"-"`
+	LayerSizes    []int64  `json:"-"`
+}
+
+// Image is what the registry says about one reference.
+type Image struct {
+	Ref string `json:"ref"`
+	// Digest is the digest the tag resolves to (an index for multi-platform
+	// images).
+	Digest string `json:"digest,omitempty"`
+	// Platforms lists the entries an index offers, os/arch[:os.version].
+	Platforms []ocispec.Platform `json:"-"`
+	Err       error              `json:"-"`
+	entries   []v1.Descriptor
+	repo      name.Repository
+}
+
+// Resolver looks images up with bounded concurrency, fetching each tag and
+// each (repository, manifest digest) once however many nodes ask.
+type Resolver struct {
+	Concurrency int
+	// Keychain chooses credentials per reference (pull secrets, ECR, the
+	// default keychain); nil means anonymous.
+	Keychain func(ref string) authn.Keychain
+	Options  []remote.Option
+
+	mu        sync.Mutex
+	images    map[string]*onceImage
+	manifests map[string]*onceManifest
+}
+
+type onceImage struct {
+	once sync.Once
+	img  *Image
+}
+
+type onceManifest struct {
+	once sync.Once
+	m    Manifest
+	err  error
+}
+
+// Resolve looks up ref (a tag or digest reference).
+func (r *Resolver) Resolve(ctx context.Context, ref string) *Image {
+	r.mu.Lock()
+	if r.images == nil {
+		r.images = map[string]*onceImage{}
+		r.manifests = map[string]*onceManifest{}
+	}
+	o, ok := r.images[ref]
+	if !ok {
+		o = &onceImage{}
+		r.images[ref] = o
+	}
+	r.mu.Unlock()
+	o.once.Do(func() { o.img = r.fetchImage(ctx, ref) })
+	return o.img
+}
+
+func (r *Resolver) remoteOptions(ctx context.Context, ref string) []remote.Option {
+	opts := append([]remote.Option{remote.WithContext(ctx)}, r.Options...)
+	if r.Keychain != nil {
+		opts = append(opts, remote.WithAuthFromKeychain(r.Keychain(ref)))
+	}
+	return opts
+}
+
+func (r *Resolver) fetchImage(ctx context.Context, ref string) *Image {
+	img := &Image{Ref: ref}
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		img.Err = fmt.Errorf("bad reference: %w", err)
+		return img
+	}
+	img.repo = parsed.Context()
+	desc, err := remote.Get(parsed, r.remoteOptions(ctx, ref)...)
+	if err != nil {
+		img.Err = describe(err)
+		return img
+	}
+	img.Digest = desc.Digest.String()
+	if desc.MediaType.IsIndex() {
+		idx, err := v1.ParseIndexManifest(strings.NewReader(string(desc.Manifest)))
+		if err != nil {
+			img.Err = err
+			return img
+		}
+		for _, d := range idx.Manifests {
+			if d.Platform == nil || !d.MediaType.IsImage() {
+				continue
+			}
+			img.entries = append(img.entries, d)
+			img.Platforms = append(img.Platforms, ocispec.Platform{OS: d.Platform.OS, Architecture: d.Platform.Architecture, OSVersion: d.Platform.OSVersion, Variant: d.Platform.Variant})
+		}
+		return img
+	}
+	// A single-platform image: its platform is in the config, which would
+	// cost a blob fetch; it matches whatever the node is, as containerd
+	// would try it anyway.
+	m, err := v1.ParseManifest(strings.NewReader(string(desc.Manifest)))
+	if err != nil {
+		img.Err = err
+		return img
+	}
+	r.storeManifest(img.repo.Digest(desc.Digest.String()).String(), summarize(desc.Digest.String(), "", m))
+	img.entries = []v1.Descriptor{{Digest: desc.Digest, MediaType: desc.MediaType}}
+	img.Platforms = []ocispec.Platform{{}}
+	return img
+}
+
+// For returns the manifest img resolves to on host, ok=false when no entry
+// can run there.
+func (r *Resolver) For(ctx context.Context, img *Image, host ocispec.Platform) (Manifest, bool, error) {
+	if img.Err != nil {
+		return Manifest{}, false, img.Err
+	}
+	i := 0
+	if img.Platforms[0].OS != "" {
+		if i = osbuild.Pick(host, img.Platforms); i < 0 {
+			return Manifest{}, false, nil
+		}
+	}
+	d := img.entries[i]
+	key := img.repo.Digest(d.Digest.String()).String()
+	r.mu.Lock()
+	o, ok := r.manifests[key]
+	if !ok {
+		o = &onceManifest{}
+		r.manifests[key] = o
+	}
+	r.mu.Unlock()
+	o.once.Do(func() {
+		desc, err := remote.Get(img.repo.Digest(d.Digest.String()), r.remoteOptions(ctx, img.Ref)...)
+		if err != nil {
+			o.err = describe(err)
+			return
+		}
+		m, err := v1.ParseManifest(strings.NewReader(string(desc.Manifest)))
+		if err != nil {
+			o.err = err
+			return
+		}
+		o.m = summarize(d.Digest.String(), img.Platforms[i].OSVersion, m)
+	})
+	return o.m, true, o.err
+}
+
+func (r *Resolver) storeManifest(key string, m Manifest) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := &onceManifest{m: m}
+	o.once.Do(func() {})
+	r.manifests[key] = o
+}
+
+func summarize(digest, osVersion string, m *v1.Manifest) Manifest {
+	out := Manifest{Digest: digest, OSVersion: osVersion, Layers: len(m.Layers)}
+	for _, l := range m.Layers {
+		out.Size += l.Size
+		out.LayerDigests = append(out.LayerDigests, l.Digest.String())
+		out.LayerSizes = append(out.LayerSizes, l.Size)
+		if l.MediaType == types.DockerForeignLayer || l.MediaType == types.OCIRestrictedLayer || l.MediaType == types.OCIUncompressedRestrictedLayer {
+			out.ForeignLayers++
+			out.ForeignBytes += l.Size
+		}
+	}
+	return out
+}
+
+// ResolveAll resolves refs with at most Concurrency lookups at a time.
+func (r *Resolver) ResolveAll(ctx context.Context, refs []string) map[string]*Image {
+	limit := r.Concurrency
+	if limit <= 0 {
+		limit = 8
+	}
+	var g errgroup.Group
+	g.SetLimit(limit)
+	var mu sync.Mutex
+	out := make(map[string]*Image, len(refs))
+	for _, ref := range refs {
+		g.Go(func() error {
+			img := r.Resolve(ctx, ref)
+			mu.Lock()
+			out[ref] = img
+			mu.Unlock()
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out
+}
+
+// OSVersions lists an image's Windows os.versions, for error messages.
+func (img *Image) OSVersions() []string {
+	var out []string
+	for _, p := range img.Platforms {
+		if p.OS == "windows" {
+			out = append(out, p.OSVersion)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// describe turns registry errors into the short reasons users act on.
+func describe(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "401") || strings.Contains(msg, "UNAUTHORIZED"):
+		return fmt.Errorf("unauthorized (401): check the pods' imagePullSecrets or registry credentials")
+	case strings.Contains(msg, "403") || strings.Contains(msg, "DENIED"):
+		return fmt.Errorf("denied (403): the credentials may not pull this repository")
+	case strings.Contains(msg, "MANIFEST_UNKNOWN") || strings.Contains(msg, "NAME_UNKNOWN") || strings.Contains(msg, "404"):
+		return fmt.Errorf("not found (404) in the registry")
+	}
+	return err
+}

@@ -1,0 +1,132 @@
+package imagesize
+
+import (
+	"context"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
+)
+
+func win(v string) ocispec.Platform {
+	return ocispec.Platform{OS: "windows", Architecture: "amd64", OSVersion: v}
+}
+
+type countingRegistry struct {
+	h         http.Handler
+	manifests atomic.Int64
+	blobs     atomic.Int64
+}
+
+func (c *countingRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.URL.Path, "/private/") {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+		return
+	}
+	if strings.Contains(r.URL.Path, "/manifests/") {
+		c.manifests.Add(1)
+	}
+	if strings.Contains(r.URL.Path, "/blobs/") {
+		c.blobs.Add(1)
+	}
+	c.h.ServeHTTP(w, r)
+}
+
+func TestResolverPicksNodeEntryAndFetchesEachManifestOnce(t *testing.T) {
+	reg := &countingRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	q := resource.MustParse
+	catalog, err := imagefixtures.Push(context.Background(), host, imagefixtures.Spec{
+		Bases: map[string]imagefixtures.Base{
+			"sc":     {Layers: []resource.Quantity{q("32Ki")}},
+			"legacy": {Layers: []resource.Quantity{q("1500Mi")}, Foreign: true},
+		},
+		Images: []imagefixtures.Image{
+			{Ref: "apps/web:1", Bases: []string{"sc"}, Layers: []resource.Quantity{q("4Ki")}, Windows: []string{"10.0.17763.5576", "10.0.20348.2340"}},
+			{Ref: "apps/old:1", Bases: []string{"legacy"}, Layers: []resource.Quantity{q("4Ki")}, Windows: []string{"10.0.17763.5576"}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.manifests.Store(0)
+	reg.blobs.Store(0)
+
+	ctx := context.Background()
+	r := &Resolver{Concurrency: 4}
+	web := host + "/apps/web:1"
+	imgs := r.ResolveAll(ctx, []string{web, web, host + "/apps/old:1"})
+	hosts := []ocispec.Platform{win("10.0.17763.100"), win("10.0.17763.200"), win("10.0.20348.2582"), win("10.0.26100.1742")}
+	var got []int64
+	for _, h := range hosts {
+		m, ok, err := r.For(ctx, imgs[web], h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			got = append(got, -1)
+			continue
+		}
+		got = append(got, m.Size)
+	}
+	_, e17763, _ := catalog.Entry("apps/web:1", "windows", "17763")
+	_, e20348, _ := catalog.Entry("apps/web:1", "windows", "20348")
+	// 26100 hosts accept 20348 containers.
+	want := []int64{e17763.Size, e17763.Size, e20348.Size, e20348.Size}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("sizes per host = %v, want %v", got, want)
+		}
+	}
+	old, ok, err := r.For(ctx, imgs[host+"/apps/old:1"], win("10.0.17763.1"))
+	if err != nil || !ok || old.ForeignLayers != 1 || old.ForeignBytes != 1500<<20 || old.Size <= 1500<<20 {
+		t.Fatalf("old = %+v ok=%v err=%v, want the foreign layer counted and flagged", old, ok, err)
+	}
+	if _, ok, _ := r.For(ctx, imgs[host+"/apps/old:1"], win("10.0.20348.1")); ok {
+		t.Fatal("a 17763-only image resolved on a 20348 host")
+	}
+	// 2 tags + web's 17763 and 20348 manifests + old's 17763 manifest.
+	if n := reg.manifests.Load(); n != 5 {
+		t.Errorf("manifest requests = %d, want 5 (one per unique tag and manifest)", n)
+	}
+	if n := reg.blobs.Load(); n != 0 {
+		t.Errorf("blob requests = %d, want 0: sizes come from manifests", n)
+	}
+	if v := imgs[web].OSVersions(); len(v) != 2 {
+		t.Errorf("OSVersions = %v", v)
+	}
+}
+
+func TestResolverReportsRegistryErrorsPerImage(t *testing.T) {
+	reg := &countingRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	r := &Resolver{}
+	ctx := context.Background()
+
+	if img := r.Resolve(ctx, host+"/private/app:1"); img.Err == nil || !strings.Contains(img.Err.Error(), "401") {
+		t.Errorf("private: %v, want a 401 reason", img.Err)
+	}
+	if img := r.Resolve(ctx, host+"/apps/missing:1"); img.Err == nil || !strings.Contains(img.Err.Error(), "404") {
+		t.Errorf("missing: %v, want a 404 reason", img.Err)
+	}
+	if img := r.Resolve(ctx, "127.0.0.1:1/apps/x:1"); img.Err == nil {
+		t.Error("unreachable registry gave no error")
+	}
+	if img := r.Resolve(ctx, "UPPER/Case:1"); img.Err == nil || !strings.Contains(img.Err.Error(), "bad reference") {
+		t.Errorf("bad ref: %v", img.Err)
+	}
+}

@@ -1,0 +1,101 @@
+// Package pulltime reads kubelet Pulled events and summarises how long
+// image pulls really took, per image.
+package pulltime
+
+import (
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// kubelet: `Successfully pulled image "X" in 8m2.3s (8m2.3s including
+// waiting). Image size: N bytes.` (the size part since 1.30).
+var pulledRE = regexp.MustCompile(`^Successfully pulled image "([^"]+)" in ([0-9.a-zµ]+) \(([0-9.a-zµ]+) including waiting\)(?:\. Image size: (\d+) bytes\.)?`)
+
+// Pull is one observed pull.
+type Pull struct {
+	Image    string
+	Node     string
+	Duration time.Duration
+	// Waiting includes the time queued behind other pulls (serialized pulls).
+	Waiting time.Duration
+	Bytes   int64
+}
+
+// Parse reads a Pulled event message; ok is false for other messages
+// (e.g. "already present on machine").
+func Parse(message string) (Pull, bool) {
+	m := pulledRE.FindStringSubmatch(message)
+	if m == nil {
+		return Pull{}, false
+	}
+	d, err := time.ParseDuration(m[2])
+	if err != nil {
+		return Pull{}, false
+	}
+	w, err := time.ParseDuration(m[3])
+	if err != nil {
+		w = d
+	}
+	p := Pull{Image: m[1], Duration: d, Waiting: w}
+	if m[4] != "" {
+		p.Bytes, _ = strconv.ParseInt(m[4], 10, 64)
+	}
+	return p, true
+}
+
+// Stat summarises the pulls of one image.
+type Stat struct {
+	Image  string        `json:"image"`
+	Count  int           `json:"count"`
+	Median time.Duration `json:"median"`
+	Max    time.Duration `json:"max"`
+	// BytesPerSecond is total bytes over total pull time (0 when the
+	// events carry no size).
+	BytesPerSecond int64    `json:"bytesPerSecond,omitempty"`
+	Nodes          []string `json:"nodes"`
+}
+
+// Summarize groups pulls by image, slowest median first.
+func Summarize(pulls []Pull) []Stat {
+	by := map[string][]Pull{}
+	for _, p := range pulls {
+		by[p.Image] = append(by[p.Image], p)
+	}
+	var out []Stat
+	for img, ps := range by {
+		sort.Slice(ps, func(i, j int) bool { return ps[i].Duration < ps[j].Duration })
+		s := Stat{Image: img, Count: len(ps), Max: ps[len(ps)-1].Duration}
+		if len(ps)%2 == 1 {
+			s.Median = ps[len(ps)/2].Duration
+		} else {
+			s.Median = (ps[len(ps)/2-1].Duration + ps[len(ps)/2].Duration) / 2
+		}
+		var bytes int64
+		var total time.Duration
+		nodes := map[string]bool{}
+		for _, p := range ps {
+			if p.Bytes > 0 {
+				bytes += p.Bytes
+				total += p.Duration
+			}
+			if p.Node != "" && !nodes[p.Node] {
+				nodes[p.Node] = true
+				s.Nodes = append(s.Nodes, p.Node)
+			}
+		}
+		if total > 0 {
+			s.BytesPerSecond = int64(float64(bytes) / total.Seconds())
+		}
+		sort.Strings(s.Nodes)
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Median != out[j].Median {
+			return out[i].Median > out[j].Median
+		}
+		return out[i].Image < out[j].Image
+	})
+	return out
+}
