@@ -31,5 +31,6 @@ bake into the next Windows AMI.`,
 	configFlags.AddFlags(root.PersistentFlags())
 
 	root.AddCommand(NewCmdVersion(configFlags, streams))
+	root.AddCommand(NewCmdAudit(configFlags, streams))
 	return root
 }

@@ -1,0 +1,209 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/audit"
+	"github.com/winimage-io/kubectl-winimage/plugin/finding"
+	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
+)
+
+// ExitFindings is audit's exit code when findings reach --fail-on.
+const ExitFindings = 3
+
+// AuditOptions drives `kubectl winimage audit`.
+type AuditOptions struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	PrintFlags  *genericclioptions.PrintFlags
+
+	Selector    string
+	Sections    []string
+	FailOn      string
+	NoRegistry  bool
+	Concurrency int
+
+	genericiooptions.IOStreams
+
+	namespace string
+	client    kubernetes.Interface
+	printer   printers.ResourcePrinter
+	wide      bool
+	sections  map[string]bool
+	keychain  func(string) authn.Keychain
+}
+
+// NewAuditOptions returns the defaults.
+func NewAuditOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *AuditOptions {
+	return &AuditOptions{
+		ConfigFlags: configFlags,
+		PrintFlags:  genericclioptions.NewPrintFlags(""),
+		Selector:    "kubernetes.io/os=windows",
+		Sections:    audit.AllSections,
+		FailOn:      "none",
+		Concurrency: 8,
+		IOStreams:   streams,
+	}
+}
+
+// NewCmdAudit wires AuditOptions to cobra.
+func NewCmdAudit(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewAuditOptions(configFlags, streams)
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Audit Windows nodes: AMI and kubelet skew, image sizes per OS build, compatibility, pull times",
+		Long: `Audit the Windows nodes of the cluster and the images their pods use.
+
+Reports each node's node group or pool, AMI, OS build and patch level,
+kubelet and containerd; skew findings against the version-skew policy and
+the one-AMI-everywhere advice; per image the size of the entry containerd
+picks on each node's Windows build, shared base bytes and cache coverage;
+pods whose image cannot run on their node's build; and pull times observed
+in kubelet Pulled events.
+
+Exit codes: 0 ok, 3 findings at or above --fail-on, 1 the audit failed.`,
+		Example: `  kubectl winimage audit
+  kubectl winimage audit -o wide --sections nodes,findings
+  kubectl winimage audit -n shop -o json --fail-on=warning`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(cmd); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", o.Selector, "Label selector of the nodes to audit")
+	cmd.Flags().StringSliceVar(&o.Sections, "sections", o.Sections, "Sections to report: "+strings.Join(audit.AllSections, ","))
+	cmd.Flags().StringVar(&o.FailOn, "fail-on", o.FailOn, "Exit 3 when a finding is at or above this severity: none, info, warning, error")
+	cmd.Flags().BoolVar(&o.NoRegistry, "no-registry", false, "Do not contact image registries (no sizes, no OS-build compatibility)")
+	cmd.Flags().IntVar(&o.Concurrency, "registry-concurrency", o.Concurrency, "Registry lookups in flight at once")
+	o.PrintFlags.AddFlags(cmd)
+	cmd.Flags().Lookup("output").Usage = "Output format: wide, json or yaml (default: tables)"
+	return cmd
+}
+
+// Complete reads the flags into clients and printers.
+func (o *AuditOptions) Complete(cmd *cobra.Command) error {
+	// Pods of every namespace unless -n was given explicitly: the kubeconfig
+	// context's namespace is not a meaningful audit scope.
+	if cmd.Flags().Changed("namespace") {
+		ns, _, err := o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
+		if err != nil {
+			return err
+		}
+		o.namespace = ns
+	}
+	switch f := *o.PrintFlags.OutputFormat; f {
+	case "", "wide":
+		o.wide = f == "wide"
+	default:
+		p, err := o.PrintFlags.ToPrinter()
+		if err != nil {
+			return err
+		}
+		o.printer = p
+	}
+	if o.client == nil {
+		cfg, err := o.ConfigFlags.ToRESTConfig()
+		if err != nil {
+			return err
+		}
+		if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
+			return err
+		}
+	}
+	o.sections = map[string]bool{}
+	for _, s := range o.Sections {
+		o.sections[strings.TrimSpace(s)] = true
+	}
+	return nil
+}
+
+// Validate rejects bad flags before anything is contacted.
+func (o *AuditOptions) Validate() error {
+	if f := *o.PrintFlags.OutputFormat; f != "" && f != "wide" && f != "json" && f != "yaml" {
+		return fmt.Errorf("--output %q is not supported by audit: use wide, json or yaml", f)
+	}
+	if _, err := labels.Parse(o.Selector); err != nil {
+		return fmt.Errorf("--selector %q: %w", o.Selector, err)
+	}
+	for s := range o.sections {
+		if !contains(audit.AllSections, s) {
+			return fmt.Errorf("--sections: unknown section %q (choose from %s)", s, strings.Join(audit.AllSections, ", "))
+		}
+	}
+	switch o.FailOn {
+	case "none", string(finding.Info), string(finding.Warning), string(finding.Error):
+	default:
+		return fmt.Errorf("--fail-on %q: use none, info, warning or error", o.FailOn)
+	}
+	if o.Concurrency < 1 {
+		return fmt.Errorf("--registry-concurrency must be at least 1")
+	}
+	return nil
+}
+
+// Run audits and prints; findings at or above --fail-on return ExitError 3.
+func (o *AuditOptions) Run(ctx context.Context) error {
+	opts := audit.Options{
+		Client:       o.client,
+		NodeSelector: o.Selector,
+		Namespace:    o.namespace,
+		Sections:     o.sections,
+		Progress:     progressWriter(o.ErrOut),
+	}
+	if !o.NoRegistry {
+		opts.Resolver = &imagesize.Resolver{Concurrency: o.Concurrency, Keychain: o.keychain}
+	}
+	report, err := audit.Run(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if o.printer != nil {
+		err = o.printer.PrintObj(report, o.Out)
+	} else {
+		err = audit.PrintTables(o.Out, report, o.sections, o.wide, time.Now())
+	}
+	if err != nil {
+		return err
+	}
+	if o.FailOn != "none" && finding.Worst(report.Findings).Rank() >= finding.Severity(o.FailOn).Rank() {
+		return &ExitError{Code: ExitFindings, Err: fmt.Errorf("findings at or above %s: %d errors, %d warnings", o.FailOn, report.Summary.Errors, report.Summary.Warnings)}
+	}
+	return nil
+}
+
+// progressWriter is stderr when it is a terminal, else nothing, so piped
+// and CI output stays clean.
+func progressWriter(w io.Writer) io.Writer {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return f
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
