@@ -53,6 +53,15 @@ type usage struct {
 	nodes map[string][]string
 }
 
+// secretsOf lists a pod's pull secrets as namespace/name.
+func secretsOf(p *corev1.Pod) []string {
+	out := make([]string, 0, len(p.Spec.ImagePullSecrets))
+	for _, s := range p.Spec.ImagePullSecrets {
+		out = append(out, p.Namespace+"/"+s.Name)
+	}
+	return out
+}
+
 type pendingUse struct {
 	pod        string
 	image      string
@@ -100,6 +109,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r.Findings = append(r.Findings, skew.Check(r.ServerVersion, r.Nodes)...)
 
 	uses := map[string]*usage{}
+	imageSecrets := map[string]map[string]bool{}
+	addSecrets := func(img string, secrets []string) {
+		set := imageSecrets[img]
+		if set == nil {
+			set = map[string]bool{}
+			imageSecrets[img] = set
+		}
+		for _, s := range secrets {
+			set[s] = true
+		}
+	}
 	var pending []pendingUse
 	if o.Sections[SectionImages] || o.Sections[SectionFindings] {
 		progress("listing pods…")
@@ -113,6 +133,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 					return nil
 				}
 				for _, img := range podImages(p) {
+					addSecrets(img, secretsOf(p))
 					u := uses[img]
 					if u == nil {
 						u = &usage{nodes: map[string][]string{}}
@@ -140,6 +161,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			sort.Strings(candidates)
 			for _, img := range podImages(p) {
+				addSecrets(img, secretsOf(p))
 				pending = append(pending, pendingUse{pod: podName, image: img, candidates: candidates})
 			}
 			return nil
@@ -162,6 +184,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Sections[SectionImages] || o.Sections[SectionFindings] {
 		if o.Resolver == nil {
 			r.Skipped = append(r.Skipped, "registry: --no-registry; image sizes and OS-build compatibility were not checked")
+		} else if o.Resolver.Keychain == nil {
+			kc, err := newKeychains(ctx, o.Client, imageSecrets)
+			if err != nil {
+				return nil, err
+			}
+			o.Resolver.Keychain = kc.For
+			r.Skipped = append(r.Skipped, kc.notes...)
 		}
 		imageReports(ctx, o, r, uses, pending, selected)
 	}

@@ -281,7 +281,11 @@ func createWorkload(ctx context.Context, client kubernetes.Interface, applied *A
 		spec.InitContainers = append(spec.InitContainers, corev1.Container{Name: fmt.Sprintf("init%d", i), Image: applied.Ref(img), ImagePullPolicy: corev1.PullIfNotPresent})
 	}
 	for i, img := range w.Images {
-		spec.Containers = append(spec.Containers, corev1.Container{Name: fmt.Sprintf("c%d", i), Image: applied.Ref(img), ImagePullPolicy: corev1.PullIfNotPresent})
+		c := corev1.Container{Name: fmt.Sprintf("c%d", i), Image: applied.Ref(img), ImagePullPolicy: corev1.PullIfNotPresent}
+		if w.CPU != nil && i == 0 {
+			c.Resources.Requests = corev1.ResourceList{corev1.ResourceCPU: *w.CPU}
+		}
+		spec.Containers = append(spec.Containers, c)
 	}
 	for _, s := range w.PullSecrets {
 		spec.ImagePullSecrets = append(spec.ImagePullSecrets, corev1.LocalObjectReference{Name: s})

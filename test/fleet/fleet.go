@@ -75,6 +75,9 @@ type Workload struct {
 	WindowsBuild string   `json:"windowsBuild,omitempty"`
 	NodeGroup    string   `json:"nodeGroup,omitempty"`
 	PullSecrets  []string `json:"pullSecrets,omitempty"`
+	// CPU is each pod's CPU request; more than any node has keeps the pods
+	// Pending (unschedulable) while their selectors still match nodes.
+	CPU *resource.Quantity `json:"cpu,omitempty"`
 }
 
 // PullEvent adds kubelet Pulled events for an image on a group's nodes, one

@@ -27,14 +27,30 @@ type Registry struct {
 	mu     sync.Mutex
 	server *http.Server
 
+	// user and password, when set, are required for GETs (the /v2/ ping,
+	// manifests, blobs); pushes and HEADs stay open so fixtures can be written.
+	user, password string
+
 	manifestGets atomic.Int64
 	blobGets     atomic.Int64
 	blobBytes    atomic.Int64
 }
 
+// RegistryOption configures NewRegistry.
+type RegistryOption func(*Registry)
+
+// WithBasicAuth makes the registry demand these credentials for reads, as a
+// private registry (ECR, say) does.
+func WithBasicAuth(user, password string) RegistryOption {
+	return func(r *Registry) { r.user, r.password = user, password }
+}
+
 // NewRegistry starts a registry on a free loopback port.
-func NewRegistry() (*Registry, error) {
+func NewRegistry(opts ...RegistryOption) (*Registry, error) {
 	r := &Registry{handler: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	for _, o := range opts {
+		o(r)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -101,6 +117,15 @@ func (r *Registry) serve(l net.Listener) {
 }
 
 func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
+	if r.user != "" && req.Method == http.MethodGet {
+		if u, p, ok := req.BasicAuth(); !ok || u != r.user || p != r.password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="rig"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+			return
+		}
+	}
 	if req.Method == http.MethodGet {
 		switch {
 		case containsSegment(req.URL.Path, "manifests"):

@@ -1,0 +1,96 @@
+//go:build linux
+
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/audit"
+	"github.com/winimage-io/kubectl-winimage/plugin/finding"
+)
+
+var (
+	pluginOnce sync.Once
+	pluginDir  string
+	pluginErr  error
+)
+
+// pluginBinary builds kubectl-winimage once per test binary.
+func pluginBinary(t *testing.T) string {
+	t.Helper()
+	pluginOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "winimage-e2e-bin-")
+		if err != nil {
+			pluginErr = err
+			return
+		}
+		cmd := exec.Command("go", "build", "-ldflags", "-X github.com/winimage-io/kubectl-winimage/plugin/buildinfo.Version=v9.9.9-e2e", "-o", dir+"/kubectl-winimage", "./cmd/kubectl-winimage")
+		cmd.Dir = moduleRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			pluginErr = errors.New(string(out))
+		}
+		pluginDir = dir
+	})
+	if pluginErr != nil {
+		t.Fatalf("build plugin: %v", pluginErr)
+	}
+	return pluginDir + "/kubectl-winimage"
+}
+
+// runPlugin runs the plugin with a kubeconfig and returns stdout, stderr and
+// the exit code.
+func runPlugin(t *testing.T, kubeconfig string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(pluginBinary(t), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) {
+		code = exitErr.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), stderr.String(), code
+}
+
+// auditJSON runs `audit -o json` and decodes the report.
+func auditJSON(t *testing.T, kubeconfig string, args ...string) *audit.Report {
+	t.Helper()
+	out, stderr, code := runPlugin(t, kubeconfig, append([]string{"audit", "-o", "json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("audit exited %d: %s", code, stderr)
+	}
+	var r audit.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("audit -o json: %v\n%s", err, out)
+	}
+	if r.APIVersion != audit.APIVersion || r.Kind != audit.Kind {
+		t.Fatalf("report type %s/%s", r.APIVersion, r.Kind)
+	}
+	return &r
+}
+
+func findingsByCode(r *audit.Report) map[string][]finding.Finding {
+	out := map[string][]finding.Finding{}
+	for _, f := range r.Findings {
+		out[f.Code] = append(out[f.Code], f)
+	}
+	return out
+}
+
+func imageByRef(r *audit.Report, ref string) *audit.Image {
+	for i := range r.Images {
+		if r.Images[i].Ref == ref {
+			return &r.Images[i]
+		}
+	}
+	return nil
+}
