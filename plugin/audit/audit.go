@@ -44,6 +44,10 @@ type Options struct {
 	Progress io.Writer
 	// PageSize for list calls.
 	PageSize int64
+	// AWS, when set, enriches nodes and AMIs from EC2 and SSM; AWSError is
+	// why it could not be set up (reported as a finding).
+	AWS      AMILookup
+	AWSError error
 }
 
 type usage struct {
@@ -104,6 +108,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	sort.Slice(r.Nodes, func(i, j int) bool { return r.Nodes[i].Name < r.Nodes[j].Name })
 	for i := range r.Nodes {
 		selected[r.Nodes[i].Name] = &r.Nodes[i]
+	}
+	if o.AWSError != nil {
+		r.Findings = append(r.Findings, awsFailed(o.AWSError))
+		markAMILookupFailed(r.Nodes)
+	} else if o.AWS != nil {
+		progress("looking up AMIs in EC2 and SSM…")
+		r.Findings = append(r.Findings, enrichFromAWS(ctx, o.AWS, r.Nodes)...)
 	}
 	r.Groups = inventory.GroupNodes(r.Nodes)
 	r.Findings = append(r.Findings, skew.Check(r.ServerVersion, r.Nodes)...)

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
+	"github.com/winimage-io/kubectl-winimage/plugin/awsami"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
 	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
 )
@@ -35,6 +36,8 @@ type AuditOptions struct {
 	FailOn      string
 	NoRegistry  bool
 	Concurrency int
+	AWS         bool
+	Region      string
 
 	genericiooptions.IOStreams
 
@@ -94,6 +97,8 @@ Exit codes: 0 ok, 3 findings at or above --fail-on, 1 the audit failed.`,
 	cmd.Flags().StringVar(&o.FailOn, "fail-on", o.FailOn, "Exit 3 when a finding is at or above this severity: none, info, warning, error")
 	cmd.Flags().BoolVar(&o.NoRegistry, "no-registry", false, "Do not contact image registries (no sizes, no OS-build compatibility)")
 	cmd.Flags().IntVar(&o.Concurrency, "registry-concurrency", o.Concurrency, "Registry lookups in flight at once")
+	cmd.Flags().BoolVar(&o.AWS, "aws", false, "Look up AMIs in EC2 and the latest EKS-optimized AMIs in SSM (usual AWS credential chain)")
+	cmd.Flags().StringVar(&o.Region, "region", "", "AWS region for --aws (default: from the AWS configuration)")
 	o.PrintFlags.AddFlags(cmd)
 	cmd.Flags().Lookup("output").Usage = "Output format: wide, json or yaml (default: tables)"
 	return cmd
@@ -171,6 +176,14 @@ func (o *AuditOptions) Run(ctx context.Context) error {
 	}
 	if !o.NoRegistry {
 		opts.Resolver = &imagesize.Resolver{Concurrency: o.Concurrency, Keychain: o.keychain}
+	}
+	if o.AWS {
+		lookup, err := awsami.New(ctx, o.Region)
+		if err != nil {
+			opts.AWSError = err
+		} else {
+			opts.AWS = lookup
+		}
 	}
 	report, err := audit.Run(ctx, opts)
 	if err != nil {

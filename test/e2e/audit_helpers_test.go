@@ -47,7 +47,14 @@ func pluginBinary(t *testing.T) string {
 // the exit code.
 func runPlugin(t *testing.T, kubeconfig string, args ...string) (string, string, int) {
 	t.Helper()
+	return runPluginEnv(t, nil, kubeconfig, args...)
+}
+
+// runPluginEnv is runPlugin with extra environment variables.
+func runPluginEnv(t *testing.T, env []string, kubeconfig string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.Command(pluginBinary(t), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -64,7 +71,12 @@ func runPlugin(t *testing.T, kubeconfig string, args ...string) (string, string,
 // auditJSON runs `audit -o json` and decodes the report.
 func auditJSON(t *testing.T, kubeconfig string, args ...string) *audit.Report {
 	t.Helper()
-	out, stderr, code := runPlugin(t, kubeconfig, append([]string{"audit", "-o", "json"}, args...)...)
+	return auditJSONEnv(t, nil, kubeconfig, args...)
+}
+
+func auditJSONEnv(t *testing.T, env []string, kubeconfig string, args ...string) *audit.Report {
+	t.Helper()
+	out, stderr, code := runPluginEnv(t, env, kubeconfig, append([]string{"audit", "-o", "json"}, args...)...)
 	if code != 0 {
 		t.Fatalf("audit exited %d: %s", code, stderr)
 	}
