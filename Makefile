@@ -9,7 +9,7 @@ DEMO_DIR ?= $(CURDIR)/.demo
 BIN      := $(CURDIR)/bin
 TEST_TIMEOUT ?= 40m
 
-.PHONY: all build rig test unit e2e vet cross demo clean
+.PHONY: all build rig test unit e2e vet cross demo clean bench
 
 all: build
 
@@ -43,3 +43,8 @@ demo: build
 
 clean:
 	rm -rf $(BIN) $(DEMO_DIR)
+
+# Benchmarks with goals, printed as ratios against baselines measured in the
+# same run (see README).
+bench: rig
+	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/

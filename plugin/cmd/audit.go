@@ -130,6 +130,10 @@ func (o *AuditOptions) Complete(cmd *cobra.Command) error {
 		if err != nil {
 			return err
 		}
+		// Lists of every pod in a large cluster decode several times faster
+		// from protobuf than from JSON, as kubectl's own lists do.
+		cfg.ContentType = "application/vnd.kubernetes.protobuf"
+		cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 		if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
 			return err
 		}

@@ -19,10 +19,10 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
-// controllers are the kube-controller-manager loops the rig runs: enough for
-// Deployments, DaemonSets, service accounts and node lifecycle, without
-// cloud or volume controllers that have nothing to act on here.
-const controllers = "daemonset,deployment,replicaset,nodelifecycle,serviceaccount,serviceaccount-token,root-ca-cert-publisher,garbagecollector,namespace,podgc,ttl-after-finished,job"
+// DefaultControllers are the kube-controller-manager loops the rig runs:
+// enough for Deployments, DaemonSets, service accounts and node lifecycle,
+// without cloud or volume controllers that have nothing to act on here.
+const DefaultControllers = "daemonset,deployment,replicaset,nodelifecycle,serviceaccount,serviceaccount-token,root-ca-cert-publisher,garbagecollector,namespace,podgc,ttl-after-finished,job"
 
 func (r *Rig) startEtcd(ctx context.Context) error {
 	clientPort, err := freePort()
@@ -126,7 +126,7 @@ func (r *Rig) startControllerManager(ctx context.Context) error {
 	p, err := r.start("kube-controller-manager", r.bins.ControllerManager,
 		"--kubeconfig", r.Kubeconfig,
 		"--leader-elect=false", "--secure-port=0",
-		"--controllers", controllers,
+		"--controllers", r.controllers,
 		"--use-service-account-credentials=false",
 		"--service-account-private-key-file", r.pki.ServiceAccountKey,
 		"--root-ca-file", r.pki.CACert,

@@ -26,6 +26,9 @@ type Options struct {
 	Log io.Writer
 	// NoContainerd skips the default node containerd.
 	NoContainerd bool
+	// Controllers overrides the controller-manager's --controllers (for
+	// benchmarks whose nodes have no kubelet to keep them Ready).
+	Controllers string
 }
 
 // Rig is a running set of real cluster components on loopback.
@@ -48,6 +51,7 @@ type Rig struct {
 	procs       []*process
 	containerds []*Containerd
 	cleanups    []func()
+	controllers string
 }
 
 // Start builds (or finds in the cache) every component and starts them in
@@ -61,7 +65,10 @@ func Start(ctx context.Context, opts Options) (_ *Rig, err error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Rig{bins: bins, Binaries: bins, log: log}
+	r := &Rig{bins: bins, Binaries: bins, log: log, controllers: opts.Controllers}
+	if r.controllers == "" {
+		r.controllers = DefaultControllers
+	}
 	if opts.Dir == "" {
 		if r.Dir, err = os.MkdirTemp("", "winimage-rig-"); err != nil {
 			return nil, err

@@ -1,0 +1,263 @@
+//go:build linux
+
+// Package bench holds the benchmarks behind `make bench`. Each prints its
+// figures as ratios against a baseline measured in the same run on the same
+// rig, so they mean the same on a slower or busier machine.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
+	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
+	"github.com/winimage-io/kubectl-winimage/test/rig"
+)
+
+const (
+	benchNodes  = 2000
+	benchPods   = 40000
+	benchImages = 800
+)
+
+var builds = []string{"10.0.20348.2582", "10.0.17763.6893"}
+
+// nodeBuild puts three quarters of the nodes on Server 2022, the rest on 2019.
+func nodeBuild(i int) string {
+	if i%4 == 3 {
+		return builds[1]
+	}
+	return builds[0]
+}
+
+func imageRef(host string, i int) string { return fmt.Sprintf("%s/bench/app-%03d:1", host, i) }
+
+// BenchmarkAuditLargeFleet audits 2,000 Windows nodes running 40,000 pods of
+// 800 images and compares the wall time with `kubectl get nodes,pods -A -o
+// json` on the same cluster; it also reports the registry requests made
+// against the unique lookups, and the audit's peak RSS.
+func BenchmarkAuditLargeFleet(b *testing.B) {
+	ctx := context.Background()
+	r, err := rig.Start(ctx, rig.Options{NoContainerd: true,
+		// No node lifecycle: these nodes have no kubelet heartbeat, and
+		// evictions mid-run would change what is measured.
+		Controllers: "serviceaccount,serviceaccount-token,root-ca-cert-publisher,namespace,garbagecollector"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Stop()
+
+	start := time.Now()
+	pushImages(ctx, b, r.Registry.Host())
+	b.Logf("pushed %d images in %s", benchImages, time.Since(start).Round(time.Second))
+	cfg := rest.CopyConfig(r.RESTConfig)
+	cfg.QPS, cfg.Burst = 5000, 10000
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	client := kubernetes.NewForConfigOrDie(cfg)
+	start = time.Now()
+	nodes := createNodes(ctx, b, client, r.Registry.Host())
+	b.Logf("created %d nodes in %s", benchNodes, time.Since(start).Round(time.Second))
+	start = time.Now()
+	expectedManifests := createPods(ctx, b, client, r.Registry.Host(), nodes)
+	b.Logf("created %d pods in %s", benchPods, time.Since(start).Round(time.Second))
+
+	plugin := buildPlugin(b)
+	env := append(os.Environ(), "KUBECONFIG="+r.Kubeconfig)
+	kubectl := func() time.Duration {
+		cmd := exec.Command("sh", "-c", r.Binaries.Kubectl+" get nodes,pods -A -o json > /dev/null")
+		cmd.Env = env
+		t0 := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("kubectl: %v\n%s", err, out)
+		}
+		return time.Since(t0)
+	}
+	audit := func() (time.Duration, int64) {
+		cmd := exec.Command(plugin, "audit", "-o", "json")
+		cmd.Env = env
+		devnull, _ := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		defer devnull.Close()
+		var stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = devnull, &stderr
+		t0 := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("audit: %v\n%s", err, stderr.String())
+		}
+		return time.Since(t0), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	}
+
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		base1 := kubectl()
+		r.Registry.ResetCounts()
+		wall1, rss1 := audit()
+		manifests, blobs, _ := r.Registry.Counts()
+		base2 := kubectl()
+		wall2, rss2 := audit()
+		base, wall, rss := min(base1, base2), min(wall1, wall2), max(rss1, rss2)
+		ratio := wall.Seconds() / base.Seconds()
+		b.ReportMetric(ratio, "audit/kubectl")
+		b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
+		b.ReportMetric(float64(manifests), "manifest-GETs")
+		fmt.Printf("audit bench: %d nodes, %d pods, %d images\n", benchNodes, benchPods, benchImages)
+		fmt.Printf("  kubectl get nodes,pods -A -o json: %s (runs: %s, %s)\n", base.Round(time.Millisecond), base1.Round(time.Millisecond), base2.Round(time.Millisecond))
+		fmt.Printf("  kubectl winimage audit -o json:    %s (runs: %s, %s)\n", wall.Round(time.Millisecond), wall1.Round(time.Millisecond), wall2.Round(time.Millisecond))
+		fmt.Printf("  ratio audit/kubectl: %.2f (goal <= 1.5)\n", ratio)
+		fmt.Printf("  registry requests: %d manifest GETs for %d unique lookups, %d blob GETs (want 0)\n", manifests, expectedManifests, blobs)
+		fmt.Printf("  audit peak RSS: %.0f MiB (goal <= 300)\n", float64(rss)/(1<<20))
+		if manifests != int64(expectedManifests) || blobs != 0 {
+			b.Errorf("registry requests: %d manifests (want %d), %d blobs (want 0)", manifests, expectedManifests, blobs)
+		}
+	}
+}
+
+func pushImages(ctx context.Context, b *testing.B, host string) {
+	q := resource.MustParse
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		spec := imagefixtures.Spec{Bases: map[string]imagefixtures.Base{"sc": {Layers: []resource.Quantity{q("8Ki")}}}}
+		for i := w; i < benchImages; i += 8 {
+			spec.Images = append(spec.Images, imagefixtures.Image{
+				Ref: fmt.Sprintf("bench/app-%03d:1", i), Bases: []string{"sc"},
+				Layers: []resource.Quantity{q("1Ki")}, Windows: builds,
+			})
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := imagefixtures.Push(ctx, host, spec); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+func parallel(b *testing.B, n int, fn func(i int) error) {
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	work := make(chan int)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if first != nil {
+		b.Fatal(first)
+	}
+}
+
+func createNodes(ctx context.Context, b *testing.B, client kubernetes.Interface, host string) []string {
+	names := make([]string, benchNodes)
+	parallel(b, benchNodes, func(i int) error {
+		build := nodeBuild(i)
+		v, _ := osbuild.Parse(build)
+		name := fmt.Sprintf("ip-10-1-%d-%d.us-east-2.compute.internal", i/250, i%250)
+		names[i] = name
+		group, ami := fmt.Sprintf("ng-%02d", i%10), "ami-0a1b2c3d4e5f60001"
+		labels := map[string]string{
+			"kubernetes.io/os": "windows", "kubernetes.io/arch": "amd64",
+			"node.kubernetes.io/windows-build": v.BuildString(),
+			"eks.amazonaws.com/nodegroup":      group, "eks.amazonaws.com/nodegroup-image": ami,
+			"node.kubernetes.io/instance-type": "m5.2xlarge", "topology.kubernetes.io/zone": "us-east-2a",
+		}
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
+			Spec: corev1.NodeSpec{ProviderID: fmt.Sprintf("aws:///us-east-2a/i-%017x", i)}}
+		created, err := client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{})
+		if err != nil {
+			return err
+		}
+		// kubelet reports up to 50 images; 20 of the node's own here.
+		var images []corev1.ContainerImage
+		for k := 0; k < 20; k++ {
+			images = append(images, corev1.ContainerImage{Names: []string{imageRef(host, (i+k*benchNodes)%benchImages)}, SizeBytes: 9 << 10})
+		}
+		created.Status = corev1.NodeStatus{
+			NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "windows", Architecture: "amd64", KernelVersion: build,
+				OSImage: "Windows Server Datacenter", KubeletVersion: "v1.36.1-eks-1a2b3c4", ContainerRuntimeVersion: "containerd://1.7.27"},
+			Images:     images,
+			Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}},
+		}
+		_, err = client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		return err
+	})
+	return names
+}
+
+// createPods binds pod i to node i%N running image (i/50)%M, so each image's
+// 50 pods sit on 50 neighbouring nodes of both builds, and returns the unique registry lookups an audit
+// needs: one per tag plus one per (image, entry picked for a node build).
+func createPods(ctx context.Context, b *testing.B, client kubernetes.Interface, host string, nodes []string) int {
+	for ns := 0; ns < 10; ns++ {
+		_, _ = client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%d", ns)}}, metav1.CreateOptions{})
+	}
+	perImageBuilds := make([]map[string]bool, benchImages)
+	for i := range perImageBuilds {
+		perImageBuilds[i] = map[string]bool{}
+	}
+	for i := 0; i < benchPods; i++ {
+		perImageBuilds[podImage(i)][nodeBuild(i%benchNodes)] = true
+	}
+	parallel(b, benchPods, func(i int) error {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%05d", i), Namespace: fmt.Sprintf("bench-%d", i%10)},
+			Spec: corev1.PodSpec{
+				NodeName:                     nodes[i%benchNodes],
+				AutomountServiceAccountToken: new(bool),
+				Containers:                   []corev1.Container{{Name: "app", Image: imageRef(host, i%benchImages)}},
+				NodeSelector:                 map[string]string{"kubernetes.io/os": "windows"},
+			},
+		}
+		_, err := client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+		return err
+	})
+	lookups := benchImages
+	for _, set := range perImageBuilds {
+		lookups += len(set)
+	}
+	return lookups
+}
+
+func podImage(i int) int { return (i / 50) % benchImages }
+
+func buildPlugin(b *testing.B) string {
+	dir := b.TempDir()
+	wd, _ := os.Getwd()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "kubectl-winimage"), "./cmd/kubectl-winimage")
+	cmd.Dir = filepath.Dir(filepath.Dir(wd))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build plugin: %v\n%s", err, out)
+	}
+	return filepath.Join(dir, "kubectl-winimage")
+}
