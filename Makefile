@@ -38,6 +38,7 @@ test: vet cross rig
 demo: build
 	WINIMAGE_BIN_DIR=$(BIN) go run ./test/cmd/rig up --fleet test/fleets/demo.yaml --dir $(DEMO_DIR) \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage version' \
+	  --exec 'PATH=$(BIN):$$PATH kubectl winimage audit' \
 	  --exec 'kubectl get nodes -L node.kubernetes.io/windows-build,eks.amazonaws.com/nodegroup-image,karpenter.sh/nodepool' \
 	  $(DEMO_ARGS)
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -327,7 +329,7 @@ func imageReports(ctx context.Context, o Options, r *Report, uses map[string]*us
 			if res.Err != nil {
 				img.Error = res.Err.Error()
 			}
-			for _, key := range sortedKeys(versions) {
+			for _, key := range slices.Sorted(maps.Keys(versions)) {
 				n := versions[key]
 				m, ok, err := o.Resolver.For(ctx, res, hostOf(n))
 				if err != nil {
@@ -395,12 +397,12 @@ func imageReports(ctx context.Context, o Options, r *Report, uses map[string]*us
 			}
 		}
 	}
-	for _, key := range sortedKeys(incompatible) {
+	for _, key := range slices.Sorted(maps.Keys(incompatible)) {
 		ic := incompatible[key]
 		ref, hostVersion, _ := strings.Cut(key, "\x00")
 		r.Findings = append(r.Findings, finding.Finding{
 			Code: ImageOSIncompatible, Severity: finding.Error,
-			Nodes: sortedKeys(ic.nodes), Pods: sortedKeys(ic.pods), Images: []string{ref},
+			Nodes: slices.Sorted(maps.Keys(ic.nodes)), Pods: slices.Sorted(maps.Keys(ic.pods)), Images: []string{ref},
 			Message: fmt.Sprintf("%s has no entry that runs on Windows %s under process isolation (it offers %s)", ref, hostVersion, orNone(ic.available)),
 			Fix:     "build and push the image for this Windows build (a multi-platform index), or pin the pods to nodes of a build it has",
 		})
@@ -432,13 +434,4 @@ func orNone(v []string) string {
 		return "no Windows entry"
 	}
 	return strings.Join(v, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,6 +3,8 @@ package audit
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/awsami"
@@ -73,7 +75,7 @@ func enrichFromAWS(ctx context.Context, aws AMILookup, nodes []inventory.Node) [
 	if len(byAMI) == 0 {
 		return out
 	}
-	ids := sortedKeys(byAMI)
+	ids := slices.Sorted(maps.Keys(byAMI))
 	images, err := aws.Images(ctx, ids)
 	if err != nil {
 		return append(out, awsFailed(err))

@@ -55,4 +55,3 @@ func TestKeychainsReadEachSecretOnceAndNoteFailures(t *testing.T) {
 		t.Errorf("credentials for y = %+v", cfg)
 	}
 }
-

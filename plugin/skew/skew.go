@@ -4,7 +4,9 @@ package skew
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,7 +58,7 @@ func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
 	for _, n := range nodes {
 		byKubelet[n.Kubelet] = append(byKubelet[n.Kubelet], n.Name)
 	}
-	for _, kubelet := range sortedKeys(byKubelet) {
+	for _, kubelet := range slices.Sorted(maps.Keys(byKubelet)) {
 		names := byKubelet[kubelet]
 		km, ok := Minor(kubelet)
 		if !ok || !serverOK {
@@ -86,7 +88,7 @@ func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
 	if len(byKubelet) > 1 {
 		out = append(out, finding.Finding{
 			Code: KubeletVersionsMixed, Severity: finding.Warning, Nodes: allNames(nodes),
-			Message: fmt.Sprintf("%d kubelet versions across Windows nodes: %s", len(byKubelet), strings.Join(sortedKeys(byKubelet), ", ")),
+			Message: fmt.Sprintf("%d kubelet versions across Windows nodes: %s", len(byKubelet), strings.Join(slices.Sorted(maps.Keys(byKubelet)), ", ")),
 			Fix:     "converge every Windows node group on one EKS-optimized AMI and kubelet version",
 		})
 	}
@@ -107,11 +109,11 @@ func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
 			groupAMIs[n.Group][n.AMI] = append(groupAMIs[n.Group][n.AMI], n.Name)
 		}
 	}
-	for _, g := range sortedKeys(groupAMIs) {
+	for _, g := range slices.Sorted(maps.Keys(groupAMIs)) {
 		if len(groupAMIs[g]) > 1 {
 			out = append(out, finding.Finding{
 				Code: AMIMixedInGroup, Severity: finding.Warning, Nodes: flatten(groupAMIs[g]),
-				Message: fmt.Sprintf("node group %s runs %d AMIs: %s", g, len(groupAMIs[g]), strings.Join(sortedKeys(groupAMIs[g]), ", ")),
+				Message: fmt.Sprintf("node group %s runs %d AMIs: %s", g, len(groupAMIs[g]), strings.Join(slices.Sorted(maps.Keys(groupAMIs[g])), ", ")),
 				Fix:     "finish the node group's rolling update so every node runs its launch template's AMI",
 			})
 		}
@@ -119,7 +121,7 @@ func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
 	if len(amis) > 1 {
 		out = append(out, finding.Finding{
 			Code: AMIMixedInCluster, Severity: finding.Warning, Nodes: flatten(amis),
-			Message: fmt.Sprintf("%d AMIs across Windows nodes: %s", len(amis), strings.Join(sortedKeys(amis), ", ")),
+			Message: fmt.Sprintf("%d AMIs across Windows nodes: %s", len(amis), strings.Join(slices.Sorted(maps.Keys(amis)), ", ")),
 			Fix:     "use one EKS-optimized Windows AMI (or one custom AMI built from it) for every Windows node group",
 		})
 	}
@@ -185,19 +187,10 @@ func allNames(nodes []inventory.Node) []string {
 
 func flatten(m map[string][]string) []string {
 	var out []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, m[k]...)
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func sortedInts[V any](m map[int]V) []int {

@@ -235,7 +235,7 @@ func createPods(ctx context.Context, b *testing.B, client kubernetes.Interface, 
 			Spec: corev1.PodSpec{
 				NodeName:                     nodes[i%benchNodes],
 				AutomountServiceAccountToken: new(bool),
-				Containers:                   []corev1.Container{{Name: "app", Image: imageRef(host, i%benchImages)}},
+				Containers:                   []corev1.Container{{Name: "app", Image: imageRef(host, podImage(i))}},
 				NodeSelector:                 map[string]string{"kubernetes.io/os": "windows"},
 			},
 		}

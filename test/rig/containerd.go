@@ -107,15 +107,7 @@ func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string)
 		return nil, err
 	}
 	c := &Containerd{Name: name, Address: vals["Socket"], Snapshotter: snapshotter, Root: vals["Root"], proc: p}
-	if err := waitFor(ctx, p, 30*time.Second, func(ctx context.Context) error {
-		client, err := containerd.New(c.Address, containerd.WithTimeout(time.Second))
-		if err != nil {
-			return err
-		}
-		defer client.Close()
-		_, err = client.Version(ctx)
-		return err
-	}); err != nil {
+	if err := waitFor(ctx, p, 30*time.Second, c.answers); err != nil {
 		return nil, err
 	}
 	ok, err := snapshotterLoaded(ctx, c.Address, snapshotter)
@@ -141,15 +133,18 @@ func (c *Containerd) Restart(ctx context.Context, r *Rig) error {
 		return err
 	}
 	c.proc = p
-	return waitFor(ctx, p, 30*time.Second, func(ctx context.Context) error {
-		client, err := containerd.New(c.Address, containerd.WithTimeout(time.Second))
-		if err != nil {
-			return err
-		}
-		defer client.Close()
-		_, err = client.Version(ctx)
+	return waitFor(ctx, p, 30*time.Second, c.answers)
+}
+
+// answers is the readiness check: containerd serves its version API.
+func (c *Containerd) answers(ctx context.Context) error {
+	client, err := containerd.New(c.Address, containerd.WithTimeout(time.Second))
+	if err != nil {
 		return err
-	})
+	}
+	defer client.Close()
+	_, err = client.Version(ctx)
+	return err
 }
 
 // Stop stops this containerd.

@@ -150,13 +150,8 @@ func (r *Rig) startScheduler(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The scheduler has no health endpoint here (secure port off); give it a
-	// moment to fail on bad flags before declaring it started.
-	time.Sleep(300 * time.Millisecond)
-	if p.exited() {
-		return p.failure()
-	}
-	return nil
+	// The scheduler has no health endpoint here (secure port off).
+	return p.survives(300 * time.Millisecond)
 }
 
 func httpOK(ctx context.Context, client *http.Client, url string) error {

@@ -24,9 +24,5 @@ func (r *Rig) startKwok(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	time.Sleep(300 * time.Millisecond)
-	if p.exited() {
-		return p.failure()
-	}
-	return nil
+	return p.survives(300 * time.Millisecond)
 }

@@ -77,6 +77,17 @@ func (p *process) stop(grace time.Duration) {
 	}
 }
 
+// survives waits d and reports an early exit, for components without a
+// health endpoint: bad flags make them exit at once.
+func (p *process) survives(d time.Duration) error {
+	select {
+	case <-p.done:
+		return p.failure()
+	case <-time.After(d):
+		return nil
+	}
+}
+
 // failure describes an early exit with the tail of the log, for errors.
 func (p *process) failure() error {
 	data, _ := os.ReadFile(p.log)
