@@ -305,6 +305,25 @@ func imageReports(ctx context.Context, o Options, r *Report, uses map[string]*us
 			ic.pods[p] = true
 		}
 	}
+	if o.Resolver != nil {
+		var wants []imagesize.Want
+		for ref, u := range uses {
+			seen := map[string]bool{}
+			for name := range u.nodes {
+				n := selected[name]
+				if key := n.OS + "/" + n.OSVersion; !seen[key] {
+					seen[key] = true
+					wants = append(wants, imagesize.Want{Image: resolved[ref], Host: hostOf(n)})
+				}
+			}
+		}
+		for _, p := range pending {
+			for _, name := range p.candidates {
+				wants = append(wants, imagesize.Want{Image: resolved[p.image], Host: hostOf(selected[name])})
+			}
+		}
+		o.Resolver.Prefetch(ctx, wants)
+	}
 	layerOwners := map[string]map[string]bool{}
 	var images []Image
 	for _, ref := range refs {

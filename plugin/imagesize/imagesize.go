@@ -200,12 +200,8 @@ func summarize(digest, osVersion string, m *v1.Manifest) Manifest {
 
 // ResolveAll resolves refs with at most Concurrency lookups at a time.
 func (r *Resolver) ResolveAll(ctx context.Context, refs []string) map[string]*Image {
-	limit := r.Concurrency
-	if limit <= 0 {
-		limit = 8
-	}
 	var g errgroup.Group
-	g.SetLimit(limit)
+	g.SetLimit(r.limit())
 	var mu sync.Mutex
 	out := make(map[string]*Image, len(refs))
 	for _, ref := range refs {
@@ -219,6 +215,36 @@ func (r *Resolver) ResolveAll(ctx context.Context, refs []string) map[string]*Im
 	}
 	_ = g.Wait()
 	return out
+}
+
+// Want is one (image, node platform) whose manifest a report needs.
+type Want struct {
+	Image *Image
+	Host  ocispec.Platform
+}
+
+// Prefetch resolves every want's manifest with at most Concurrency requests
+// in flight, so the sequential report code afterwards only reads the cache.
+func (r *Resolver) Prefetch(ctx context.Context, wants []Want) {
+	var g errgroup.Group
+	g.SetLimit(r.limit())
+	for _, w := range wants {
+		if w.Image == nil || w.Image.Err != nil {
+			continue
+		}
+		g.Go(func() error {
+			_, _, _ = r.For(ctx, w.Image, w.Host)
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+func (r *Resolver) limit() int {
+	if r.Concurrency <= 0 {
+		return 8
+	}
+	return r.Concurrency
 }
 
 // OSVersions lists an image's Windows os.versions, for error messages.

@@ -2,6 +2,7 @@ package imagesize
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -128,5 +130,59 @@ func TestResolverReportsRegistryErrorsPerImage(t *testing.T) {
 	}
 	if img := r.Resolve(ctx, "UPPER/Case:1"); img.Err == nil || !strings.Contains(img.Err.Error(), "bad reference") {
 		t.Errorf("bad ref: %v", img.Err)
+	}
+}
+
+// slowRegistry holds each manifest GET briefly and records the most
+// requests it saw in flight at once.
+type slowRegistry struct {
+	h                 http.Handler
+	inFlight, maxSeen atomic.Int64
+}
+
+func (s *slowRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.URL.Path, "/manifests/sha256:") {
+		n := s.inFlight.Add(1)
+		for {
+			m := s.maxSeen.Load()
+			if n <= m || s.maxSeen.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(30 * time.Millisecond)
+		defer s.inFlight.Add(-1)
+	}
+	s.h.ServeHTTP(w, r)
+}
+
+func TestPrefetchFetchesManifestsConcurrentlyWithinTheLimit(t *testing.T) {
+	reg := &slowRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	spec := imagefixtures.Spec{}
+	var refs []string
+	for i := 0; i < 12; i++ {
+		spec.Images = append(spec.Images, imagefixtures.Image{Ref: fmt.Sprintf("apps/a%d:1", i), Layers: []resource.Quantity{resource.MustParse("1Ki")}, Windows: []string{"10.0.17763.1", "10.0.20348.1"}})
+		refs = append(refs, fmt.Sprintf("%s/apps/a%d:1", host, i))
+	}
+	if _, err := imagefixtures.Push(context.Background(), host, spec); err != nil {
+		t.Fatal(err)
+	}
+	r := &Resolver{Concurrency: 3}
+	ctx := context.Background()
+	imgs := r.ResolveAll(ctx, refs)
+	var wants []Want
+	for _, ref := range refs {
+		wants = append(wants, Want{imgs[ref], win("10.0.17763.9")}, Want{imgs[ref], win("10.0.20348.9")})
+	}
+	r.Prefetch(ctx, wants)
+	if m := reg.maxSeen.Load(); m < 2 || m > 3 {
+		t.Fatalf("%d manifest fetches in flight at most, want 2..3 (concurrent, limit 3)", m)
+	}
+	for _, w := range wants {
+		if m, ok, err := r.For(ctx, w.Image, w.Host); err != nil || !ok || m.Size == 0 {
+			t.Fatalf("after Prefetch: %+v %v %v", m, ok, err)
+		}
 	}
 }
