@@ -30,6 +30,9 @@ func PrintTables(w io.Writer, r *Report, sections map[string]bool, wide bool, no
 		if err := write(fmt.Sprintf("NODES (%s, apiserver %s)", r.NodeSelector, r.ServerVersion), nodesTable(r, now)); err != nil {
 			return err
 		}
+		if err := write("NODE GROUPS (group, AMI, OS version, kubelet, containerd)", groupsTable(r)); err != nil {
+			return err
+		}
 	}
 	if sections[SectionFindings] {
 		if err := write("FINDINGS", findingsTable(r)); err != nil {
@@ -74,6 +77,22 @@ func nodesTable(r *Report, now time.Time) *metav1.Table {
 		t.Rows = append(t.Rows, metav1.TableRow{Cells: []any{
 			n.Name, group, ami, orDash(n.OSVersion), n.Kubelet, n.Containerd, n.InstanceType, n.OSImage, n.InstanceID,
 			duration.HumanDuration(now.Sub(n.Created)),
+		}})
+	}
+	return t
+}
+
+func groupsTable(r *Report) *metav1.Table {
+	t := &metav1.Table{ColumnDefinitions: []metav1.TableColumnDefinition{
+		col("GROUP", 0), col("AMI", 0), col("OS VERSION", 0), col("KUBELET", 0), col("CONTAINERD", 0), col("NODES", 0), col("NAMES", 1),
+	}}
+	for _, g := range r.Groups {
+		group := g.Group
+		if g.GroupKind != "" {
+			group += " (" + g.GroupKind + ")"
+		}
+		t.Rows = append(t.Rows, metav1.TableRow{Cells: []any{
+			orDash(group), orDash(g.AMI), orDash(g.OSVersion), g.Kubelet, g.Containerd, fmt.Sprint(len(g.Nodes)), strings.Join(g.Nodes, ","),
 		}})
 	}
 	return t

@@ -15,6 +15,7 @@ func TestPrintTablesSectionsAndWide(t *testing.T) {
 	now := time.Now()
 	r := &Report{
 		ServerVersion: "v1.37.2", NodeSelector: "kubernetes.io/os=windows",
+		Groups:   []inventory.Group{{Group: "ng", GroupKind: "managed", AMI: "ami-1", OSVersion: "10.0.20348.2582", Kubelet: "v1.36.1", Containerd: "1.7.20", Nodes: []string{"n1"}}},
 		Nodes:    []inventory.Node{{Name: "n1", Group: "ng", GroupKind: "managed", AMI: "ami-1", OSVersion: "10.0.20348.2582", Kubelet: "v1.36.1", Containerd: "1.7.20", InstanceType: "m5.large", Created: now.Add(-time.Hour)}},
 		Findings: []finding.Finding{{Code: "X", Severity: finding.Warning, Message: "msg", Fix: "do this", Nodes: []string{"n1"}}},
 		Images: []Image{{Ref: "r/a:1", Pods: 2, Nodes: 1, CachedOn: 1, Platforms: []PlatformSize{
@@ -32,7 +33,7 @@ func TestPrintTablesSectionsAndWide(t *testing.T) {
 	if err := PrintTables(&wide, r, all, true, now); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"NODES", "ng (managed)", "FINDINGS", "warning", "3.0 GiB (1 foreign)", "NO MATCHING ENTRY", "1/1", "8m0s", "6.0 MiB/s", "1 nodes, 1 images: 0 errors, 1 warnings, 0 info"} {
+	for _, want := range []string{"NODES", "NODE GROUPS", "ng (managed)", "FINDINGS", "warning", "3.0 GiB (1 foreign)", "NO MATCHING ENTRY", "1/1", "8m0s", "6.0 MiB/s", "1 nodes, 1 images: 0 errors, 1 warnings, 0 info"} {
 		if !strings.Contains(narrow.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, narrow.String())
 		}
