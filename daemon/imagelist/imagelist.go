@@ -1,0 +1,88 @@
+// Package imagelist reads the daemon's input: the images to warm, from a
+// file mounted from the DaemonSet's ConfigMap, and notices when it changes.
+package imagelist
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/distribution/reference"
+	"sigs.k8s.io/yaml"
+)
+
+// List is the content of the file.
+type List struct {
+	Images []Image `json:"images"`
+}
+
+// Image is one image to warm.
+type Image struct {
+	Ref string `json:"ref"`
+	// Pin (default true) labels the image so kubelet's image GC keeps it.
+	Pin *bool `json:"pin,omitempty"`
+}
+
+// Pinned reports whether the image is to be pinned.
+func (i Image) Pinned() bool { return i.Pin == nil || *i.Pin }
+
+// Parse decodes and checks a list. References are normalized the way the CRI
+// plugin normalizes kubelet's (nginx → docker.io/library/nginx:latest), so
+// what is warmed is what kubelet will look up; none may repeat.
+func Parse(data []byte) (*List, error) {
+	var l List
+	if err := yaml.UnmarshalStrict(data, &l); err != nil {
+		return nil, fmt.Errorf("image list: %w", err)
+	}
+	seen := map[string]bool{}
+	for i := range l.Images {
+		named, err := reference.ParseDockerRef(l.Images[i].Ref)
+		if err != nil {
+			return nil, fmt.Errorf("image list: images[%d]: %q is not a valid image reference: %w", i, l.Images[i].Ref, err)
+		}
+		l.Images[i].Ref = named.String()
+		if seen[named.String()] {
+			return nil, fmt.Errorf("image list: %s is listed twice", named.String())
+		}
+		seen[named.String()] = true
+	}
+	return &l, nil
+}
+
+// Load reads path and returns the list and a hash of its bytes.
+func Load(path string) (*List, [32]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, [32]byte{}, err
+	}
+	l, err := Parse(data)
+	return l, sha256.Sum256(data), err
+}
+
+// Watch calls onChange with each new valid list at path, checking every
+// interval. A ConfigMap volume updates by swapping a symlink, which inotify
+// on the file misses; comparing content hashes catches it. An invalid new
+// list is reported to onError and the last good list stays in force.
+func Watch(ctx context.Context, path string, interval time.Duration, last [32]byte, onChange func(*List), onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l, sum, err := Load(path)
+		if sum == last {
+			continue
+		}
+		last = sum
+		if err != nil {
+			onError(err)
+			continue
+		}
+		onChange(l)
+	}
+}
