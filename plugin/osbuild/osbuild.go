@@ -77,19 +77,30 @@ func HostPlatform(os, arch, kernelVersion string) ocispec.Platform {
 // the index order decides. That preference is only wired in on Windows
 // builds of containerd/platforms, so it is restated here for Windows hosts.
 func Pick(host ocispec.Platform, entries []ocispec.Platform) int {
-	m := platforms.Only(host)
-	less := m.Less
-	if host.OS == "windows" {
-		less = func(a, b ocispec.Platform) bool { return a.OSVersion > b.OSVersion }
-	}
+	m := Matcher(host)
 	best := -1
 	for i, e := range entries {
 		if !m.Match(e) {
 			continue
 		}
-		if best < 0 || less(e, entries[best]) {
+		if best < 0 || m.Less(e, entries[best]) {
 			best = i
 		}
 	}
 	return best
 }
+
+// Matcher is the platform matcher of a node's containerd, for pulls made on
+// its behalf: containerd's own matching, with a Windows host's preference
+// for the greatest os.version among matches.
+func Matcher(host ocispec.Platform) platforms.MatchComparer {
+	m := platforms.Only(host)
+	if host.OS != "windows" {
+		return m
+	}
+	return windowsMatcher{m}
+}
+
+type windowsMatcher struct{ platforms.MatchComparer }
+
+func (w windowsMatcher) Less(a, b ocispec.Platform) bool { return a.OSVersion > b.OSVersion }

@@ -1,0 +1,306 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/containerd/v2/core/remotes"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/containerd/errdefs"
+	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Containerd implements Runtime with the containerd client, in the
+// namespace and snapshotter that kubelet's CRI uses.
+type Containerd struct {
+	Client      *containerd.Client
+	Snapshotter string
+	Platform    ocispec.Platform
+	Matcher     platforms.MatchComparer
+	// Keychain supplies registry credentials (pull secrets, ECR).
+	Keychain authn.Keychain
+	// PlainHTTP says which registry hosts speak HTTP (the test rig's).
+	PlainHTTP func(host string) (bool, error)
+}
+
+func (c *Containerd) resolver() remotes.Resolver {
+	creds := func(host string) (string, string, error) {
+		if c.Keychain == nil {
+			return "", "", nil
+		}
+		if host == "registry-1.docker.io" {
+			host = name.DefaultRegistry
+		}
+		reg, err := name.NewRegistry(host, name.WeakValidation)
+		if err != nil {
+			return "", "", nil
+		}
+		auth, err := c.Keychain.Resolve(reg)
+		if err != nil {
+			return "", "", err
+		}
+		cfg, err := auth.Authorization()
+		if err != nil {
+			return "", "", err
+		}
+		if cfg.IdentityToken != "" {
+			return "", cfg.IdentityToken, nil
+		}
+		return cfg.Username, cfg.Password, nil
+	}
+	plain := c.PlainHTTP
+	if plain == nil {
+		plain = docker.MatchLocalhost
+	}
+	return docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(
+		docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(creds))),
+		docker.WithPlainHTTP(plain),
+	)})
+}
+
+// Status reads the image record of ref and checks its content and
+// snapshots for the node's platform.
+func (c *Containerd) Status(ctx context.Context, ref string) (ImageStatus, error) {
+	rec, err := c.Client.ImageService().Get(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		return ImageStatus{}, nil
+	}
+	if err != nil {
+		return ImageStatus{}, err
+	}
+	return c.statusOf(ctx, rec)
+}
+
+func (c *Containerd) statusOf(ctx context.Context, rec images.Image) (ImageStatus, error) {
+	st := ImageStatus{
+		Present:    true,
+		Digest:     rec.Target.Digest.String(),
+		Pinned:     rec.Labels[LabelPinned] == "pinned",
+		PinnedByUs: rec.Labels[LabelPinnedBy] == "true",
+	}
+	available, _, _, missing, err := images.Check(ctx, c.Client.ContentStore(), rec.Target, c.Matcher)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return st, err
+	}
+	st.Complete = available && len(missing) == 0
+	if st.Complete {
+		img := containerd.NewImageWithPlatform(c.Client, rec, c.Matcher)
+		if st.Unpacked, err = img.IsUnpacked(ctx, c.Snapshotter); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// Pull fetches and unpacks ref. Progress is measured from the content
+// store: layers already committed count whole, active ingests by offset.
+func (c *Containerd) Pull(ctx context.Context, ref string, pin bool, progress Progress) (ImageStatus, error) {
+	named, err := reference.ParseDockerRef(ref)
+	if err != nil {
+		return ImageStatus{}, err
+	}
+	before, err := c.Status(ctx, ref)
+	if err != nil {
+		return ImageStatus{}, err
+	}
+	labels := map[string]string{labelCRIManaged: "managed"}
+	if pin {
+		labels[LabelPinned] = "pinned"
+		labels[LabelPinnedBy] = "true"
+	}
+	if !before.Present {
+		labels[LabelAdded] = "true"
+	}
+
+	var mu sync.Mutex
+	layers := map[string]int64{}
+	track := images.HandlerFunc(func(_ context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+		if images.IsLayerType(desc.MediaType) {
+			mu.Lock()
+			layers[desc.Digest.String()] = desc.Size
+			mu.Unlock()
+		}
+		return nil, nil
+	})
+	done := make(chan struct{})
+	defer close(done)
+	if progress != nil {
+		go c.reportProgress(ctx, done, &mu, layers, progress)
+	}
+
+	img, err := c.Client.Pull(ctx, named.String(),
+		containerd.WithResolver(c.resolver()),
+		containerd.WithPlatformMatcher(c.Matcher),
+		containerd.WithPullUnpack,
+		containerd.WithPullSnapshotter(c.Snapshotter),
+		containerd.WithPullLabels(labels),
+		containerd.WithImageHandler(track),
+	)
+	if err != nil {
+		return ImageStatus{}, err
+	}
+	// CRI keeps a repo@digest record beside repo:tag; kubelet looks images
+	// up by either, so both must exist for the image to count as present.
+	if _, tagged := named.(reference.Tagged); tagged {
+		byDigest := reference.TrimNamed(named).String() + "@" + img.Target().Digest.String()
+		if err := c.upsert(ctx, images.Image{Name: byDigest, Target: img.Target(), Labels: img.Labels()}); err != nil {
+			return ImageStatus{}, err
+		}
+	}
+	st, err := c.Status(ctx, named.String())
+	if err != nil {
+		return st, err
+	}
+	if !st.Warm() {
+		return st, fmt.Errorf("pulled %s but it is not complete and unpacked for %s", ref, platforms.Format(c.Platform))
+	}
+	return st, nil
+}
+
+func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, mu *sync.Mutex, layers map[string]int64, progress Progress) {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	cs := c.Client.ContentStore()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		active := map[string]int64{}
+		if statuses, err := cs.ListStatuses(ctx); err == nil {
+			for _, s := range statuses {
+				active[s.Expected.String()] = s.Offset
+			}
+		}
+		mu.Lock()
+		var fetched, total int64
+		complete := len(layers) > 0
+		for dgst, size := range layers {
+			total += size
+			if off, ok := active[dgst]; ok {
+				fetched += off
+				complete = false
+				continue
+			}
+			if _, err := cs.Info(ctx, digestOf(dgst)); err == nil {
+				fetched += size
+			} else {
+				complete = false
+			}
+		}
+		mu.Unlock()
+		progress(fetched, total, complete)
+	}
+}
+
+// upsert creates or updates an image record.
+func (c *Containerd) upsert(ctx context.Context, img images.Image) error {
+	is := c.Client.ImageService()
+	if _, err := is.Create(ctx, img); err == nil || !errdefs.IsAlreadyExists(err) {
+		return err
+	}
+	_, err := is.Update(ctx, img)
+	return err
+}
+
+// records are the tag and digest records that point at the same target as ref.
+func (c *Containerd) records(ctx context.Context, ref string) ([]images.Image, error) {
+	rec, err := c.Client.ImageService().Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	all, err := c.Client.ImageService().List(ctx, "target.digest=="+rec.Target.Digest.String())
+	if err != nil {
+		return nil, err
+	}
+	return all, nil
+}
+
+// Pin labels an existing image (both its records) as pinned by us, unless
+// something else pinned it already: then it stays theirs to unpin.
+func (c *Containerd) Pin(ctx context.Context, ref string) error {
+	recs, err := c.records(ctx, ref)
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if rec.Labels[LabelPinned] == "pinned" {
+			continue
+		}
+		if rec.Labels == nil {
+			rec.Labels = map[string]string{}
+		}
+		rec.Labels[LabelPinned] = "pinned"
+		rec.Labels[LabelPinnedBy] = "true"
+		if _, err := c.Client.ImageService().Update(ctx, rec, "labels."+LabelPinned, "labels."+LabelPinnedBy); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unpin removes our pins; with remove, it also deletes the images we added
+// that no container uses.
+func (c *Containerd) Unpin(ctx context.Context, remove bool) (unpinned, removed []string, err error) {
+	is := c.Client.ImageService()
+	ours, err := is.List(ctx, fmt.Sprintf(`labels."%s"==true`, LabelPinnedBy))
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, rec := range ours {
+		if remove && rec.Labels[LabelAdded] == "true" {
+			used, err := c.Client.Containers(ctx, fmt.Sprintf(`image==%q`, rec.Name))
+			if err != nil {
+				return unpinned, removed, err
+			}
+			if len(used) == 0 {
+				if err := is.Delete(ctx, rec.Name); err != nil && !errdefs.IsNotFound(err) {
+					return unpinned, removed, err
+				}
+				removed = append(removed, rec.Name)
+				continue
+			}
+		}
+		delete(rec.Labels, LabelPinned)
+		delete(rec.Labels, LabelPinnedBy)
+		if _, err := is.Update(ctx, rec, "labels."+LabelPinned, "labels."+LabelPinnedBy); err != nil {
+			return unpinned, removed, err
+		}
+		unpinned = append(unpinned, rec.Name)
+	}
+	return unpinned, removed, nil
+}
+
+// Permanent reports whether a pull error will not go away by retrying:
+// the reference, the credentials or the platform are wrong.
+func Permanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errdefs.IsNotFound(err) || errdefs.IsInvalidArgument(err) || errdefs.IsPermissionDenied(err) || errors.Is(err, docker.ErrInvalidAuthorization) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"401 Unauthorized", "403 Forbidden", "404 Not Found", "not found", "no match for platform", "invalid reference", "unauthorized", "denied"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func digestOf(s string) digest.Digest { return digest.Digest(s) }

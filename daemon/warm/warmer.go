@@ -1,0 +1,239 @@
+package warm
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/runtime"
+)
+
+// Plan is what the registry says an image is for this node.
+type Plan struct {
+	// Digest the reference resolves to.
+	Digest string
+	// Layers of the entry for the node's platform, base first.
+	Layers []string
+	Size   int64
+}
+
+// Planner looks images up before pulling.
+type Planner interface {
+	Plan(ctx context.Context, ref string) (Plan, error)
+}
+
+// Warmer warms a list of images into the runtime.
+type Warmer struct {
+	Runtime runtime.Runtime
+	Planner Planner
+	// Chains is how many independent pull chains run at once.
+	Chains int
+	// Guard, if set, refuses an image whose pull would overfill the disk.
+	Guard func(size int64) error
+	// Backoff between attempts after a transient failure.
+	MinBackoff, MaxBackoff time.Duration
+	// Changed is called (without locks held) after any state change.
+	Changed func()
+
+	mu     sync.Mutex
+	states map[string]*ImageState
+}
+
+// Snapshot returns the current states.
+func (w *Warmer) Snapshot() Snapshot {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return snapshotOf(w.states)
+}
+
+func (w *Warmer) set(ref string, f func(*ImageState)) {
+	w.mu.Lock()
+	st := w.states[ref]
+	f(st)
+	st.Updated = time.Now()
+	w.mu.Unlock()
+	if w.Changed != nil {
+		w.Changed()
+	}
+}
+
+// Run warms every image of list and returns when each is Ready, Failed or
+// Skipped, or ctx ends. Images that share a base layer are pulled one after
+// the other in a chain (the base is fetched and unpacked once, and no two
+// pulls fight over one ingest); independent chains run in parallel.
+func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
+	w.mu.Lock()
+	w.states = map[string]*ImageState{}
+	for _, img := range list.Images {
+		w.states[img.Ref] = &ImageState{Ref: img.Ref, State: Pending, Updated: time.Now()}
+	}
+	w.mu.Unlock()
+	if w.Changed != nil {
+		w.Changed()
+	}
+
+	plans := map[string]Plan{}
+	planErrs := map[string]error{}
+	var pmu sync.Mutex
+	var wg sync.WaitGroup
+	for _, img := range list.Images {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := w.Planner.Plan(ctx, img.Ref)
+			pmu.Lock()
+			plans[img.Ref], planErrs[img.Ref] = p, err
+			pmu.Unlock()
+		}()
+	}
+	wg.Wait()
+
+	chains := chainsOf(list.Images, plans)
+	limit := w.Chains
+	if limit < 1 {
+		limit = 1
+	}
+	sem := make(chan struct{}, limit)
+	for _, chain := range chains {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			for _, img := range chain {
+				w.warmOne(ctx, img, plans[img.Ref], planErrs[img.Ref])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// chainsOf groups images by their first (base) layer; images whose plan
+// failed go alone. Chains are ordered largest first so the longest work
+// starts early.
+func chainsOf(imgs []imagelist.Image, plans map[string]Plan) [][]imagelist.Image {
+	byBase := map[string][]imagelist.Image{}
+	var keys []string
+	for _, img := range imgs {
+		key := "solo:" + img.Ref
+		if p := plans[img.Ref]; len(p.Layers) > 0 {
+			key = "base:" + p.Layers[0]
+		}
+		if _, ok := byBase[key]; !ok {
+			keys = append(keys, key)
+		}
+		byBase[key] = append(byBase[key], img)
+	}
+	size := func(key string) int64 {
+		var n int64
+		for _, img := range byBase[key] {
+			n += plans[img.Ref].Size
+		}
+		return n
+	}
+	sort.SliceStable(keys, func(i, j int) bool { return size(keys[i]) > size(keys[j]) })
+	out := make([][]imagelist.Image, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, byBase[k])
+	}
+	return out
+}
+
+func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, planErr error) {
+	if planErr != nil && runtime.Permanent(planErr) {
+		w.set(img.Ref, func(s *ImageState) { s.State, s.Reason = Failed, planErr.Error() })
+		return
+	}
+	backoff := w.MinBackoff
+	if backoff <= 0 {
+		backoff = time.Second
+	}
+	maxBackoff := w.MaxBackoff
+	if maxBackoff <= 0 {
+		maxBackoff = 30 * time.Second
+	}
+	for attempt := 1; ; attempt++ {
+		err := w.attempt(ctx, img, plan, planErr)
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if runtime.Permanent(err) {
+			w.set(img.Ref, func(s *ImageState) { s.State, s.Reason, s.Attempts = Failed, err.Error(), attempt })
+			return
+		}
+		w.set(img.Ref, func(s *ImageState) {
+			s.State, s.Attempts = Pulling, attempt
+			s.Reason = fmt.Sprintf("attempt %d failed, retrying in %s: %v", attempt, backoff, err)
+		})
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+		// A registry that was down while planning may be back.
+		if planErr != nil {
+			plan, planErr = w.Planner.Plan(ctx, img.Ref)
+			if planErr != nil && runtime.Permanent(planErr) {
+				w.set(img.Ref, func(s *ImageState) { s.State, s.Reason = Failed, planErr.Error() })
+				return
+			}
+		}
+	}
+}
+
+// attempt makes one try: nothing to do if the image is already warm at the
+// digest the registry names (or the registry cannot say), else pull.
+func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, planErr error) error {
+	st, err := w.Runtime.Status(ctx, img.Ref)
+	if err != nil {
+		return err
+	}
+	if st.Warm() && (planErr != nil || plan.Digest == "" || plan.Digest == st.Digest) {
+		if img.Pinned() && !st.Pinned {
+			if err := w.Runtime.Pin(ctx, img.Ref); err != nil {
+				return err
+			}
+		}
+		w.set(img.Ref, func(s *ImageState) {
+			s.State, s.Digest, s.Reason = Ready, st.Digest, ""
+			if planErr != nil {
+				s.Reason = "present; the registry could not be asked for a newer digest: " + planErr.Error()
+			}
+		})
+		return nil
+	}
+	if w.Guard != nil && plan.Size > 0 {
+		if err := w.Guard(plan.Size); err != nil {
+			w.set(img.Ref, func(s *ImageState) { s.State, s.Reason = Skipped, err.Error() })
+			return nil
+		}
+	}
+	w.set(img.Ref, func(s *ImageState) { s.State, s.BytesTotal = Pulling, plan.Size })
+	st, err = w.Runtime.Pull(ctx, img.Ref, img.Pinned(), func(done, total int64, unpacking bool) {
+		w.set(img.Ref, func(s *ImageState) {
+			s.BytesDone, s.BytesTotal = done, max(total, s.BytesTotal)
+			if unpacking {
+				s.State = Unpacking
+			}
+		})
+	})
+	if err != nil {
+		return err
+	}
+	w.set(img.Ref, func(s *ImageState) {
+		s.State, s.Digest, s.Reason = Ready, st.Digest, ""
+		s.BytesDone = s.BytesTotal
+	})
+	return nil
+}

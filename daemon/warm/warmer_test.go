@@ -1,0 +1,170 @@
+package warm
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/runtime"
+)
+
+type fakeRuntime struct {
+	mu         sync.Mutex
+	present    map[string]runtime.ImageStatus
+	failures   map[string][]error
+	pulls      []string
+	pins       []string
+	inFlight   map[string]int // by base
+	maxPerBase int
+	maxOverall int
+	active     int
+	baseOf     map[string]string
+	pullTime   time.Duration
+}
+
+func (f *fakeRuntime) Status(_ context.Context, ref string) (runtime.ImageStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.present[ref], nil
+}
+
+func (f *fakeRuntime) Pull(_ context.Context, ref string, pin bool, progress runtime.Progress) (runtime.ImageStatus, error) {
+	f.mu.Lock()
+	f.pulls = append(f.pulls, ref)
+	if errs := f.failures[ref]; len(errs) > 0 {
+		f.failures[ref] = errs[1:]
+		f.mu.Unlock()
+		return runtime.ImageStatus{}, errs[0]
+	}
+	base := f.baseOf[ref]
+	f.inFlight[base]++
+	f.active++
+	f.maxPerBase = max(f.maxPerBase, f.inFlight[base])
+	f.maxOverall = max(f.maxOverall, f.active)
+	f.mu.Unlock()
+	progress(50, 100, false)
+	time.Sleep(f.pullTime)
+	progress(100, 100, true)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inFlight[base]--
+	f.active--
+	st := runtime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:" + ref, Pinned: pin, PinnedByUs: pin}
+	f.present[ref] = st
+	return st, nil
+}
+
+func (f *fakeRuntime) Pin(_ context.Context, ref string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pins = append(f.pins, ref)
+	return nil
+}
+
+func (f *fakeRuntime) Unpin(context.Context, bool) ([]string, []string, error) { return nil, nil, nil }
+
+type fakePlanner map[string]Plan
+
+func (p fakePlanner) Plan(_ context.Context, ref string) (Plan, error) {
+	if ref == "r/missing:1" {
+		return Plan{}, errors.New("not found (404) in the registry")
+	}
+	return p[ref], nil
+}
+
+func list(refs ...string) *imagelist.List {
+	l := &imagelist.List{}
+	for _, r := range refs {
+		l.Images = append(l.Images, imagelist.Image{Ref: r})
+	}
+	return l
+}
+
+func TestRunChainsSharedBasesAndParallelisesIndependentOnes(t *testing.T) {
+	rt := &fakeRuntime{present: map[string]runtime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, pullTime: 50 * time.Millisecond,
+		baseOf: map[string]string{"r/a1:1": "A", "r/a2:1": "A", "r/a3:1": "A", "r/b1:1": "B", "r/b2:1": "B"}}
+	planner := fakePlanner{}
+	for ref, base := range rt.baseOf {
+		planner[ref] = Plan{Digest: "sha256:" + ref, Layers: []string{base, ref}, Size: 100}
+	}
+	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2}
+	w.Run(context.Background(), list("r/a1:1", "r/b1:1", "r/a2:1", "r/b2:1", "r/a3:1"))
+	snap := w.Snapshot()
+	if !snap.AllReady() || snap.Ready != 5 {
+		t.Fatalf("snapshot = %+v", snap)
+	}
+	if rt.maxPerBase != 1 {
+		t.Errorf("%d pulls of one base ran at once; a chain must be sequential", rt.maxPerBase)
+	}
+	if rt.maxOverall != 2 {
+		t.Errorf("at most %d pulls ran at once; want the 2 chains in parallel", rt.maxOverall)
+	}
+	for _, img := range snap.Images {
+		if img.BytesDone != img.BytesTotal || img.Digest == "" {
+			t.Errorf("%+v", img)
+		}
+	}
+}
+
+func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
+	rt := &fakeRuntime{inFlight: map[string]int{}, baseOf: map[string]string{},
+		present: map[string]runtime.ImageStatus{
+			"r/warm:1":  {Present: true, Complete: true, Unpacked: true, Digest: "sha256:w"},
+			"r/stale:1": {Present: true, Complete: true, Unpacked: true, Digest: "sha256:old"},
+		},
+		failures: map[string][]error{
+			"r/flaky:1":  {errors.New("dial tcp 127.0.0.1:5000: connect: connection refused"), errors.New("unexpected EOF")},
+			"r/denied:1": {errors.New("pull: 401 Unauthorized")},
+		}}
+	planner := fakePlanner{"r/warm:1": {Digest: "sha256:w"}, "r/stale:1": {Digest: "sha256:new"}}
+	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2, MinBackoff: time.Millisecond}
+	w.Run(context.Background(), list("r/warm:1", "r/stale:1", "r/flaky:1", "r/denied:1", "r/missing:1"))
+	got := map[string]ImageState{}
+	for _, s := range w.Snapshot().Images {
+		got[s.Ref] = s
+	}
+	if got["r/warm:1"].State != Ready || len(rt.pins) != 1 || rt.pins[0] != "r/warm:1" {
+		t.Errorf("warm image: %+v, pins %v; want Ready without a pull, pinned", got["r/warm:1"], rt.pins)
+	}
+	if got["r/stale:1"].State != Ready || got["r/stale:1"].Digest != "sha256:r/stale:1" {
+		t.Errorf("a tag that moved must be pulled again: %+v", got["r/stale:1"])
+	}
+	if s := got["r/flaky:1"]; s.State != Ready || s.Attempts != 2 {
+		t.Errorf("flaky: %+v, want Ready after 2 failed attempts", s)
+	}
+	if s := got["r/denied:1"]; s.State != Failed || s.Reason != "pull: 401 Unauthorized" || s.Attempts != 1 {
+		t.Errorf("denied: %+v", s)
+	}
+	if s := got["r/missing:1"]; s.State != Failed || s.Reason == "" {
+		t.Errorf("missing: %+v", s)
+	}
+	for _, p := range rt.pulls {
+		if p == "r/warm:1" || p == "r/missing:1" {
+			t.Errorf("pulled %s", p)
+		}
+	}
+	if w.Snapshot().AllReady() {
+		t.Error("AllReady with failures")
+	}
+}
+
+func TestGuardSkipsImagesThatWouldOverfillTheDisk(t *testing.T) {
+	rt := &fakeRuntime{present: map[string]runtime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, baseOf: map[string]string{}}
+	w := &Warmer{Runtime: rt, Planner: fakePlanner{"r/big:1": {Size: 10 << 30}, "r/small:1": {Size: 1 << 20}}, Chains: 1,
+		Guard: func(size int64) error {
+			if size > 1<<30 {
+				return errors.New("would use 91% of the disk, above 85%")
+			}
+			return nil
+		}}
+	w.Run(context.Background(), list("r/big:1", "r/small:1"))
+	for _, s := range w.Snapshot().Images {
+		want := map[string]State{"r/big:1": Skipped, "r/small:1": Ready}[s.Ref]
+		if s.State != want {
+			t.Errorf("%s: %s (%s), want %s", s.Ref, s.State, s.Reason, want)
+		}
+	}
+}
