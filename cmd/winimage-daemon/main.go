@@ -1,53 +1,45 @@
 // Command winimage-daemon is the node agent that `kubectl winimage warm`
-// deploys as a DaemonSet.
+// deploys as a DaemonSet: it pulls the listed images into the node's
+// containerd (namespace k8s.io, as kubelet's CRI does), pins them against
+// kubelet's image GC, and publishes its progress on its own pod.
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
-	goruntime "runtime"
 	"syscall"
-
-	"github.com/winimage-io/kubectl-winimage/daemon/runtime"
-	"github.com/winimage-io/kubectl-winimage/plugin/buildinfo"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:]); err != nil {
+	if err := dispatch(ctx, os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "version" {
-		return fmt.Errorf("usage: winimage-daemon version [--containerd-address ADDR]")
+const usage = `usage: winimage-daemon COMMAND [flags]
+  run      warm the listed images and keep them warm (the DaemonSet's command)
+  probe    exit 0 when every image is Ready (the readiness probe)
+  unpin    remove this daemon's pins (and with --remove-unused, its unused images), then exit
+  version  print the daemon and containerd versions`
+
+func dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%s", usage)
 	}
-	defaults := runtime.DefaultsFor(goruntime.GOOS)
-	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	address := fs.String("containerd-address", defaults.Address, "containerd gRPC address")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
+	switch args[0] {
+	case "run":
+		return run(ctx, args[1:])
+	case "probe":
+		return probe(args[1:])
+	case "unpin":
+		return unpin(ctx, args[1:])
+	case "version":
+		return version(ctx, args[1:])
 	}
-	report := struct {
-		Daemon     buildinfo.Info `json:"daemon"`
-		Containerd string         `json:"containerd"`
-	}{Daemon: buildinfo.Get()}
-	client, err := runtime.Connect(ctx, *address)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	v, err := client.Version(ctx)
-	if err != nil {
-		return err
-	}
-	report.Containerd = v.Version
-	return json.NewEncoder(os.Stdout).Encode(report)
+	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
 }

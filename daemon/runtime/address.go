@@ -18,6 +18,8 @@ const Namespace = "k8s.io"
 type Defaults struct {
 	Address     string
 	Snapshotter string
+	// Root is containerd's root folder, whose volume the disk guard watches.
+	Root string
 }
 
 // DefaultsFor returns the containerd address and snapshotter of a stock node
@@ -25,15 +27,16 @@ type Defaults struct {
 // socket and overlayfs elsewhere.
 func DefaultsFor(goos string) Defaults {
 	if goos == "windows" {
-		return Defaults{Address: `\\.\pipe\containerd-containerd`, Snapshotter: "windows"}
+		return Defaults{Address: `\\.\pipe\containerd-containerd`, Snapshotter: "windows", Root: `C:\ProgramData\containerd\root`}
 	}
-	return Defaults{Address: "/run/containerd/containerd.sock", Snapshotter: "overlayfs"}
+	return Defaults{Address: "/run/containerd/containerd.sock", Snapshotter: "overlayfs", Root: "/var/lib/containerd"}
 }
 
-// Connect dials containerd at address and checks it answers, so a wrong
-// address fails here with a clear error rather than on the first pull.
-func Connect(ctx context.Context, address string) (*containerd.Client, error) {
-	client, err := containerd.New(address, containerd.WithDefaultNamespace(Namespace), containerd.WithTimeout(10*time.Second))
+// Connect dials containerd at address with namespace as the default and
+// checks it answers, so a wrong address fails here with a clear error
+// rather than on the first pull.
+func Connect(ctx context.Context, address, namespace string) (*containerd.Client, error) {
+	client, err := containerd.New(address, containerd.WithDefaultNamespace(namespace), containerd.WithTimeout(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", address, err)
 	}

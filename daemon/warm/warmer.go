@@ -37,9 +37,16 @@ type Warmer struct {
 	MinBackoff, MaxBackoff time.Duration
 	// Changed is called (without locks held) after any state change.
 	Changed func()
+	// Slot, if set, is acquired before the first pull of a run and released
+	// when the run ends: cluster-wide pacing of nodes pulling at once.
+	Slot func(ctx context.Context) (release func(), err error)
 
 	mu     sync.Mutex
 	states map[string]*ImageState
+
+	slotOnce    sync.Once
+	slotErr     error
+	slotRelease func()
 }
 
 // Snapshot returns the current states.
@@ -91,6 +98,12 @@ func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 	}
 	wg.Wait()
 
+	w.slotOnce, w.slotErr, w.slotRelease = sync.Once{}, nil, nil
+	defer func() {
+		if w.slotRelease != nil {
+			w.slotRelease()
+		}
+	}()
 	chains := chainsOf(list.Images, plans)
 	limit := w.Chains
 	if limit < 1 {
@@ -219,7 +232,16 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 			return nil
 		}
 	}
-	w.set(img.Ref, func(s *ImageState) { s.State, s.BytesTotal = Pulling, plan.Size })
+	if w.Slot != nil {
+		w.slotOnce.Do(func() {
+			w.set(img.Ref, func(s *ImageState) { s.Reason = "waiting for a cluster-wide pull slot" })
+			w.slotRelease, w.slotErr = w.Slot(ctx)
+		})
+		if w.slotErr != nil {
+			return w.slotErr
+		}
+	}
+	w.set(img.Ref, func(s *ImageState) { s.State, s.BytesTotal, s.Reason = Pulling, plan.Size, "" })
 	st, err = w.Runtime.Pull(ctx, img.Ref, img.Pinned(), func(done, total int64, unpacking bool) {
 		w.set(img.Ref, func(s *ImageState) {
 			s.BytesDone, s.BytesTotal = done, max(total, s.BytesTotal)

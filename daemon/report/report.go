@@ -1,0 +1,171 @@
+// Package report makes the daemon's progress visible through the API: an
+// annotation on its own pod (what `kubectl winimage warm status` reads), a
+// state file for the readiness probe, and an Event on the node when warming
+// completes or fails.
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/warm"
+)
+
+// AnnotationProgress holds the JSON Progress on the daemon's pod.
+const AnnotationProgress = "winimage.io/progress"
+
+// Progress is the published document.
+type Progress struct {
+	Node    string    `json:"node"`
+	Updated time.Time `json:"updated"`
+	warm.Snapshot
+}
+
+// Publisher publishes snapshots at most once per Interval.
+type Publisher struct {
+	Client             kubernetes.Interface
+	Namespace, PodName string
+	NodeName           string
+	StateFile          string
+	Interval           time.Duration
+	Log                *slog.Logger
+
+	last     []byte
+	lastDone bool
+}
+
+// Run publishes snapshot() whenever changed fires, coalescing changes so
+// the pod is patched at most once per Interval, until ctx ends (then once
+// more, so the final state is out).
+func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot func() warm.Snapshot) {
+	interval := p.Interval
+	if interval <= 0 {
+		interval = 2 * time.Second
+	}
+	var lastPublish time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			p.publish(context.Background(), snapshot())
+			return
+		case <-changed:
+		}
+		if wait := interval - time.Since(lastPublish); wait > 0 {
+			select {
+			case <-ctx.Done():
+				p.publish(context.Background(), snapshot())
+				return
+			case <-time.After(wait):
+			}
+		}
+		p.publish(ctx, snapshot())
+		lastPublish = time.Now()
+	}
+}
+
+func (p *Publisher) publish(ctx context.Context, s warm.Snapshot) {
+	doc := Progress{Node: p.NodeName, Snapshot: s}
+	body, err := json.Marshal(doc.Snapshot)
+	if err != nil {
+		return
+	}
+	if string(body) == string(p.last) {
+		return
+	}
+	doc.Updated = time.Now().UTC()
+	full, _ := json.Marshal(doc)
+	if p.StateFile != "" {
+		if err := writeAtomic(p.StateFile, full); err != nil {
+			p.Log.Error("write state file", "err", err)
+		}
+	}
+	if p.Client != nil && p.PodName != "" {
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationProgress: string(full)}}})
+		if _, err := p.Client.CoreV1().Pods(p.Namespace).Patch(ctx, p.PodName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			p.Log.Error("publish progress on pod", "pod", p.Namespace+"/"+p.PodName, "err", err)
+			return
+		}
+	}
+	p.last = body
+	if s.Done && !p.lastDone {
+		p.nodeEvent(ctx, s)
+	}
+	p.lastDone = s.Done
+}
+
+// nodeEvent records completion or failure on the Node, where operators
+// look for node-level happenings.
+func (p *Publisher) nodeEvent(ctx context.Context, s warm.Snapshot) {
+	if p.Client == nil || p.NodeName == "" {
+		return
+	}
+	eventType, reason := corev1.EventTypeNormal, "WarmComplete"
+	var bytes int64
+	var failed []string
+	for _, img := range s.Images {
+		bytes += img.BytesTotal
+		if img.State != warm.Ready {
+			failed = append(failed, fmt.Sprintf("%s %s: %s", img.Ref, img.State, img.Reason))
+		}
+	}
+	msg := fmt.Sprintf("warmed %d images (%d MiB) into containerd", s.Ready, bytes>>20)
+	if len(failed) > 0 {
+		eventType, reason = corev1.EventTypeWarning, "WarmFailed"
+		msg = fmt.Sprintf("%d of %d images not warm: %s", len(failed), s.Total, strings.Join(failed, "; "))
+	}
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	now := metav1.NewTime(time.Now())
+	ev := &corev1.Event{
+		ObjectMeta:          metav1.ObjectMeta{GenerateName: p.NodeName + ".", Namespace: metav1.NamespaceDefault},
+		InvolvedObject:      corev1.ObjectReference{Kind: "Node", Name: p.NodeName, UID: types.UID(p.NodeName), APIVersion: "v1"},
+		Reason:              reason,
+		Message:             msg,
+		Type:                eventType,
+		Source:              corev1.EventSource{Component: "winimage-daemon", Host: p.NodeName},
+		ReportingController: "winimage.io/daemon",
+		ReportingInstance:   p.NodeName,
+		FirstTimestamp:      now,
+		LastTimestamp:       now,
+		Count:               1,
+	}
+	if _, err := p.Client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		p.Log.Error("node event", "err", err)
+	}
+}
+
+// ReadState reads a state file written by a Publisher.
+func ReadState(path string) (Progress, error) {
+	var p Progress
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return p, err
+	}
+	return p, json.Unmarshal(data, &p)
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	tmp.Close()
+	return os.Rename(tmp.Name(), path)
+}

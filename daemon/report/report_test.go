@@ -1,0 +1,61 @@
+package report
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/warm"
+)
+
+func TestPublisher(t *testing.T) {
+	client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d-1"}})
+	state := filepath.Join(t.TempDir(), "state.json")
+	p := &Publisher{Client: client, Namespace: "ns", PodName: "d-1", NodeName: "n1", StateFile: state, Interval: 100 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	snap := warm.Snapshot{Total: 1, Images: []warm.ImageState{{Ref: "r/a:1", State: warm.Pulling}}}
+	changed := make(chan struct{}, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	current := func() warm.Snapshot { return snap }
+	go func() { p.Run(ctx, changed, current); close(done) }()
+	for i := 0; i < 20; i++ {
+		changed <- struct{}{}
+	}
+	time.Sleep(50 * time.Millisecond)
+	snap = warm.Snapshot{Total: 1, Ready: 1, Done: true, Images: []warm.ImageState{{Ref: "r/a:1", State: warm.Ready, BytesTotal: 10 << 20}}}
+	changed <- struct{}{}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	<-done
+
+	patches := 0
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "patch" && a.GetResource().Resource == "pods" {
+			patches++
+		}
+	}
+	if patches != 2 {
+		t.Errorf("%d pod patches for 21 changes in two states, want 2 (coalesced, unchanged skipped)", patches)
+	}
+	pod, _ := client.CoreV1().Pods("ns").Get(context.Background(), "d-1", metav1.GetOptions{})
+	var prog Progress
+	if err := json.Unmarshal([]byte(pod.Annotations[AnnotationProgress]), &prog); err != nil || prog.Node != "n1" || !prog.AllReady() {
+		t.Fatalf("annotation = %q (%v)", pod.Annotations[AnnotationProgress], err)
+	}
+	fromFile, err := ReadState(state)
+	if err != nil || !fromFile.AllReady() {
+		t.Fatalf("state file: %+v %v", fromFile, err)
+	}
+	events, _ := client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+	if len(events.Items) != 1 || events.Items[0].Reason != "WarmComplete" || events.Items[0].InvolvedObject.Kind != "Node" {
+		t.Fatalf("events = %+v", events.Items)
+	}
+}

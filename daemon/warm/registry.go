@@ -1,0 +1,35 @@
+package warm
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
+)
+
+// RegistryPlanner plans from the registry: the digest a tag names now and
+// the layers of the entry the node's containerd will pick. Make a new one
+// per run; it caches every answer.
+type RegistryPlanner struct {
+	Resolver *imagesize.Resolver
+	Host     ocispec.Platform
+}
+
+// Plan implements Planner.
+func (p RegistryPlanner) Plan(ctx context.Context, ref string) (Plan, error) {
+	img := p.Resolver.Resolve(ctx, ref)
+	if img.Err != nil {
+		return Plan{}, img.Err
+	}
+	m, ok, err := p.Resolver.For(ctx, img, p.Host)
+	if err != nil {
+		return Plan{}, err
+	}
+	if !ok {
+		return Plan{}, fmt.Errorf("no match for platform %s/%s %s: the image offers %s", p.Host.OS, p.Host.Architecture, p.Host.OSVersion, strings.Join(img.OSVersions(), ", "))
+	}
+	return Plan{Digest: img.Digest, Layers: m.LayerDigests, Size: m.Size}, nil
+}

@@ -1,0 +1,224 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/report"
+	"github.com/winimage-io/kubectl-winimage/test/rig"
+)
+
+var (
+	daemonOnce sync.Once
+	daemonDir  string
+)
+
+func daemonBinary(t *testing.T) string {
+	t.Helper()
+	daemonOnce.Do(func() { daemonDir = buildBinaryShared(t, "./cmd/winimage-daemon", "winimage-daemon") })
+	return filepath.Join(daemonDir, "winimage-daemon")
+}
+
+// buildBinaryShared builds into a folder that outlives the test.
+func buildBinaryShared(t *testing.T, pkg, out string) string {
+	dir, err := os.MkdirTemp("", "winimage-e2e-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
+	cmd.Dir = moduleRoot(t)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return dir
+}
+
+// daemon is a winimage-daemon process playing one node.
+type daemon struct {
+	t         *testing.T
+	cmd       *exec.Cmd
+	dir       string
+	stateFile string
+	listFile  string
+	node, pod string
+	logs      *strings.Builder
+	exited    chan struct{}
+}
+
+type daemonOpts struct {
+	node       string
+	containerd *rig.Containerd
+	images     []string
+	extra      []string
+	kubeconfig string
+}
+
+// startDaemon creates the daemon's pod object on the node (as the DaemonSet
+// would) and runs the daemon for it.
+func startDaemon(t *testing.T, r *rig.Rig, o daemonOpts) *daemon {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	d := &daemon{t: t, dir: dir, stateFile: filepath.Join(dir, "state.json"), listFile: filepath.Join(dir, "images.yaml"), node: o.node, pod: "winimage-daemon-" + strings.Split(o.node, ".")[0], logs: &strings.Builder{}, exited: make(chan struct{})}
+	d.setImages(o.images...)
+	if _, err := r.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "winimage-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: d.pod, Namespace: "winimage-system"}, Spec: corev1.PodSpec{
+		NodeName:    o.node,
+		Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+		Containers:  []corev1.Container{{Name: "daemon", Image: "winimage-daemon:e2e"}},
+	}}
+	if _, err := r.Client.CoreV1().Pods("winimage-system").Create(ctx, pod, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	kubeconfig := o.kubeconfig
+	if kubeconfig == "" {
+		kubeconfig = r.Kubeconfig
+	}
+	args := append([]string{"run", "--kubeconfig", kubeconfig, "--node-name", o.node, "--pod-name", d.pod, "--pod-namespace", "winimage-system",
+		"--containerd-address", o.containerd.Address, "--snapshotter", o.containerd.Snapshotter, "--containerd-root", o.containerd.Root,
+		"--images", d.listFile, "--state-file", d.stateFile, "--publish-interval", "200ms", "--list-interval", "200ms"}, o.extra...)
+	d.cmd = exec.Command(daemonBinary(t), args...)
+	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = d.cmd.Wait(); close(d.exited) }()
+	t.Cleanup(func() {
+		d.stop()
+		if t.Failed() {
+			t.Logf("daemon %s logs:\n%s", o.node, d.logs.String())
+		}
+	})
+	return d
+}
+
+func (d *daemon) setImages(refs ...string) {
+	var b strings.Builder
+	b.WriteString("images:\n")
+	for _, r := range refs {
+		b.WriteString("- ref: " + r + "\n")
+	}
+	if err := os.WriteFile(d.listFile+".tmp", []byte(b.String()), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	if err := os.Rename(d.listFile+".tmp", d.listFile); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+func (d *daemon) state() report.Progress {
+	p, _ := report.ReadState(d.stateFile)
+	return p
+}
+
+// waitDone waits until the daemon reports every image settled.
+func (d *daemon) waitDone(timeout time.Duration) report.Progress {
+	d.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if p := d.state(); p.Done && p.Total > 0 {
+			return p
+		}
+		select {
+		case <-d.exited:
+			d.t.Fatalf("daemon exited early:\n%s", d.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	d.t.Fatalf("daemon not done after %s: %+v\n%s", timeout, d.state(), d.logs.String())
+	return report.Progress{}
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (d *daemon) stop() error {
+	select {
+	case <-d.exited:
+		return nil
+	default:
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+		return nil
+	case <-time.After(20 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+		return context.DeadlineExceeded
+	}
+}
+
+// criImage finds ref in the CRI image list as kubelet sees it.
+func criImage(t *testing.T, c *rig.Containerd, ref string) *runtimeapi.Image {
+	t.Helper()
+	images, err := c.CRIImages(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range images {
+		for _, tag := range img.RepoTags {
+			if tag == ref {
+				return img
+			}
+		}
+	}
+	return nil
+}
+
+func progressAnnotation(t *testing.T, r *rig.Rig, pod string) report.Progress {
+	t.Helper()
+	p, err := r.Client.CoreV1().Pods("winimage-system").Get(context.Background(), pod, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prog report.Progress
+	_ = json.Unmarshal([]byte(p.Annotations[report.AnnotationProgress]), &prog)
+	return prog
+}
+
+type layer struct {
+	digest string
+	size   int64
+}
+
+// layersOf reads the linux/amd64 entry's layers from the registry.
+func layersOf(t *testing.T, ref string) []layer {
+	t.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.Image(r, remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []layer
+	for _, l := range m.Layers {
+		out = append(out, layer{l.Digest.String(), l.Size})
+	}
+	return out
+}
