@@ -57,14 +57,14 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 	for {
 		select {
 		case <-ctx.Done():
-			p.publish(context.Background(), snapshot())
+			p.publish(ctx, snapshot())
 			return
 		case <-changed:
 		}
 		if wait := interval - time.Since(lastPublish); wait > 0 {
 			select {
 			case <-ctx.Done():
-				p.publish(context.Background(), snapshot())
+				p.publish(ctx, snapshot())
 				return
 			case <-time.After(wait):
 			}
@@ -74,7 +74,11 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 	}
 }
 
-func (p *Publisher) publish(ctx context.Context, s warm.Snapshot) {
+// publish writes s. API writes get their own deadline rather than the run's
+// context, so the last state still goes out while the daemon shuts down.
+func (p *Publisher) publish(_ context.Context, s warm.Snapshot) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	doc := Progress{Node: p.NodeName, Snapshot: s}
 	body, err := json.Marshal(doc.Snapshot)
 	if err != nil {

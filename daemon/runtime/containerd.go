@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -105,7 +104,7 @@ func (c *Containerd) statusOf(ctx context.Context, rec images.Image) (ImageStatu
 
 // Pull fetches and unpacks ref. Progress is measured from the content
 // store: layers already committed count whole, active ingests by offset.
-func (c *Containerd) Pull(ctx context.Context, ref string, pin bool, progress Progress) (ImageStatus, error) {
+func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (ImageStatus, error) {
 	named, err := reference.ParseDockerRef(ref)
 	if err != nil {
 		return ImageStatus{}, err
@@ -115,7 +114,7 @@ func (c *Containerd) Pull(ctx context.Context, ref string, pin bool, progress Pr
 		return ImageStatus{}, err
 	}
 	labels := map[string]string{labelCRIManaged: "managed"}
-	if pin {
+	if opts.Pin {
 		labels[LabelPinned] = "pinned"
 		labels[LabelPinnedBy] = "true"
 	}
@@ -123,20 +122,10 @@ func (c *Containerd) Pull(ctx context.Context, ref string, pin bool, progress Pr
 		labels[LabelAdded] = "true"
 	}
 
-	var mu sync.Mutex
-	layers := map[string]int64{}
-	track := images.HandlerFunc(func(_ context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-		if images.IsLayerType(desc.MediaType) {
-			mu.Lock()
-			layers[desc.Digest.String()] = desc.Size
-			mu.Unlock()
-		}
-		return nil, nil
-	})
 	done := make(chan struct{})
 	defer close(done)
-	if progress != nil {
-		go c.reportProgress(ctx, done, &mu, layers, progress)
+	if opts.Progress != nil && len(opts.Layers) > 0 {
+		go c.reportProgress(ctx, done, opts.Layers, opts.Progress)
 	}
 
 	img, err := c.Client.Pull(ctx, named.String(),
@@ -145,7 +134,6 @@ func (c *Containerd) Pull(ctx context.Context, ref string, pin bool, progress Pr
 		containerd.WithPullUnpack,
 		containerd.WithPullSnapshotter(c.Snapshotter),
 		containerd.WithPullLabels(labels),
-		containerd.WithImageHandler(track),
 	)
 	if err != nil {
 		return ImageStatus{}, err
@@ -168,8 +156,8 @@ func (c *Containerd) Pull(ctx context.Context, ref string, pin bool, progress Pr
 	return st, nil
 }
 
-func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, mu *sync.Mutex, layers map[string]int64, progress Progress) {
-	t := time.NewTicker(500 * time.Millisecond)
+func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, layers map[string]int64, progress Progress) {
+	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	cs := c.Client.ContentStore()
 	for {
@@ -180,15 +168,21 @@ func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, m
 			return
 		case <-t.C:
 		}
+		// Active ingests are keyed like "layer-sha256:…"; the expected
+		// digest may be set too.
 		active := map[string]int64{}
 		if statuses, err := cs.ListStatuses(ctx); err == nil {
 			for _, s := range statuses {
-				active[s.Expected.String()] = s.Offset
+				if s.Expected != "" {
+					active[s.Expected.String()] = s.Offset
+				}
+				if _, d, ok := strings.Cut(s.Ref, "-"); ok {
+					active[d] = s.Offset
+				}
 			}
 		}
-		mu.Lock()
 		var fetched, total int64
-		complete := len(layers) > 0
+		complete := true
 		for dgst, size := range layers {
 			total += size
 			if off, ok := active[dgst]; ok {
@@ -196,13 +190,12 @@ func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, m
 				complete = false
 				continue
 			}
-			if _, err := cs.Info(ctx, digestOf(dgst)); err == nil {
+			if _, err := cs.Info(ctx, digest.Digest(dgst)); err == nil {
 				fetched += size
 			} else {
 				complete = false
 			}
 		}
-		mu.Unlock()
 		progress(fetched, total, complete)
 	}
 }
@@ -302,5 +295,3 @@ func Permanent(err error) bool {
 	}
 	return false
 }
-
-func digestOf(s string) digest.Digest { return digest.Digest(s) }

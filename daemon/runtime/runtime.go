@@ -41,12 +41,21 @@ func (s ImageStatus) Warm() bool { return s.Present && s.Complete && s.Unpacked 
 // the total known so far; unpacking is true once every layer is fetched.
 type Progress func(done, total int64, unpacking bool)
 
+// PullOptions tune one pull.
+type PullOptions struct {
+	Pin bool
+	// Layers are the expected layer digests and sizes (from the registry
+	// plan), for progress.
+	Layers   map[string]int64
+	Progress Progress
+}
+
 // Runtime is the daemon's one boundary to the node's container runtime.
 type Runtime interface {
 	Status(ctx context.Context, ref string) (ImageStatus, error)
 	// Pull fetches and unpacks ref for the node's platform, labels it, and
 	// returns its status once verified.
-	Pull(ctx context.Context, ref string, pin bool, progress Progress) (ImageStatus, error)
+	Pull(ctx context.Context, ref string, opts PullOptions) (ImageStatus, error)
 	// Pin adds the pin labels to an image that is already present.
 	Pin(ctx context.Context, ref string) error
 	// Unpin removes the pins this daemon made, and with remove also deletes

@@ -31,5 +31,5 @@ func (p RegistryPlanner) Plan(ctx context.Context, ref string) (Plan, error) {
 	if !ok {
 		return Plan{}, fmt.Errorf("no match for platform %s/%s %s: the image offers %s", p.Host.OS, p.Host.Architecture, p.Host.OSVersion, strings.Join(img.OSVersions(), ", "))
 	}
-	return Plan{Digest: img.Digest, Layers: m.LayerDigests, Size: m.Size}, nil
+	return Plan{Digest: img.Digest, Layers: m.LayerDigests, LayerSizes: m.LayerSizes, Size: m.Size}, nil
 }

@@ -15,9 +15,11 @@ import (
 type Plan struct {
 	// Digest the reference resolves to.
 	Digest string
-	// Layers of the entry for the node's platform, base first.
-	Layers []string
-	Size   int64
+	// Layers of the entry for the node's platform, base first, and their
+	// sizes.
+	Layers     []string
+	LayerSizes []int64
+	Size       int64
 }
 
 // Planner looks images up before pulling.
@@ -242,14 +244,20 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 		}
 	}
 	w.set(img.Ref, func(s *ImageState) { s.State, s.BytesTotal, s.Reason = Pulling, plan.Size, "" })
-	st, err = w.Runtime.Pull(ctx, img.Ref, img.Pinned(), func(done, total int64, unpacking bool) {
+	layers := make(map[string]int64, len(plan.Layers))
+	for i, d := range plan.Layers {
+		if i < len(plan.LayerSizes) {
+			layers[d] = plan.LayerSizes[i]
+		}
+	}
+	st, err = w.Runtime.Pull(ctx, img.Ref, runtime.PullOptions{Pin: img.Pinned(), Layers: layers, Progress: func(done, total int64, unpacking bool) {
 		w.set(img.Ref, func(s *ImageState) {
 			s.BytesDone, s.BytesTotal = done, max(total, s.BytesTotal)
 			if unpacking {
 				s.State = Unpacking
 			}
 		})
-	})
+	}})
 	if err != nil {
 		return err
 	}

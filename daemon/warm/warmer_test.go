@@ -31,7 +31,8 @@ func (f *fakeRuntime) Status(_ context.Context, ref string) (runtime.ImageStatus
 	return f.present[ref], nil
 }
 
-func (f *fakeRuntime) Pull(_ context.Context, ref string, pin bool, progress runtime.Progress) (runtime.ImageStatus, error) {
+func (f *fakeRuntime) Pull(_ context.Context, ref string, opts runtime.PullOptions) (runtime.ImageStatus, error) {
+	pin, progress := opts.Pin, opts.Progress
 	f.mu.Lock()
 	f.pulls = append(f.pulls, ref)
 	if errs := f.failures[ref]; len(errs) > 0 {

@@ -222,3 +222,19 @@ func layersOf(t *testing.T, ref string) []layer {
 	}
 	return out
 }
+
+// runCmd runs a command and returns stdout, stderr and the exit code.
+func runCmd(name string, args ...string) (string, string, int) {
+	cmd := exec.Command(name, args...)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		code = -1
+		if cmd.ProcessState != nil {
+			code = cmd.ProcessState.ExitCode()
+		}
+	}
+	return stdout.String(), stderr.String(), code
+}

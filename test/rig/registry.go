@@ -31,6 +31,9 @@ type Registry struct {
 	// manifests, blobs); pushes and HEADs stay open so fixtures can be written.
 	user, password string
 
+	// throttle caps blob bytes per second per request (0: no cap).
+	throttle atomic.Int64
+
 	manifestGets atomic.Int64
 	blobGets     atomic.Int64
 	blobBytes    atomic.Int64
@@ -97,6 +100,10 @@ func (r *Registry) Counts() (manifestGets, blobGets, blobBytes int64) {
 	return r.manifestGets.Load(), r.blobGets.Load(), r.blobBytes.Load()
 }
 
+// Throttle caps each blob response at bytesPerSecond (0 lifts the cap), so
+// a pull lasts long enough to be interrupted.
+func (r *Registry) Throttle(bytesPerSecond int64) { r.throttle.Store(bytesPerSecond) }
+
 // ResetCounts zeroes the request counters.
 func (r *Registry) ResetCounts() {
 	r.manifestGets.Store(0)
@@ -132,7 +139,7 @@ func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
 			r.manifestGets.Add(1)
 		case containsSegment(req.URL.Path, "blobs"):
 			r.blobGets.Add(1)
-			w = &countingWriter{ResponseWriter: w, n: &r.blobBytes}
+			w = &countingWriter{ResponseWriter: w, n: &r.blobBytes, rate: r.throttle.Load()}
 		}
 	}
 	r.handler.ServeHTTP(w, req)
@@ -149,13 +156,33 @@ func containsSegment(path, seg string) bool {
 
 type countingWriter struct {
 	http.ResponseWriter
-	n *atomic.Int64
+	n    *atomic.Int64
+	rate int64
 }
 
 func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.ResponseWriter.Write(p)
-	c.n.Add(int64(n))
-	return n, err
+	if c.rate <= 0 {
+		n, err := c.ResponseWriter.Write(p)
+		c.n.Add(int64(n))
+		return n, err
+	}
+	// Send in slices of a tenth of a second's worth, flushing each.
+	chunk := max(int(c.rate/10), 1)
+	written := 0
+	for written < len(p) {
+		end := min(written+chunk, len(p))
+		n, err := c.ResponseWriter.Write(p[written:end])
+		written += n
+		c.n.Add(int64(n))
+		if err != nil {
+			return written, err
+		}
+		if f, ok := c.ResponseWriter.(http.Flusher); ok {
+			f.Flush()
+		}
+		time.Sleep(time.Duration(int64(n) * int64(time.Second) / c.rate))
+	}
+	return written, nil
 }
 
 // shutdown is Stop with a deadline for in-flight requests, for teardown.

@@ -1,0 +1,155 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/warm"
+	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
+	"github.com/winimage-io/kubectl-winimage/test/rig"
+)
+
+func stateOf(p []warm.ImageState, ref string) warm.ImageState {
+	for _, s := range p {
+		if s.Ref == ref {
+			return s
+		}
+	}
+	return warm.ImageState{}
+}
+
+func TestDaemonFailsBadImagesClearlyAndWarmsTheRest(t *testing.T) {
+	r, applied := startRig(t, daemonFleet)
+	private, err := rig.NewRegistry(rig.WithBasicAuth("u", "p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer private.Stop()
+	if _, err := imagefixtures.Push(context.Background(), private.Host(), imagefixtures.Spec{Images: []imagefixtures.Image{
+		{Ref: "team/secret:1", Layers: []resource.Quantity{resource.MustParse("64Ki")}, Linux: true},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	good := applied.Ref("apps/b1:1")
+	missing := applied.Ref("apps/nothere:1")
+	unauthorized := private.Host() + "/team/secret:1"
+	windowsOnly := applied.Ref("apps/winonly:1")
+	if _, err := imagefixtures.Push(context.Background(), r.Registry.Host(), imagefixtures.Spec{Images: []imagefixtures.Image{
+		{Ref: "apps/winonly:1", Layers: []resource.Quantity{resource.MustParse("8Ki")}, Windows: []string{"10.0.20348.2582"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{good, missing, unauthorized, windowsOnly}})
+	p := d.waitDone(2 * time.Minute)
+	if s := stateOf(p.Images, good); s.State != warm.Ready {
+		t.Errorf("good image: %+v", s)
+	}
+	for ref, want := range map[string]string{missing: "404", unauthorized: "401", windowsOnly: "no match for platform linux/amd64"} {
+		s := stateOf(p.Images, ref)
+		if s.State != warm.Failed || !strings.Contains(s.Reason, want) {
+			t.Errorf("%s: %s %q, want Failed with %q", ref, s.State, s.Reason, want)
+		}
+		if criImage(t, r.Containerd, ref) != nil {
+			t.Errorf("%s is in the CRI image list after failing", ref)
+		}
+	}
+	if p.AllReady() {
+		t.Error("AllReady with failed images")
+	}
+	// The readiness probe fails while any image is not Ready.
+	if _, _, code := runCmd(daemonBinary(t), "probe", "--state-file", d.stateFile); code == 0 {
+		t.Error("probe passed with failed images")
+	}
+}
+
+// bigImageFleet has one image that, with the registry throttled to 4 MiB/s
+// per blob, takes a few seconds to pull: long enough to interrupt.
+const bigImageFleet = `
+apiVersion: fleet.winimage.io/v1
+kind: Fleet
+images:
+  images:
+  - {ref: apps/big:1, layers: [8Mi, 8Mi, 8Mi], linux: true}
+nodeGroups:
+- {name: workers, kind: managed, os: linux, count: 1, ami: ami-0lin, kubelet: v1.37.2-eks-1a2b3c4}
+`
+
+// waitPulling waits until the daemon has fetched some but not all bytes.
+func waitPulling(t *testing.T, d *daemon, ref string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	var seen []string
+	for time.Now().Before(deadline) {
+		s := stateOf(d.state().Images, ref)
+		seen = append(seen, fmt.Sprintf("%s %d/%d", s.State, s.BytesDone, s.BytesTotal))
+		if s.State == warm.Pulling && s.BytesDone > 0 && s.BytesDone < s.BytesTotal {
+			return
+		}
+		if s.State == warm.Ready {
+			t.Fatalf("pull finished before it could be interrupted; saw %v", compact(seen))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("never saw the pull in progress: %+v", d.state())
+}
+
+func compact(states []string) []string {
+	var out []string
+	for _, s := range states {
+		if len(out) == 0 || out[len(out)-1] != s {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func TestDaemonSurvivesRegistryOutageMidPull(t *testing.T) {
+	r, applied := startRig(t, bigImageFleet)
+	ref := applied.Ref("apps/big:1")
+	r.Registry.Throttle(4 << 20)
+	d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{ref}})
+	waitPulling(t, d, ref)
+	r.Registry.Stop()
+	// While the registry is away the image must not be Ready.
+	time.Sleep(2 * time.Second)
+	if s := stateOf(d.state().Images, ref); s.State == warm.Ready {
+		t.Fatalf("Ready while the registry was down: %+v", s)
+	}
+	if err := r.Registry.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.Registry.Throttle(0)
+	p := d.waitDone(3 * time.Minute)
+	s := stateOf(p.Images, ref)
+	if s.State != warm.Ready || s.Attempts < 1 {
+		t.Fatalf("after the outage: %+v", s)
+	}
+	if img := criImage(t, r.Containerd, ref); img == nil || !img.Pinned {
+		t.Fatalf("CRI after the outage: %+v", img)
+	}
+}
+
+func TestDaemonSurvivesContainerdRestartMidPull(t *testing.T) {
+	r, applied := startRig(t, bigImageFleet)
+	ref := applied.Ref("apps/big:1")
+	r.Registry.Throttle(4 << 20)
+	d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{ref}})
+	waitPulling(t, d, ref)
+	if err := r.Containerd.Restart(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	p := d.waitDone(3 * time.Minute)
+	if s := stateOf(p.Images, ref); s.State != warm.Ready {
+		t.Fatalf("after the containerd restart: %+v", s)
+	}
+	if img := criImage(t, r.Containerd, ref); img == nil || !img.Pinned {
+		t.Fatalf("CRI after the restart: %+v", img)
+	}
+}
