@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -237,4 +238,32 @@ func runCmd(name string, args ...string) (string, string, int) {
 		}
 	}
 	return stdout.String(), stderr.String(), code
+}
+
+// pinTheirs labels ref pinned the way another tool would (no winimage label).
+func pinTheirs(t *testing.T, address, ref string) {
+	t.Helper()
+	client, err := containerd.New(address, containerd.WithDefaultNamespace("k8s.io"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	img, err := client.ImageService().Get(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := client.ImageService().List(ctx, "target.digest=="+img.Target.Digest.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range all {
+		if rec.Labels == nil {
+			rec.Labels = map[string]string{}
+		}
+		rec.Labels["io.cri-containerd.pinned"] = "pinned"
+		if _, err := client.ImageService().Update(ctx, rec, "labels.io.cri-containerd.pinned"); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
