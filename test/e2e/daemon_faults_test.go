@@ -4,7 +4,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +69,25 @@ func TestDaemonFailsBadImagesClearlyAndWarmsTheRest(t *testing.T) {
 	// The readiness probe fails while any image is not Ready.
 	if _, _, code := runCmd(daemonBinary(t), "probe", "--state-file", d.stateFile); code == 0 {
 		t.Error("probe passed with failed images")
+	}
+	_ = d.stop()
+
+	// With the pull secret mounted (as the DaemonSet mounts it), the private
+	// image is pulled through containerd's resolver with its credentials.
+	secrets := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte("u:p"))
+	if err := os.MkdirAll(filepath.Join(secrets, "regcred"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(secrets, "regcred", ".dockerconfigjson"), []byte(`{"auths":{"`+private.Host()+`":{"auth":"`+auth+`"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d2 := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][1], containerd: r.Containerd, images: []string{unauthorized}, extra: []string{"--pull-secrets-dir", secrets}})
+	if p := d2.waitDone(time.Minute); !p.AllReady() {
+		t.Fatalf("with the pull secret: %+v", p)
+	}
+	if img := criImage(t, r.Containerd, unauthorized); img == nil || !img.Pinned {
+		t.Errorf("private image through CRI: %+v", img)
 	}
 }
 
