@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/authn/k8schain"
+	"golang.org/x/sync/semaphore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -58,7 +59,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.node, "node-name", os.Getenv("NODE_NAME"), "this node (downward API NODE_NAME)")
 	fs.StringVar(&o.pod, "pod-name", os.Getenv("POD_NAME"), "this pod (downward API POD_NAME)")
 	fs.StringVar(&o.namespace, "pod-namespace", envDefault("POD_NAMESPACE", "winimage-system"), "this pod's namespace (downward API POD_NAMESPACE)")
-	fs.IntVar(&o.chains, "parallel-chains", 2, "independent pull chains (images not sharing a base) at once")
+	fs.IntVar(&o.chains, "parallel-pulls", 3, "pulls at once; images sharing a base wait until the first of them has it")
 	fs.Float64Var(&o.diskThreshold, "disk-threshold", 0.85, "skip an image that would fill containerd's volume above this fraction (kubelet's image GC high threshold)")
 	fs.DurationVar(&o.publishInterval, "publish-interval", 2*time.Second, "least time between progress updates on the pod")
 	fs.DurationVar(&o.listInterval, "list-interval", 5*time.Second, "how often the image list is checked for changes")
@@ -92,7 +93,8 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer client.Close()
-	rt := &runtime.Containerd{Client: client, Snapshotter: o.snapshotter, Platform: platform, Matcher: osbuild.Matcher(platform), Keychain: keychain}
+	rt := &runtime.Containerd{Client: client, Snapshotter: o.snapshotter, Platform: platform, Matcher: osbuild.Matcher(platform), Keychain: keychain,
+		UnpackLimiter: semaphore.NewWeighted(int64(max(goruntime.NumCPU(), 2)))}
 
 	list, sum, err := imagelist.Load(o.images)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/semaphore"
 )
 
 // Containerd implements Runtime with the containerd client, in the
@@ -31,6 +32,9 @@ type Containerd struct {
 	Keychain authn.Keychain
 	// PlainHTTP says which registry hosts speak HTTP (the test rig's).
 	PlainHTTP func(host string) (bool, error)
+	// UnpackLimiter, when set, lets containerd unpack layers in parallel on
+	// snapshotters that can rebase (overlayfs); others unpack in order.
+	UnpackLimiter *semaphore.Weighted
 }
 
 func (c *Containerd) resolver() remotes.Resolver {
@@ -128,13 +132,17 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 		go c.reportProgress(ctx, done, opts.Layers, opts.Progress)
 	}
 
-	img, err := c.Client.Pull(ctx, named.String(),
+	pullOpts := []containerd.RemoteOpt{
 		containerd.WithResolver(c.resolver()),
 		containerd.WithPlatformMatcher(c.Matcher),
 		containerd.WithPullUnpack,
 		containerd.WithPullSnapshotter(c.Snapshotter),
 		containerd.WithPullLabels(labels),
-	)
+	}
+	if c.UnpackLimiter != nil {
+		pullOpts = append(pullOpts, containerd.WithUnpackOpts([]containerd.UnpackOpt{containerd.WithUnpackLimiter(c.UnpackLimiter)}))
+	}
+	img, err := c.Client.Pull(ctx, named.String(), pullOpts...)
 	if err != nil {
 		return ImageStatus{}, err
 	}

@@ -31,7 +31,7 @@ type Planner interface {
 type Warmer struct {
 	Runtime runtime.Runtime
 	Planner Planner
-	// Chains is how many independent pull chains run at once.
+	// Chains is how many pulls run at once.
 	Chains int
 	// Guard, if set, refuses an image whose pull would overfill the disk.
 	Guard func(size int64) error
@@ -70,9 +70,9 @@ func (w *Warmer) set(ref string, f func(*ImageState)) {
 }
 
 // Run warms every image of list and returns when each is Ready, Failed or
-// Skipped, or ctx ends. Images that share a base layer are pulled one after
-// the other in a chain (the base is fetched and unpacked once, and no two
-// pulls fight over one ingest); independent chains run in parallel.
+// Skipped, or ctx ends. Of the images that share a base layer, one pulls
+// first (the base is fetched and unpacked once, and no two pulls fight over
+// one ingest); then the rest, alongside other chains, up to Chains pulls.
 func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 	w.mu.Lock()
 	w.states = map[string]*ImageState{}
@@ -116,15 +116,18 @@ func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
+			// The first image brings the shared base; once it is in, the
+			// others only add their own layers and may pull side by side.
+			w.warmOne(ctx, chain[0], plans[chain[0].Ref], planErrs[chain[0].Ref], sem)
+			var siblings sync.WaitGroup
+			for _, img := range chain[1:] {
+				siblings.Add(1)
+				go func() {
+					defer siblings.Done()
+					w.warmOne(ctx, img, plans[img.Ref], planErrs[img.Ref], sem)
+				}()
 			}
-			defer func() { <-sem }()
-			for _, img := range chain {
-				w.warmOne(ctx, img, plans[img.Ref], planErrs[img.Ref])
-			}
+			siblings.Wait()
 		}()
 	}
 	wg.Wait()
@@ -161,7 +164,7 @@ func chainsOf(imgs []imagelist.Image, plans map[string]Plan) [][]imagelist.Image
 	return out
 }
 
-func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, planErr error) {
+func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, planErr error, sem chan struct{}) {
 	if planErr != nil && runtime.Permanent(planErr) {
 		w.set(img.Ref, func(s *ImageState) { s.State, s.Reason = Failed, planErr.Error() })
 		return
@@ -175,7 +178,13 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 		maxBackoff = 30 * time.Second
 	}
 	for attempt := 1; ; attempt++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		err := w.attempt(ctx, img, plan, planErr)
+		<-sem
 		if err == nil {
 			return
 		}

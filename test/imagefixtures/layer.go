@@ -24,11 +24,19 @@ import (
 // seed. The same seed always gives the same bytes and digest, so images that
 // name the same base share the layer blob; the bytes are generated on every
 // read instead of being held in memory, so large layers cost no RAM.
-func seededLayer(seed string, size int64, windows bool) (v1.Layer, error) {
+func seededLayer(seed string, size int64, windows, compressible bool) (v1.Layer, error) {
 	opener := func() (io.ReadCloser, error) {
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(writeSeededTar(pw, seed, size, windows)) }()
+		go func() { pw.CloseWithError(writeSeededTar(pw, seed, size, windows, compressible)) }()
 		return pr, nil
+	}
+	if compressible {
+		// Content like program files: gzip (its fastest level, to keep fixture
+		// generation quick) shrinks it
+		// and unpacking it costs real CPU, as with real image layers.
+		return tarball.LayerFromOpener(opener,
+			tarball.WithCompressionLevel(gzip.BestSpeed),
+			tarball.WithMediaType(types.DockerLayer))
 	}
 	// Random bytes do not compress; storing them keeps the blob size close
 	// to the size the caller asked for and the CPU cost low.
@@ -37,7 +45,7 @@ func seededLayer(seed string, size int64, windows bool) (v1.Layer, error) {
 		tarball.WithMediaType(types.DockerLayer))
 }
 
-func writeSeededTar(w io.Writer, seed string, size int64, windows bool) error {
+func writeSeededTar(w io.Writer, seed string, size int64, windows, compressible bool) error {
 	name := "layer/" + seedName(seed) + ".bin"
 	if windows {
 		// Windows layers keep their content under Files/ (and registry hives
@@ -48,7 +56,11 @@ func writeSeededTar(w io.Writer, seed string, size int64, windows bool) error {
 	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg, Format: tar.FormatPAX}); err != nil {
 		return err
 	}
-	if _, err := io.CopyN(tw, newSeededReader(seed), size); err != nil {
+	var src io.Reader = newSeededReader(seed)
+	if compressible {
+		src = &lowEntropyReader{src}
+	}
+	if _, err := io.CopyN(tw, src, size); err != nil {
 		return err
 	}
 	return tw.Close()
@@ -77,6 +89,18 @@ func (s *seededReader) Read(p []byte) (int, error) {
 		n += copy(p[n:], tail[:])
 	}
 	return n, nil
+}
+
+// lowEntropyReader keeps 4 random bits a byte (letters a–p), so gzip
+// compresses it about 2:1 while still doing real work.
+type lowEntropyReader struct{ r io.Reader }
+
+func (l *lowEntropyReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i := 0; i < n; i++ {
+		p[i] = 'a' + p[i]&0x0f
+	}
+	return n, err
 }
 
 // foreignLayer is a non-distributable layer: the manifest names its digest,

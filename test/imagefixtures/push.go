@@ -19,6 +19,9 @@ import (
 type Spec struct {
 	Bases  map[string]Base `json:"bases,omitempty"`
 	Images []Image         `json:"images"`
+	// Compressible makes layer content compress about 2:1 under gzip, so
+	// unpacking costs CPU as real layers do; sizes are then uncompressed.
+	Compressible bool `json:"compressible,omitempty"`
 }
 
 // Base is a set of layers shared between images, per platform.
@@ -133,7 +136,7 @@ func push(ctx context.Context, registryHost string, spec Spec, img Image) (Pushe
 		platforms = append(platforms, v1.Platform{OS: "linux", Architecture: "amd64"})
 	}
 	for _, p := range platforms {
-		image, entry, err := buildImage(img, spec.Bases, p)
+		image, entry, err := buildImage(img, spec.Bases, p, spec.Compressible)
 		if err != nil {
 			return Pushed{}, err
 		}
@@ -153,7 +156,7 @@ func push(ctx context.Context, registryHost string, spec Spec, img Image) (Pushe
 	return Pushed{Ref: ref.String(), IndexDigest: digest.String(), Entries: entries}, nil
 }
 
-func buildImage(img Image, bases map[string]Base, p v1.Platform) (v1.Image, Manifest, error) {
+func buildImage(img Image, bases map[string]Base, p v1.Platform, compressible bool) (v1.Image, Manifest, error) {
 	windows := p.OS == "windows"
 	flavour := "linux"
 	if windows {
@@ -173,7 +176,7 @@ func buildImage(img Image, bases map[string]Base, p v1.Platform) (v1.Image, Mani
 				entry.ForeignLayers++
 				continue
 			}
-			l, err := seededLayer(seed, q.Value(), windows)
+			l, err := seededLayer(seed, q.Value(), windows, compressible)
 			if err != nil {
 				return nil, Manifest{}, err
 			}
@@ -181,7 +184,7 @@ func buildImage(img Image, bases map[string]Base, p v1.Platform) (v1.Image, Mani
 		}
 	}
 	for i, q := range img.Layers {
-		l, err := seededLayer(fmt.Sprintf("image:%s/%s/%d", img.Ref, flavour, i), q.Value(), windows)
+		l, err := seededLayer(fmt.Sprintf("image:%s/%s/%d", img.Ref, flavour, i), q.Value(), windows, compressible)
 		if err != nil {
 			return nil, Manifest{}, err
 		}

@@ -25,12 +25,17 @@ import (
 const DefaultControllers = "daemonset,deployment,replicaset,nodelifecycle,serviceaccount,serviceaccount-token,root-ca-cert-publisher,garbagecollector,namespace,podgc,ttl-after-finished,job"
 
 func (r *Rig) startEtcd(ctx context.Context) error {
-	clientPort, err := freePort()
+	return retryBind(func() error { return r.tryEtcd(ctx) })
+}
+
+func (r *Rig) tryEtcd(ctx context.Context) error {
+	ports, err := freePorts(2)
 	if err != nil {
 		return err
 	}
-	peerPort, err := freePort()
-	if err != nil {
+	clientPort, peerPort := ports[0], ports[1]
+	// A failed earlier attempt may have left a half-made data folder.
+	if err := os.RemoveAll(filepath.Join(r.Dir, "etcd")); err != nil {
 		return err
 	}
 	clientURL := "http://" + loopback(clientPort)
@@ -51,10 +56,15 @@ func (r *Rig) startEtcd(ctx context.Context) error {
 }
 
 func (r *Rig) startAPIServer(ctx context.Context) error {
-	port, err := freePort()
+	return retryBind(func() error { return r.tryAPIServer(ctx) })
+}
+
+func (r *Rig) tryAPIServer(ctx context.Context) error {
+	ports, err := freePorts(1)
 	if err != nil {
 		return err
 	}
+	port := ports[0]
 	certs, err := newPKI(filepath.Join(r.Dir, "pki"))
 	if err != nil {
 		return err
