@@ -23,31 +23,39 @@ type Image struct {
 	Ref string `json:"ref"`
 	// Pin (default true) labels the image so kubelet's image GC keeps it.
 	Pin *bool `json:"pin,omitempty"`
+	// Invalid says why Ref is not a usable reference; such an image is
+	// reported Failed while the others are warmed.
+	Invalid string `json:"-"`
 }
 
 // Pinned reports whether the image is to be pinned.
 func (i Image) Pinned() bool { return i.Pin == nil || *i.Pin }
 
-// Parse decodes and checks a list. References are normalized the way the CRI
-// plugin normalizes kubelet's (nginx → docker.io/library/nginx:latest), so
-// what is warmed is what kubelet will look up; none may repeat.
+// Parse decodes a list. References are normalized the way the CRI plugin
+// normalizes kubelet's (nginx → docker.io/library/nginx:latest), so what is
+// warmed is what kubelet will look up; repeats are dropped; an invalid one
+// is kept, marked Invalid, so it fails alone. A file that is not a list is
+// an error.
 func Parse(data []byte) (*List, error) {
 	var l List
 	if err := yaml.UnmarshalStrict(data, &l); err != nil {
 		return nil, fmt.Errorf("image list: %w", err)
 	}
 	seen := map[string]bool{}
-	for i := range l.Images {
-		named, err := reference.ParseDockerRef(l.Images[i].Ref)
-		if err != nil {
-			return nil, fmt.Errorf("image list: images[%d]: %q is not a valid image reference: %w", i, l.Images[i].Ref, err)
+	kept := l.Images[:0]
+	for _, img := range l.Images {
+		if named, err := reference.ParseDockerRef(img.Ref); err != nil {
+			img.Invalid = fmt.Sprintf("%q is not a valid image reference: %v", img.Ref, err)
+		} else {
+			img.Ref = named.String()
 		}
-		l.Images[i].Ref = named.String()
-		if seen[named.String()] {
-			return nil, fmt.Errorf("image list: %s is listed twice", named.String())
+		if seen[img.Ref] {
+			continue
 		}
-		seen[named.String()] = true
+		seen[img.Ref] = true
+		kept = append(kept, img)
 	}
+	l.Images = kept
 	return &l, nil
 }
 

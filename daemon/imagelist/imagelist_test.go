@@ -17,12 +17,14 @@ func TestParse(t *testing.T) {
 	if len(l.Images) != 3 || !l.Images[0].Pinned() || l.Images[1].Pinned() || l.Images[2].Ref != "docker.io/library/nginx:latest" {
 		t.Fatalf("list = %+v", l)
 	}
-	for _, bad := range []string{
-		"images:\n- ref: a/UPPER:1\n",
-		"images:\n- ref: a/b:1\n- ref: docker.io/a/b:1\n",
-		"images:\n- ref: a/b:1\n  colour: red\n",
-		"images:\n- ref: 'a/b:tag with space'\n",
-	} {
+	l, err = Parse([]byte("images:\n- ref: a/UPPER:1\n- ref: a/b:1\n- ref: docker.io/a/b:1\n- ref: 'a/b:tag with space'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Images) != 3 || l.Images[0].Invalid == "" || l.Images[1].Invalid != "" || l.Images[2].Invalid == "" {
+		t.Fatalf("bad references must be kept and marked, repeats dropped: %+v", l.Images)
+	}
+	for _, bad := range []string{"images:\n- ref: a/b:1\n  colour: red\n", "images: a/b:1\n", "- a/b:1\n"} {
 		if _, err := Parse([]byte(bad)); err == nil {
 			t.Errorf("Parse accepted %q", bad)
 		}
@@ -60,7 +62,7 @@ func TestWatchSeesConfigMapStyleSwapsAndKeepsLastGoodList(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("change not seen")
 	}
-	write("images:\n- ref: a/NOT-valid:1\n")
+	write("images:\n  ref: not-a-list\n")
 	select {
 	case <-errs:
 	case l := <-changes:

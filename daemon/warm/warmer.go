@@ -89,6 +89,9 @@ func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 	var pmu sync.Mutex
 	var wg sync.WaitGroup
 	for _, img := range list.Images {
+		if img.Invalid != "" {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -165,6 +168,10 @@ func chainsOf(imgs []imagelist.Image, plans map[string]Plan) [][]imagelist.Image
 }
 
 func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, planErr error, sem chan struct{}) {
+	if img.Invalid != "" {
+		w.set(img.Ref, func(s *ImageState) { s.State, s.Reason = Failed, img.Invalid })
+		return
+	}
 	if planErr != nil && runtime.Permanent(planErr) {
 		w.set(img.Ref, func(s *ImageState) { s.State, s.Reason = Failed, planErr.Error() })
 		return

@@ -49,12 +49,13 @@ func TestDaemonFailsBadImagesClearlyAndWarmsTheRest(t *testing.T) {
 	}}); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{good, missing, unauthorized, windowsOnly}})
+	badRef := applied.Ref("apps/Not-Valid:1")
+	d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{good, missing, unauthorized, windowsOnly, badRef}})
 	p := d.waitDone(2 * time.Minute)
 	if s := stateOf(p.Images, good); s.State != warm.Ready {
 		t.Errorf("good image: %+v", s)
 	}
-	for ref, want := range map[string]string{missing: "404", unauthorized: "401", windowsOnly: "no match for platform linux/amd64"} {
+	for ref, want := range map[string]string{missing: "404", unauthorized: "401", windowsOnly: "no match for platform linux/amd64", badRef: "not a valid image reference"} {
 		s := stateOf(p.Images, ref)
 		if s.State != warm.Failed || !strings.Contains(s.Reason, want) {
 			t.Errorf("%s: %s %q, want Failed with %q", ref, s.State, s.Reason, want)
