@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
@@ -66,6 +67,19 @@ func TestDaemonFailsBadImagesClearlyAndWarmsTheRest(t *testing.T) {
 	}
 	if p.AllReady() {
 		t.Error("AllReady with failed images")
+	}
+	// The node carries a WarmFailed event naming what failed.
+	deadline := time.Now().Add(10 * time.Second)
+	var failedEvent string
+	for time.Now().Before(deadline) && failedEvent == "" {
+		evs, _ := r.Client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + applied.Nodes["workers"][0] + ",reason=WarmFailed"})
+		if len(evs.Items) > 0 {
+			failedEvent = evs.Items[0].Message
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(failedEvent, "4 of 5 images not warm") || !strings.Contains(failedEvent, missing) {
+		t.Errorf("WarmFailed event = %q", failedEvent)
 	}
 	// The readiness probe fails while any image is not Ready.
 	if _, _, code := runCmd(daemonBinary(t), "probe", "--state-file", d.stateFile); code == 0 {
