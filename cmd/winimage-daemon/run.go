@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string) error {
 	if o.node == "" {
 		return errors.New("no node name: set NODE_NAME from the downward API or --node-name")
 	}
+	o.images, o.pullSecrets = inSandbox(o.images), inSandbox(o.pullSecrets)
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("node", o.node)
 
 	kube, err := kubeClient(o.kubeconfig)
@@ -179,6 +181,17 @@ func run(ctx context.Context, args []string) error {
 		case <-time.After(o.recheck):
 		}
 	}
+}
+
+// inSandbox maps a volume's mountPath to where a Windows HostProcess
+// container sees it: under $CONTAINER_SANDBOX_MOUNT_POINT. Elsewhere the
+// path is unchanged.
+func inSandbox(path string) string {
+	root := os.Getenv("CONTAINER_SANDBOX_MOUNT_POINT")
+	if root == "" || !strings.HasPrefix(path, "/") {
+		return path
+	}
+	return filepath.Join(root, filepath.FromSlash(path))
 }
 
 func kubeClient(kubeconfig string) (kubernetes.Interface, error) {

@@ -1,0 +1,267 @@
+// Package warm builds and manages the warming DaemonSet: it renders the
+// embedded kustomize manifests with the user's settings (as one more
+// kustomization on top, so `kubectl apply -k` of the same files gives the
+// same objects), applies them server-side, and reads the daemons' progress.
+package warm
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/distribution/reference"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
+
+	"github.com/winimage-io/kubectl-winimage/manifests"
+)
+
+// PartOfLabel marks every object warm creates; remove finds them by it.
+const (
+	PartOfLabel = "app.kubernetes.io/part-of"
+	PartOf      = "kubectl-winimage"
+	// ComponentLabel selects the daemon pods.
+	ComponentLabel = "app.kubernetes.io/component"
+	DaemonName     = "winimage-daemon"
+	ConfigMapName  = "winimage-images"
+	// imageName is the placeholder image name in the manifests.
+	imageName = "winimage-daemon"
+)
+
+// Config is what the user chose.
+type Config struct {
+	Namespace   string
+	OS          string // windows or linux
+	DaemonImage string
+	Images      []string
+	PullSecrets []string
+	// NodeSelector narrows the nodes beyond kubernetes.io/os.
+	NodeSelector       map[string]string
+	MaxConcurrentNodes int
+	StartupTaint       string
+}
+
+// Validate checks everything before anything is rendered or applied.
+func (c Config) Validate() error {
+	if c.OS != "windows" && c.OS != "linux" {
+		return fmt.Errorf("--os %q: use windows or linux", c.OS)
+	}
+	if c.DaemonImage == "" {
+		return fmt.Errorf("no daemon image: this build has none stamped in; pass --daemon-image")
+	}
+	if _, err := reference.ParseDockerRef(c.DaemonImage); err != nil {
+		return fmt.Errorf("--daemon-image %q: %v", c.DaemonImage, err)
+	}
+	if len(c.Images) == 0 {
+		return fmt.Errorf("no images to warm: name them, or use --from-file or --from-audit")
+	}
+	seen := map[string]bool{}
+	for _, img := range c.Images {
+		named, err := reference.ParseDockerRef(img)
+		if err != nil {
+			return fmt.Errorf("image %q is not a valid reference: %v", img, err)
+		}
+		if seen[named.String()] {
+			return fmt.Errorf("image %s is listed twice", named.String())
+		}
+		seen[named.String()] = true
+	}
+	for _, s := range c.PullSecrets {
+		if s == "" || strings.ContainsAny(s, "/ ") {
+			return fmt.Errorf("--pull-secret %q is not a secret name", s)
+		}
+	}
+	if c.MaxConcurrentNodes < 0 {
+		return fmt.Errorf("--max-concurrent-nodes must be 0 (no limit) or more")
+	}
+	return nil
+}
+
+// Render returns the objects for cfg, in apply order.
+func Render(cfg Config) ([]*unstructured.Unstructured, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	mem := filesys.MakeFsInMemory()
+	if err := fs.WalkDir(manifests.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := manifests.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile(path.Join("/manifests", p), data)
+	}); err != nil {
+		return nil, err
+	}
+	k, err := userKustomization(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for name, data := range k {
+		if err := mem.WriteFile(path.Join("/warm", name), data); err != nil {
+			return nil, err
+		}
+	}
+	resources, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/warm")
+	if err != nil {
+		return nil, fmt.Errorf("render manifests: %w", err)
+	}
+	var out []*unstructured.Unstructured
+	for _, r := range resources.Resources() {
+		// Through JSON, so numbers are what the API machinery expects.
+		data, err := r.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(data); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return applyRank(out[i].GetKind()) < applyRank(out[j].GetKind()) })
+	return out, nil
+}
+
+// applyRank puts what others need first (the namespace before what lives
+// in it, the ConfigMap and RBAC before the DaemonSet).
+func applyRank(kind string) int {
+	switch kind {
+	case "Namespace":
+		return 0
+	case "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap":
+		return 1
+	}
+	return 2
+}
+
+// Kustomization returns the files warm renders from: a kustomization.yaml
+// and its patches, to sit beside a copy of manifests/ (as ../manifests).
+func Kustomization(cfg Config) (map[string][]byte, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return userKustomization(cfg)
+}
+
+// userKustomization writes cfg as a kustomization over the embedded base or
+// overlay. Every value goes through the YAML encoder, never into text.
+func userKustomization(cfg Config) (map[string][]byte, error) {
+	base := "../manifests/base"
+	binary := "winimage-daemon.exe"
+	if cfg.OS == "linux" {
+		base, binary = "../manifests/overlays/linux", "winimage-daemon"
+	}
+	named, _ := reference.ParseDockerRef(cfg.DaemonImage)
+	img := map[string]any{"name": imageName, "newName": reference.TrimNamed(named).String()}
+	if d, ok := named.(reference.Digested); ok {
+		img["digest"] = d.Digest().String()
+	} else if t, ok := named.(reference.Tagged); ok {
+		img["newTag"] = t.Tag()
+	}
+
+	var list strings.Builder
+	listDoc := map[string]any{"images": refsAsList(cfg.Images)}
+	listYAML, err := yaml.Marshal(listDoc)
+	if err != nil {
+		return nil, err
+	}
+	list.Write(listYAML)
+
+	args := []string{binary, "run", "--images", "/etc/winimage/images.yaml"}
+	if cfg.MaxConcurrentNodes > 0 {
+		args = append(args, "--max-concurrent-nodes", fmt.Sprint(cfg.MaxConcurrentNodes))
+	}
+	if cfg.StartupTaint != "" {
+		args = append(args, "--startup-taint", cfg.StartupTaint)
+	}
+	container := map[string]any{"name": "daemon", "command": args}
+	podSpec := map[string]any{"containers": []any{container}}
+	if len(cfg.NodeSelector) > 0 {
+		podSpec["nodeSelector"] = cfg.NodeSelector
+	}
+	if len(cfg.PullSecrets) > 0 {
+		args = append(args, "--pull-secrets-dir", "/etc/winimage/pull-secrets")
+		container["command"] = args
+		var mounts, volumes []any
+		for _, s := range cfg.PullSecrets {
+			mounts = append(mounts, map[string]any{"name": "pull-secret-" + s, "mountPath": "/etc/winimage/pull-secrets/" + s, "readOnly": true})
+			volumes = append(volumes, map[string]any{"name": "pull-secret-" + s, "secret": map[string]any{"secretName": s}})
+		}
+		container["volumeMounts"] = mounts
+		podSpec["volumes"] = volumes
+	}
+	dsPatch := map[string]any{
+		"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": map[string]any{"name": DaemonName},
+		"spec": map[string]any{"template": map[string]any{"spec": podSpec}},
+	}
+	cmPatch := map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": ConfigMapName},
+		"data": map[string]any{"images.yaml": list.String()},
+	}
+	files := map[string][]byte{}
+	var patches []any
+	for name, obj := range map[string]any{"daemonset-patch.yaml": dsPatch, "configmap-patch.yaml": cmPatch} {
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		files[name] = data
+		patches = append(patches, map[string]any{"path": name})
+	}
+	sort.Slice(patches, func(i, j int) bool {
+		return patches[i].(map[string]any)["path"].(string) < patches[j].(map[string]any)["path"].(string)
+	})
+	if cfg.Namespace != "" {
+		// kustomize's namespace transformer leaves a subject namespace the
+		// base already set; the binding must follow the ServiceAccount.
+		ops, err := yaml.Marshal([]any{map[string]any{"op": "replace", "path": "/subjects/0/namespace", "value": cfg.Namespace}})
+		if err != nil {
+			return nil, err
+		}
+		files["clusterrolebinding-patch.yaml"] = ops
+		patches = append(patches, map[string]any{"path": "clusterrolebinding-patch.yaml", "target": map[string]any{"kind": "ClusterRoleBinding", "name": DaemonName}})
+	}
+	if cfg.StartupTaint != "" {
+		// Removing the taint is the only reason the daemon may change nodes.
+		ops, err := yaml.Marshal([]any{map[string]any{"op": "add", "path": "/rules/-", "value": map[string]any{
+			"apiGroups": []any{""}, "resources": []any{"nodes"}, "verbs": []any{"update", "patch"},
+		}}})
+		if err != nil {
+			return nil, err
+		}
+		files["clusterrole-taint-patch.yaml"] = ops
+		patches = append(patches, map[string]any{"path": "clusterrole-taint-patch.yaml", "target": map[string]any{"kind": "ClusterRole", "name": DaemonName}})
+	}
+	kust := map[string]any{
+		"apiVersion": "kustomize.config.k8s.io/v1beta1",
+		"kind":       "Kustomization",
+		"resources":  []any{base},
+		"images":     []any{img},
+		"patches":    patches,
+	}
+	if cfg.Namespace != "" {
+		kust["namespace"] = cfg.Namespace
+	}
+	data, err := yaml.Marshal(kust)
+	if err != nil {
+		return nil, err
+	}
+	files["kustomization.yaml"] = data
+	return files, nil
+}
+
+func refsAsList(refs []string) []any {
+	out := make([]any, 0, len(refs))
+	for _, r := range refs {
+		named, _ := reference.ParseDockerRef(r)
+		out = append(out, map[string]any{"ref": named.String()})
+	}
+	return out
+}

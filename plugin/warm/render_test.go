@@ -1,0 +1,144 @@
+package warm
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+func find(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
+	for _, o := range objs {
+		if o.GetKind() == kind {
+			return o
+		}
+	}
+	return nil
+}
+
+func base() Config {
+	return Config{Namespace: "winimage-system", OS: "windows", DaemonImage: "r.example/winimage-daemon@sha256:" + strings.Repeat("a", 64), Images: []string{"r.example/app:1", "mcr.microsoft.com/windows/servercore:ltsc2022"}}
+}
+
+func TestRenderWindowsHostProcessDaemonSet(t *testing.T) {
+	objs, err := Render(base())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if objs[0].GetKind() != "Namespace" || objs[len(objs)-1].GetKind() != "DaemonSet" {
+		t.Fatalf("apply order: %s first, %s last", objs[0].GetKind(), objs[len(objs)-1].GetKind())
+	}
+	ds := find(objs, "DaemonSet")
+	spec, _, _ := unstructured.NestedMap(ds.Object, "spec", "template", "spec")
+	if hp, _, _ := unstructured.NestedBool(spec, "securityContext", "windowsOptions", "hostProcess"); !hp {
+		t.Error("not a HostProcess pod")
+	}
+	if user, _, _ := unstructured.NestedString(spec, "securityContext", "windowsOptions", "runAsUserName"); user != `NT AUTHORITY\SYSTEM` {
+		t.Errorf("runAsUserName %q", user)
+	}
+	if sel, _, _ := unstructured.NestedStringMap(spec, "nodeSelector"); sel["kubernetes.io/os"] != "windows" {
+		t.Errorf("nodeSelector %v", sel)
+	}
+	c := spec["containers"].([]any)[0].(map[string]any)
+	if c["image"] != "r.example/winimage-daemon@sha256:"+strings.Repeat("a", 64) {
+		t.Errorf("image %v", c["image"])
+	}
+	for _, o := range objs {
+		if o.GetLabels()[PartOfLabel] != PartOf {
+			t.Errorf("%s/%s lacks the part-of label", o.GetKind(), o.GetName())
+		}
+		if ns := o.GetNamespace(); o.GetKind() != "Namespace" && o.GetKind() != "ClusterRole" && o.GetKind() != "ClusterRoleBinding" && ns != "winimage-system" {
+			t.Errorf("%s/%s in namespace %q", o.GetKind(), o.GetName(), ns)
+		}
+	}
+	cm := find(objs, "ConfigMap")
+	list, _, _ := unstructured.NestedString(cm.Object, "data", "images.yaml")
+	if !strings.Contains(list, "ref: r.example/app:1") || !strings.Contains(list, "ref: mcr.microsoft.com/windows/servercore:ltsc2022") {
+		t.Errorf("image list:\n%s", list)
+	}
+	// Without the startup taint the daemon cannot change nodes.
+	if strings.Contains(clusterRoleVerbs(t, objs), "update") {
+		t.Error("ClusterRole lets the daemon update nodes without --startup-taint")
+	}
+}
+
+func clusterRoleVerbs(t *testing.T, objs []*unstructured.Unstructured) string {
+	rules, _, _ := unstructured.NestedSlice(find(objs, "ClusterRole").Object, "rules")
+	var b strings.Builder
+	for _, r := range rules {
+		for _, v := range r.(map[string]any)["verbs"].([]any) {
+			b.WriteString(v.(string) + " ")
+		}
+	}
+	return b.String()
+}
+
+func TestRenderOptionsAndLinuxOverlay(t *testing.T) {
+	cfg := base()
+	cfg.OS, cfg.Namespace = "linux", "warmers"
+	cfg.PullSecrets = []string{"regcred"}
+	cfg.MaxConcurrentNodes, cfg.StartupTaint = 5, "winimage.io/warming"
+	cfg.NodeSelector = map[string]string{"eks.amazonaws.com/nodegroup": "ng-a"}
+	objs, err := Render(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := find(objs, "DaemonSet")
+	if ds.GetNamespace() != "warmers" {
+		t.Errorf("namespace %s", ds.GetNamespace())
+	}
+	spec, _, _ := unstructured.NestedMap(ds.Object, "spec", "template", "spec")
+	sel, _, _ := unstructured.NestedStringMap(spec, "nodeSelector")
+	if sel["kubernetes.io/os"] != "linux" || sel["eks.amazonaws.com/nodegroup"] != "ng-a" {
+		t.Errorf("nodeSelector %v", sel)
+	}
+	c := spec["containers"].([]any)[0].(map[string]any)
+	cmd := strings.Join(toStrings(c["command"].([]any)), " ")
+	for _, want := range []string{"winimage-daemon run", "--max-concurrent-nodes 5", "--startup-taint winimage.io/warming", "--pull-secrets-dir /etc/winimage/pull-secrets"} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("command %q lacks %q", cmd, want)
+		}
+	}
+	if priv, _, _ := unstructured.NestedBool(c, "securityContext", "privileged"); !priv {
+		t.Error("Linux daemon is not privileged")
+	}
+	var mounts []string
+	for _, m := range c["volumeMounts"].([]any) {
+		mounts = append(mounts, m.(map[string]any)["mountPath"].(string))
+	}
+	if got := strings.Join(mounts, ","); !strings.Contains(got, "/etc/winimage/pull-secrets/regcred") || !strings.Contains(got, "/run/containerd/containerd.sock") || !strings.Contains(got, "/etc/winimage") {
+		t.Errorf("mounts %s", got)
+	}
+	if !strings.Contains(clusterRoleVerbs(t, objs), "update") {
+		t.Error("--startup-taint without node update permission")
+	}
+	if crb := find(objs, "ClusterRoleBinding"); crb.Object["subjects"].([]any)[0].(map[string]any)["namespace"] != "warmers" {
+		t.Errorf("ClusterRoleBinding subject not in the chosen namespace: %v", crb.Object["subjects"])
+	}
+}
+
+func TestValidateRejectsBadInputBeforeRendering(t *testing.T) {
+	for name, mutate := range map[string]func(*Config){
+		"bad image":     func(c *Config) { c.Images = append(c.Images, "r.example/UPPER:1") },
+		"no images":     func(c *Config) { c.Images = nil },
+		"twice":         func(c *Config) { c.Images = append(c.Images, "r.example/app:1") },
+		"os":            func(c *Config) { c.OS = "plan9" },
+		"daemon image":  func(c *Config) { c.DaemonImage = "" },
+		"secret name":   func(c *Config) { c.PullSecrets = []string{"a/b"} },
+		"negative pace": func(c *Config) { c.MaxConcurrentNodes = -1 },
+	} {
+		cfg := base()
+		mutate(&cfg)
+		if _, err := Render(cfg); err == nil {
+			t.Errorf("%s: rendered", name)
+		}
+	}
+}
+
+func toStrings(in []any) []string {
+	out := make([]string, len(in))
+	for i, v := range in {
+		out[i] = v.(string)
+	}
+	return out
+}
