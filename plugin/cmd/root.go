@@ -32,5 +32,6 @@ bake into the next Windows AMI.`,
 
 	root.AddCommand(NewCmdVersion(configFlags, streams))
 	root.AddCommand(NewCmdAudit(configFlags, streams))
+	root.AddCommand(NewCmdWarm(configFlags, streams))
 	return root
 }

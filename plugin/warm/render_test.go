@@ -39,6 +39,9 @@ func TestRenderWindowsHostProcessDaemonSet(t *testing.T) {
 	if sel, _, _ := unstructured.NestedStringMap(spec, "nodeSelector"); sel["kubernetes.io/os"] != "windows" {
 		t.Errorf("nodeSelector %v", sel)
 	}
+	if l, _, _ := unstructured.NestedStringMap(ds.Object, "spec", "template", "metadata", "labels"); l[PartOfLabel] != PartOf || l[ComponentLabel] != "daemon" {
+		t.Errorf("pod template labels %v: status finds daemon pods by them", l)
+	}
 	c := spec["containers"].([]any)[0].(map[string]any)
 	if c["image"] != "r.example/winimage-daemon@sha256:"+strings.Repeat("a", 64) {
 		t.Errorf("image %v", c["image"])

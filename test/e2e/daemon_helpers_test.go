@@ -66,6 +66,8 @@ type daemon struct {
 }
 
 type daemonOpts struct {
+	// pod is an existing pod (a DaemonSet's) to report on; empty creates one.
+	pod        string
 	node       string
 	containerd *rig.Containerd
 	images     []string
@@ -81,6 +83,9 @@ func startDaemon(t *testing.T, r *rig.Rig, o daemonOpts) *daemon {
 	dir := t.TempDir()
 	d := &daemon{t: t, dir: dir, stateFile: filepath.Join(dir, "state.json"), listFile: filepath.Join(dir, "images.yaml"), node: o.node, pod: "winimage-daemon-" + strings.Split(o.node, ".")[0], logs: &strings.Builder{}, exited: make(chan struct{})}
 	d.setImages(o.images...)
+	if o.pod != "" {
+		d.pod = o.pod
+	}
 	if _, err := r.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "winimage-system"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
@@ -89,8 +94,10 @@ func startDaemon(t *testing.T, r *rig.Rig, o daemonOpts) *daemon {
 		Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 		Containers:  []corev1.Container{{Name: "daemon", Image: "winimage-daemon:e2e"}},
 	}}
-	if _, err := r.Client.CoreV1().Pods("winimage-system").Create(ctx, pod, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
+	if o.pod == "" {
+		if _, err := r.Client.CoreV1().Pods("winimage-system").Create(ctx, pod, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
 	}
 	kubeconfig := o.kubeconfig
 	if kubeconfig == "" {

@@ -1,0 +1,62 @@
+package warm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/report"
+	daemonwarm "github.com/winimage-io/kubectl-winimage/daemon/warm"
+)
+
+func node(name string) *corev1.Node {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/os": "windows"}},
+		Status: corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KernelVersion: "10.0.20348.2582"}}}
+}
+
+func daemonPod(name, nodeName string, p *report.Progress) *corev1.Pod {
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "winimage-system",
+		Labels: map[string]string{ComponentLabel: "daemon", PartOfLabel: PartOf}}, Spec: corev1.PodSpec{NodeName: nodeName}}
+	if p != nil {
+		b, _ := json.Marshal(p)
+		pod.Annotations = map[string]string{report.AnnotationProgress: string(b)}
+	}
+	return pod
+}
+
+func TestStatusStatesAndNodesWithoutDaemons(t *testing.T) {
+	ready := &report.Progress{Snapshot: daemonwarm.Snapshot{Total: 2, Ready: 2, Done: true, Images: []daemonwarm.ImageState{
+		{Ref: "a", State: daemonwarm.Ready, BytesDone: 1 << 20, BytesTotal: 1 << 20}, {Ref: "b", State: daemonwarm.Ready}}}}
+	failed := &report.Progress{Snapshot: daemonwarm.Snapshot{Total: 2, Ready: 1, Done: true, Images: []daemonwarm.ImageState{
+		{Ref: "a", State: daemonwarm.Ready}, {Ref: "b", State: daemonwarm.Failed, Reason: "not found (404) in the registry"}}}}
+	warming := &report.Progress{Snapshot: daemonwarm.Snapshot{Total: 1, Images: []daemonwarm.ImageState{{Ref: "a", State: daemonwarm.Pulling, BytesDone: 5, BytesTotal: 10}}}}
+	client := fake.NewSimpleClientset(node("n1"), node("n2"), node("n3"), node("n4"), node("n5"),
+		daemonPod("d1", "n1", ready), daemonPod("d2", "n2", failed), daemonPod("d3", "n3", warming), daemonPod("d4", "n4", nil))
+	r, err := Status(context.Background(), client, "winimage-system", "kubernetes.io/os=windows", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"n1": NodeReady, "n2": NodeFailed, "n3": NodeWarming, "n4": NodeStarting, "n5": NodeNoDaemon}
+	for _, n := range r.Nodes {
+		if n.State != want[n.Node] {
+			t.Errorf("%s: %s, want %s", n.Node, n.State, want[n.Node])
+		}
+	}
+	if s := r.Summary; s.Nodes != 5 || s.Ready != 1 || s.Failed != 1 || s.Warming != 2 || s.NoDaemon != 1 {
+		t.Errorf("summary %+v", s)
+	}
+	var buf bytes.Buffer
+	if err := PrintStatus(&buf, r, true); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "b: not found (404) in the registry") || !strings.Contains(buf.String(), "5 nodes: 1 ready, 2 warming, 1 failed, 1 without a daemon pod") {
+		t.Errorf("table:\n%s", buf.String())
+	}
+}
