@@ -14,7 +14,7 @@ func probe(args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	p, err := report.ReadState(*state)
+	p, err := report.ReadState(inSandbox(*state))
 	if err != nil {
 		return fmt.Errorf("not ready: %w", err)
 	}

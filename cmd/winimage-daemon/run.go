@@ -56,7 +56,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&o.images, "images", "/etc/winimage/images.yaml", "image list (the mounted ConfigMap)")
 	fs.StringVar(&o.stateFile, "state-file", defaultStateFile(), "where progress is written for the readiness probe")
 	fs.StringVar(&o.pullSecrets, "pull-secrets-dir", "", "folder of mounted dockerconfigjson pull secrets (one sub-folder each)")
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig (default: in-cluster service account)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig (default: $KUBECONFIG, else the in-cluster service account)")
 	fs.StringVar(&o.node, "node-name", os.Getenv("NODE_NAME"), "this node (downward API NODE_NAME)")
 	fs.StringVar(&o.pod, "pod-name", os.Getenv("POD_NAME"), "this pod (downward API POD_NAME)")
 	fs.StringVar(&o.namespace, "pod-namespace", envDefault("POD_NAMESPACE", "winimage-system"), "this pod's namespace (downward API POD_NAMESPACE)")
@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string) error {
 	if o.node == "" {
 		return errors.New("no node name: set NODE_NAME from the downward API or --node-name")
 	}
-	o.images, o.pullSecrets = inSandbox(o.images), inSandbox(o.pullSecrets)
+	o.images, o.pullSecrets, o.stateFile = inSandbox(o.images), inSandbox(o.pullSecrets), inSandbox(o.stateFile)
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("node", o.node)
 
 	kube, err := kubeClient(o.kubeconfig)

@@ -5,7 +5,9 @@ package imagesize
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -14,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
@@ -259,16 +262,19 @@ func (img *Image) OSVersions() []string {
 	return out
 }
 
-// describe turns registry errors into the short reasons users act on.
+// describe turns registry errors into the short reasons users act on,
+// from the HTTP status the registry answered.
 func describe(err error) error {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "401") || strings.Contains(msg, "UNAUTHORIZED"):
-		return fmt.Errorf("unauthorized (401): check the pods' imagePullSecrets or registry credentials")
-	case strings.Contains(msg, "403") || strings.Contains(msg, "DENIED"):
-		return fmt.Errorf("denied (403): the credentials may not pull this repository")
-	case strings.Contains(msg, "MANIFEST_UNKNOWN") || strings.Contains(msg, "NAME_UNKNOWN") || strings.Contains(msg, "404"):
-		return fmt.Errorf("not found (404) in the registry")
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		switch terr.StatusCode {
+		case http.StatusUnauthorized:
+			return fmt.Errorf("unauthorized (401): check the pods' imagePullSecrets or registry credentials")
+		case http.StatusForbidden:
+			return fmt.Errorf("denied (403): the credentials may not pull this repository")
+		case http.StatusNotFound:
+			return fmt.Errorf("not found (404) in the registry")
+		}
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -184,5 +185,20 @@ func TestPrefetchFetchesManifestsConcurrentlyWithinTheLimit(t *testing.T) {
 		if m, ok, err := r.For(ctx, w.Image, w.Host); err != nil || !ok || m.Size == 0 {
 			t.Fatalf("after Prefetch: %+v %v %v", m, ok, err)
 		}
+	}
+}
+
+func TestDescribeUsesTheStatusCodeNotTheMessage(t *testing.T) {
+	// A registry on port 40181: its address must not read as a 401.
+	notFound := &transport.Error{StatusCode: http.StatusNotFound, Errors: []transport.Diagnostic{{Code: transport.ManifestUnknownErrorCode}}}
+	if got := describe(fmt.Errorf("GET http://127.0.0.1:40181/v2/a/manifests/1: %w", notFound)).Error(); !strings.Contains(got, "404") || strings.Contains(got, "401") {
+		t.Errorf("404 from port 40181 described as %q", got)
+	}
+	if got := describe(&transport.Error{StatusCode: http.StatusUnauthorized}).Error(); !strings.Contains(got, "401") {
+		t.Errorf("401: %q", got)
+	}
+	refused := fmt.Errorf("dial tcp 127.0.0.1:40181: connect: connection refused")
+	if describe(refused) != refused {
+		t.Error("a connection error was rewritten")
 	}
 }

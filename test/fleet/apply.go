@@ -11,6 +11,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -65,7 +66,13 @@ func Apply(ctx context.Context, client kubernetes.Interface, registryHost string
 	}
 	// kwok's node-initialize writes nodeInfo defaults from its own copy of
 	// the node; setting the EKS-shaped status before it has run races with it.
-	if err := waitNodesReady(ctx, client, applied, 2*time.Minute); err != nil {
+	var standIn []string
+	for _, g := range f.NodeGroups {
+		if g.StandIn {
+			standIn = append(standIn, g.Name)
+		}
+	}
+	if err := waitNodesReady(ctx, client, applied, standIn, 2*time.Minute); err != nil {
 		return nil, err
 	}
 	for _, g := range f.NodeGroups {
@@ -141,11 +148,15 @@ func createNode(ctx context.Context, client kubernetes.Interface, gi, i int, g N
 	case SelfManaged:
 		nodeLabels["alpha.eksctl.io/nodegroup-name"] = g.Name
 	}
+	annotations := map[string]string{KwokAnnotation: "fake"}
+	if g.StandIn {
+		annotations = nil
+	}
 	node := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        name,
 			Labels:      nodeLabels,
-			Annotations: map[string]string{KwokAnnotation: "fake"},
+			Annotations: annotations,
 		},
 		Spec: corev1.NodeSpec{ProviderID: fmt.Sprintf("aws:///%s/%s", zone, instanceID(name))},
 	}
@@ -181,7 +192,16 @@ func setNodeStatus(ctx context.Context, client kubernetes.Interface, applied *Ap
 	if err != nil {
 		return err
 	}
-	patch, err := json.Marshal(map[string]any{"status": map[string]any{"nodeInfo": info, "images": images}})
+	status := map[string]any{"nodeInfo": info, "images": images}
+	if g.StandIn {
+		now := metav1.Now()
+		status["conditions"] = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady", LastHeartbeatTime: now, LastTransitionTime: now}}
+		// Without capacity the scheduler places nothing here (kwok fills
+		// these in for its own nodes).
+		resources := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("32Gi"), corev1.ResourcePods: resource.MustParse("110")}
+		status["capacity"], status["allocatable"] = resources, resources
+	}
+	patch, err := json.Marshal(map[string]any{"status": status})
 	if err != nil {
 		return err
 	}
@@ -189,11 +209,18 @@ func setNodeStatus(ctx context.Context, client kubernetes.Interface, applied *Ap
 	return err
 }
 
-func waitNodesReady(ctx context.Context, client kubernetes.Interface, applied *Applied, timeout time.Duration) error {
+// waitNodesReady waits for kwok to initialize its nodes (not the stand-in
+// groups', which have no kwok).
+func waitNodesReady(ctx context.Context, client kubernetes.Interface, applied *Applied, standInGroups []string, timeout time.Duration) error {
 	want := map[string]bool{}
 	for _, names := range applied.Nodes {
 		for _, n := range names {
 			want[n] = true
+		}
+	}
+	for _, g := range standInGroups {
+		for _, n := range applied.Nodes[g] {
+			delete(want, n)
 		}
 	}
 	var notReady int

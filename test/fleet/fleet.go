@@ -54,6 +54,9 @@ type NodeGroup struct {
 	Zone         string `json:"zone,omitempty"`
 	// NoTaint leaves off the os=windows:NoSchedule taint.
 	NoTaint bool `json:"noTaint,omitempty"`
+	// StandIn nodes are played by the rig's kubelet stand-in, which really
+	// runs their pods, instead of kwok.
+	StandIn bool `json:"standIn,omitempty"`
 	// CachedImages are references (relative ones are in the rig registry)
 	// the nodes report in status.images.
 	CachedImages []string `json:"cachedImages,omitempty"`
