@@ -75,7 +75,7 @@ func BenchmarkAuditLargeFleet(b *testing.B) {
 	expectedManifests := createPods(ctx, b, client, r.Registry.Host(), nodes)
 	b.Logf("created %d pods in %s", benchPods, time.Since(start).Round(time.Second))
 
-	plugin := buildPlugin(b)
+	plugin := buildMain(b, "./cmd/kubectl-winimage")
 	env := append(os.Environ(), "KUBECONFIG="+r.Kubeconfig)
 	kubectl := func() time.Duration {
 		cmd := exec.Command("sh", "-c", r.Binaries.Kubectl+" get nodes,pods -A -o json > /dev/null")
@@ -251,13 +251,15 @@ func createPods(ctx context.Context, b *testing.B, client kubernetes.Interface, 
 
 func podImage(i int) int { return (i / 50) % benchImages }
 
-func buildPlugin(b *testing.B) string {
+// buildMain builds a main package of this module into a temp folder.
+func buildMain(b *testing.B, pkg string) string {
 	dir := b.TempDir()
 	wd, _ := os.Getwd()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "kubectl-winimage"), "./cmd/kubectl-winimage")
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = filepath.Dir(filepath.Dir(wd))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build plugin: %v\n%s", err, out)
+	if data, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build %s: %v\n%s", pkg, err, data)
 	}
-	return filepath.Join(dir, "kubectl-winimage")
+	return out
 }

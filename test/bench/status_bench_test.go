@@ -70,7 +70,7 @@ func BenchmarkWarmStatus(b *testing.B) {
 		return err
 	})
 	b.Logf("created %d nodes and daemon pods in %s", statusNodes, time.Since(start).Round(time.Second))
-	plugin := buildPlugin(b)
+	plugin := buildMain(b, "./cmd/kubectl-winimage")
 	env := append(os.Environ(), "KUBECONFIG="+r.Kubeconfig)
 	timed := func(name string, args ...string) time.Duration {
 		cmd := exec.Command(name, args...)

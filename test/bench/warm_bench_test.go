@@ -70,7 +70,7 @@ func BenchmarkWarm(b *testing.B) {
 		refs = append(refs, applied.Ref(img.Ref))
 	}
 	uniqueLayers, configs := uniqueBytes(b, applied)
-	daemonBin := buildDaemon(b)
+	daemonBin := buildMain(b, "./cmd/winimage-daemon")
 	node := applied.Nodes["node"][0]
 
 	// Three rounds, the methods interleaved, each into a fresh containerd;
@@ -240,15 +240,4 @@ func pushSmall(b *testing.B, host string, n int) []string {
 		b.Fatal(err)
 	}
 	return refs
-}
-
-func buildDaemon(b *testing.B) string {
-	dir := b.TempDir()
-	wd, _ := os.Getwd()
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "winimage-daemon"), "./cmd/winimage-daemon")
-	cmd.Dir = filepath.Dir(filepath.Dir(wd))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build daemon: %v\n%s", err, out)
-	}
-	return filepath.Join(dir, "winimage-daemon")
 }

@@ -8,39 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
 )
 
-var (
-	pluginOnce sync.Once
-	pluginDir  string
-	pluginErr  error
-)
-
-// pluginBinary builds kubectl-winimage once per test binary.
+// pluginBinary is kubectl-winimage stamped v9.9.9-e2e.
 func pluginBinary(t *testing.T) string {
 	t.Helper()
-	pluginOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "winimage-e2e-bin-")
-		if err != nil {
-			pluginErr = err
-			return
-		}
-		cmd := exec.Command("go", "build", "-ldflags", "-X github.com/winimage-io/kubectl-winimage/plugin/buildinfo.Version=v9.9.9-e2e", "-o", dir+"/kubectl-winimage", "./cmd/kubectl-winimage")
-		cmd.Dir = moduleRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			pluginErr = errors.New(string(out))
-		}
-		pluginDir = dir
-	})
-	if pluginErr != nil {
-		t.Fatalf("build plugin: %v", pluginErr)
-	}
-	return pluginDir + "/kubectl-winimage"
+	return buildBinary(t, "./cmd/kubectl-winimage", "kubectl-winimage", "github.com/winimage-io/kubectl-winimage/plugin/buildinfo.Version=v9.9.9-e2e") + "/kubectl-winimage"
 }
 
 // runPlugin runs the plugin with a kubeconfig and returns stdout, stderr and

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,29 +27,9 @@ import (
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
-var (
-	daemonOnce sync.Once
-	daemonDir  string
-)
-
 func daemonBinary(t *testing.T) string {
 	t.Helper()
-	daemonOnce.Do(func() { daemonDir = buildBinaryShared(t, "./cmd/winimage-daemon", "winimage-daemon") })
-	return filepath.Join(daemonDir, "winimage-daemon")
-}
-
-// buildBinaryShared builds into a folder that outlives the test.
-func buildBinaryShared(t *testing.T, pkg, out string) string {
-	dir, err := os.MkdirTemp("", "winimage-e2e-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
-	cmd.Dir = moduleRoot(t)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return dir
+	return filepath.Join(buildBinary(t, "./cmd/winimage-daemon", "winimage-daemon"), "winimage-daemon")
 }
 
 // daemon is a winimage-daemon process playing one node.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -70,11 +71,21 @@ func moduleRoot(t *testing.T) string {
 	return filepath.Dir(filepath.Dir(wd))
 }
 
-// buildBinary builds a main package of this module into a temp dir with
-// extra -X stamps and returns the folder.
+// builds caches binaries per (package, stamps) for the test binary's life.
+var builds sync.Map
+
+// buildBinary builds a main package of this module with extra -X stamps,
+// once per test binary, and returns the folder holding it.
 func buildBinary(t *testing.T, pkg, out string, stamps ...string) string {
 	t.Helper()
-	dir := t.TempDir()
+	key := pkg + "|" + strings.Join(stamps, "|")
+	if dir, ok := builds.Load(key); ok {
+		return dir.(string)
+	}
+	dir, err := os.MkdirTemp("", "winimage-e2e-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ldflags := ""
 	for _, s := range stamps {
 		ldflags += " -X " + s
@@ -84,9 +95,9 @@ func buildBinary(t *testing.T, pkg, out string, stamps ...string) string {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
-	return dir
+	actual, _ := builds.LoadOrStore(key, dir)
+	return actual.(string)
 }
-
 func startRigRaw(ctx context.Context, t *testing.T) (*rig.Rig, error) {
 	return rig.Start(ctx, rig.Options{Log: testLog{t}})
 }
@@ -107,4 +118,14 @@ func applyFleet(ctx context.Context, t *testing.T, r *rig.Rig, f *fleet.Fleet) *
 		t.Fatal(err)
 	}
 	return applied
+}
+
+// TestMain removes the binaries built for the tests once they are done.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	builds.Range(func(_, dir any) bool {
+		os.RemoveAll(dir.(string))
+		return true
+	})
+	os.Exit(code)
 }
