@@ -33,6 +33,7 @@ unit:
 	go test -short -count=1 ./...
 
 test: vet cross rig
+	go test -race -short -count=1 ./daemon/... ./plugin/imagesize/ ./plugin/warm/
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 demo: build

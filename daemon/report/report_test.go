@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,13 +25,16 @@ func TestPublisher(t *testing.T) {
 	changed := make(chan struct{}, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	current := func() warm.Snapshot { return snap }
+	var mu sync.Mutex
+	current := func() warm.Snapshot { mu.Lock(); defer mu.Unlock(); return snap }
 	go func() { p.Run(ctx, changed, current); close(done) }()
 	for i := 0; i < 20; i++ {
 		changed <- struct{}{}
 	}
 	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
 	snap = warm.Snapshot{Total: 1, Ready: 1, Done: true, Images: []warm.ImageState{{Ref: "r/a:1", State: warm.Ready, BytesTotal: 10 << 20}}}
+	mu.Unlock()
 	changed <- struct{}{}
 	time.Sleep(300 * time.Millisecond)
 	cancel()

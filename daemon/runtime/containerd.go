@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
@@ -126,10 +127,20 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 		labels[LabelAdded] = "true"
 	}
 
+	// The sampler must be gone before Pull returns, or a late sample could
+	// report progress for an image already declared Ready.
 	done := make(chan struct{})
-	defer close(done)
+	var sampler sync.WaitGroup
+	defer func() {
+		close(done)
+		sampler.Wait()
+	}()
 	if opts.Progress != nil && len(opts.Layers) > 0 {
-		go c.reportProgress(ctx, done, opts.Layers, opts.Progress)
+		sampler.Add(1)
+		go func() {
+			defer sampler.Done()
+			c.reportProgress(ctx, done, opts.Layers, opts.Progress)
+		}()
 	}
 
 	pullOpts := []containerd.RemoteOpt{

@@ -268,6 +268,9 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 	}
 	st, err = w.Runtime.Pull(ctx, img.Ref, runtime.PullOptions{Pin: img.Pinned(), Layers: layers, Progress: func(done, total int64, unpacking bool) {
 		w.set(img.Ref, func(s *ImageState) {
+			if s.State != Pulling && s.State != Unpacking {
+				return // a finished image's state is final
+			}
 			s.BytesDone, s.BytesTotal = done, max(total, s.BytesTotal)
 			if unpacking {
 				s.State = Unpacking

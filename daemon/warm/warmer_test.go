@@ -27,6 +27,8 @@ type fakeRuntime struct {
 	// base starting before that is a violation.
 	baseDone          map[string]bool
 	siblingBeforeBase bool
+	// late keeps each pull's progress callback, to fire after it returned.
+	late []runtime.Progress
 }
 
 func (f *fakeRuntime) Status(_ context.Context, ref string) (runtime.ImageStatus, error) {
@@ -66,6 +68,7 @@ func (f *fakeRuntime) Pull(_ context.Context, ref string, opts runtime.PullOptio
 	f.baseDone[base] = true
 	st := runtime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:" + ref, Pinned: pin, PinnedByUs: pin}
 	f.present[ref] = st
+	f.late = append(f.late, progress)
 	return st, nil
 }
 
@@ -104,6 +107,10 @@ func TestRunChainsSharedBasesAndParallelisesIndependentOnes(t *testing.T) {
 	}
 	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2}
 	w.Run(context.Background(), list("r/a1:1", "r/b1:1", "r/a2:1", "r/b2:1", "r/a3:1"))
+	// A progress sample arriving after a pull returned must not reopen it.
+	for _, p := range rt.late {
+		p(1, 100, true)
+	}
 	snap := w.Snapshot()
 	if !snap.AllReady() || snap.Ready != 5 {
 		t.Fatalf("snapshot = %+v", snap)
