@@ -34,26 +34,8 @@ func Parse(s string) (Version, error) {
 	return Version{nums[0], nums[1], nums[2], nums[3]}, nil
 }
 
-// String is major.minor.build.revision.
-func (v Version) String() string {
-	return fmt.Sprintf("%d.%d.%d.%d", v.Major, v.Minor, v.Build, v.Revision)
-}
-
 // BuildString is major.minor.build, the node.kubernetes.io/windows-build label.
 func (v Version) BuildString() string { return fmt.Sprintf("%d.%d.%d", v.Major, v.Minor, v.Build) }
-
-// Release names the Windows Server release of a build.
-func Release(build int) string {
-	switch build {
-	case 17763:
-		return "Windows Server 2019 (ltsc2019)"
-	case 20348:
-		return "Windows Server 2022 (ltsc2022)"
-	case 26100:
-		return "Windows Server 2025 (ltsc2025)"
-	}
-	return fmt.Sprintf("Windows build %d", build)
-}
 
 // HostPlatform is the platform of a node: windows/amd64 with the node's
 // kernel version as os.version, or linux/<arch>.

@@ -166,13 +166,10 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 		img["newTag"] = t.Tag()
 	}
 
-	var list strings.Builder
-	listDoc := map[string]any{"images": refsAsList(cfg.Images)}
-	listYAML, err := yaml.Marshal(listDoc)
+	listYAML, err := yaml.Marshal(map[string]any{"images": refsAsList(cfg.Images)})
 	if err != nil {
 		return nil, err
 	}
-	list.Write(listYAML)
 
 	args := []string{binary, "run", "--images", "/etc/winimage/images.yaml"}
 	if cfg.MaxConcurrentNodes > 0 {
@@ -203,7 +200,7 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 	}
 	cmPatch := map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": ConfigMapName},
-		"data": map[string]any{"images.yaml": list.String()},
+		"data": map[string]any{"images.yaml": string(listYAML)},
 	}
 	files := map[string][]byte{}
 	var patches []any

@@ -18,10 +18,12 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 )
 
-// KwokAnnotation marks nodes for kwok to manage (see the rig).
+// KwokAnnotation marks the nodes kwok manages (the rig starts kwok with
+// this selector); nodes played by the kubelet stand-in do not carry it.
 const KwokAnnotation = "kwok.x-k8s.io/node"
 
 // WorkloadLabel names the fleet workload a pod belongs to.
@@ -132,7 +134,9 @@ func createNode(ctx context.Context, client kubernetes.Interface, gi, i int, g N
 		"topology.kubernetes.io/region":    region(zone),
 	}
 	if g.OS == "windows" {
-		nodeLabels["node.kubernetes.io/windows-build"] = windowsBuild(g.WindowsVersion)
+		// validate made sure the version parses.
+		v, _ := osbuild.Parse(g.WindowsVersion)
+		nodeLabels["node.kubernetes.io/windows-build"] = v.BuildString()
 	}
 	switch g.Kind {
 	case Managed:
@@ -264,14 +268,6 @@ func nodeImages(applied *Applied, g NodeGroup) ([]corev1.ContainerImage, error) 
 		})
 	}
 	return out, nil
-}
-
-func buildNumber(version string) string {
-	parts := strings.Split(version, ".")
-	if len(parts) < 3 {
-		return ""
-	}
-	return parts[2]
 }
 
 func createWorkload(ctx context.Context, client kubernetes.Interface, applied *Applied, f *Fleet, w Workload) error {

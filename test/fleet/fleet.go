@@ -9,11 +9,13 @@ package fleet
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/yaml"
 
+	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 )
 
@@ -159,18 +161,18 @@ func (f *Fleet) validate() error {
 	return nil
 }
 
-// windowsBuild is the node.kubernetes.io/windows-build label value.
-func windowsBuild(version string) string {
-	parts := strings.Split(version, ".")
-	if len(parts) < 3 {
+// buildNumber is the build of a Windows version ("20348"), or "" for none.
+func buildNumber(version string) string {
+	v, err := osbuild.Parse(version)
+	if err != nil {
 		return ""
 	}
-	return strings.Join(parts[:3], ".")
+	return strconv.Itoa(v.Build)
 }
 
 // osImage is what a Windows node reports as status.nodeInfo.osImage.
 func osImage(version string) string {
-	switch strings.Split(version+"...", ".")[2] {
+	switch buildNumber(version) {
 	case "17763":
 		return "Windows Server 2019 Datacenter"
 	case "20348":

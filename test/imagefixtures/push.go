@@ -3,7 +3,7 @@ package imagefixtures
 import (
 	"context"
 	"fmt"
-	"strings"
+	"strconv"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -12,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
 )
 
 // Spec declares the images to push: named bases whose layers are shared by
@@ -88,12 +90,13 @@ func (c Catalog) Entry(ref, os, build string) (Pushed, Manifest, bool) {
 	return p, Manifest{}, false
 }
 
+// osBuild is the build of a Windows os.version ("20348"), or "".
 func osBuild(osVersion string) string {
-	parts := strings.Split(osVersion, ".")
-	if len(parts) < 3 {
+	v, err := osbuild.Parse(osVersion)
+	if err != nil {
 		return ""
 	}
-	return parts[2]
+	return strconv.Itoa(v.Build)
 }
 
 // Push builds every image of spec and pushes it to registryHost over plain

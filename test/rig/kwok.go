@@ -5,18 +5,16 @@ package rig
 import (
 	"context"
 	"time"
-)
 
-// KwokAnnotation marks the nodes kwok manages: fleet nodes carry it; nodes
-// played by a real agent (a kubelet stand-in) do not.
-const KwokAnnotation = "kwok.x-k8s.io/node"
+	"github.com/winimage-io/kubectl-winimage/test/fleet"
+)
 
 func (r *Rig) startKwok(ctx context.Context) error {
 	p, err := r.start("kwok", r.bins.Kwok,
 		"--kubeconfig", r.Kubeconfig,
 		"--config", r.bins.KwokStages,
 		"--manage-all-nodes=false",
-		"--manage-nodes-with-annotation-selector", KwokAnnotation+"=fake",
+		"--manage-nodes-with-annotation-selector", fleet.KwokAnnotation+"=fake",
 		// No kwok HTTP server: nothing here execs into simulated pods, and a
 		// fixed port would clash between rigs.
 		"--node-port=0", "--server-address=",
