@@ -326,12 +326,16 @@ func imageReports(ctx context.Context, o Options, r *Report, uses map[string]*us
 	}
 	layerOwners := map[string]map[string]bool{}
 	var images []Image
+	// entries[i][j] is the manifest behind images[i].Platforms[j], kept for
+	// the shared-bytes pass.
+	var entries [][]imagesize.Manifest
 	for _, ref := range refs {
 		u := uses[ref]
 		if u == nil {
 			continue
 		}
 		img := Image{Ref: ref, Pods: u.pods, PodNames: u.podNames, Nodes: len(u.nodes)}
+		var found []imagesize.Manifest
 		versions := map[string]*inventory.Node{}
 		for name := range u.nodes {
 			n := selected[name]
@@ -374,22 +378,16 @@ func imageReports(ctx context.Context, o Options, r *Report, uses map[string]*us
 					}
 				}
 				img.Platforms = append(img.Platforms, ps)
+				found = append(found, m)
 			}
 		}
 		images = append(images, img)
+		entries = append(entries, found)
 	}
 	// Shared bytes need every image's layers, so they come second.
 	for i := range images {
-		res := resolved[images[i].Ref]
 		for j := range images[i].Platforms {
-			ps := &images[i].Platforms[j]
-			if !ps.Runnable || res == nil {
-				continue
-			}
-			m, _, err := o.Resolver.For(ctx, res, platformOf(ps.NodeOSVersion))
-			if err != nil {
-				continue
-			}
+			ps, m := &images[i].Platforms[j], entries[i][j]
 			for k, d := range m.LayerDigests {
 				if len(layerOwners[d]) > 1 {
 					ps.SharedBytes += m.LayerSizes[k]
@@ -439,13 +437,6 @@ func nodeVersion(n *inventory.Node) string {
 		return n.OSVersion
 	}
 	return n.OS + "/" + n.Arch
-}
-
-func platformOf(nodeVersion string) ocispec.Platform {
-	if os, arch, ok := strings.Cut(nodeVersion, "/"); ok {
-		return osbuild.HostPlatform(os, arch, "")
-	}
-	return osbuild.HostPlatform("windows", "amd64", nodeVersion)
 }
 
 func orNone(v []string) string {

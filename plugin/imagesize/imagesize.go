@@ -4,12 +4,12 @@
 package imagesize
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -114,7 +114,7 @@ func (r *Resolver) fetchImage(ctx context.Context, ref string) *Image {
 	}
 	img.Digest = desc.Digest.String()
 	if desc.MediaType.IsIndex() {
-		idx, err := v1.ParseIndexManifest(strings.NewReader(string(desc.Manifest)))
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 		if err != nil {
 			img.Err = err
 			return img
@@ -131,7 +131,7 @@ func (r *Resolver) fetchImage(ctx context.Context, ref string) *Image {
 	// A single-platform image: its platform is in the config, which would
 	// cost a blob fetch; it matches whatever the node is, as containerd
 	// would try it anyway.
-	m, err := v1.ParseManifest(strings.NewReader(string(desc.Manifest)))
+	m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
 	if err != nil {
 		img.Err = err
 		return img
@@ -169,7 +169,7 @@ func (r *Resolver) For(ctx context.Context, img *Image, host ocispec.Platform) (
 			o.err = describe(err)
 			return
 		}
-		m, err := v1.ParseManifest(strings.NewReader(string(desc.Manifest)))
+		m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
 		if err != nil {
 			o.err = err
 			return
