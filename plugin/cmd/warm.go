@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -41,6 +42,8 @@ type WarmOptions struct {
 	MaxConcurrentNodes int
 	StartupTaint       string
 	DryRun             string
+	Wait               bool
+	Timeout            time.Duration
 
 	genericiooptions.IOStreams
 
@@ -51,7 +54,7 @@ type WarmOptions struct {
 
 // NewCmdWarm wires WarmOptions and the status and remove subcommands.
 func NewCmdWarm(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &WarmOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags("").WithDefaultOutput(""), OS: "windows", DaemonImage: buildinfo.DaemonImage, Top: 10, DryRun: "none", IOStreams: streams}
+	o := &WarmOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags("").WithDefaultOutput(""), OS: "windows", DaemonImage: buildinfo.DaemonImage, Top: 10, DryRun: "none", Timeout: time.Hour, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:   "warm [IMAGE...]",
 		Short: "Deploy the warming DaemonSet: pull and pin images on every selected node",
@@ -62,9 +65,13 @@ join later are warmed too, while the DaemonSet exists.
 
 On Windows it runs as a privileged HostProcess pod (NT AUTHORITY\SYSTEM,
 host network). Objects are applied server-side with the field manager
-kubectl-winimage; applying again with a new list re-warms only what changed.`,
+kubectl-winimage; applying again with a new list re-warms only what changed.
+
+With --wait it follows every node until its images are ready or failed
+(exit 0: all ready; 3: some failed; 1: timeout or error). Interrupting the
+wait leaves the DaemonSet warming.`,
 		Example: `  kubectl winimage warm mcr.microsoft.com/windows/servercore:ltsc2022 myregistry/app:1.2
-  kubectl winimage warm --from-file images.txt --pull-secret regcred --max-concurrent-nodes 5
+  kubectl winimage warm --from-file images.txt --pull-secret regcred --max-concurrent-nodes 5 --wait
   kubectl winimage warm --from-audit --top 5 --dry-run=client -o yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Images = args
@@ -87,6 +94,8 @@ kubectl-winimage; applying again with a new list re-warms only what changed.`,
 	cmd.Flags().IntVar(&o.MaxConcurrentNodes, "max-concurrent-nodes", 0, "nodes pulling at once, cluster-wide (0: no limit)")
 	cmd.Flags().StringVar(&o.StartupTaint, "startup-taint", "", "taint key the daemon removes from a node once it is warm")
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (print only) or "server" (validated by the API server, not stored)`)
+	cmd.Flags().BoolVar(&o.Wait, "wait", false, "follow per-node progress until every node is ready or failed")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "with --wait, how long to wait")
 	o.PrintFlags.AddFlags(cmd)
 	cmd.AddCommand(NewCmdWarmStatus(configFlags, streams), NewCmdWarmRemove(configFlags, streams))
 	return cmd
@@ -157,6 +166,12 @@ func (o *WarmOptions) Validate() error {
 	if f := *o.PrintFlags.OutputFormat; f != "" && f != "yaml" && f != "json" && f != "name" {
 		return fmt.Errorf("--output %q: use yaml, json or name", f)
 	}
+	if o.Wait && (o.DryRun != "none" || *o.PrintFlags.OutputFormat != "") {
+		return fmt.Errorf("--wait shows progress; it does not go with --dry-run or --output")
+	}
+	if o.Wait && o.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive")
+	}
 	if o.FromAudit && o.Top < 1 {
 		return fmt.Errorf("--top must be at least 1")
 	}
@@ -185,6 +200,9 @@ func (o *WarmOptions) Run(ctx context.Context) error {
 	if format == "" {
 		for _, obj := range objs {
 			fmt.Fprintf(o.Out, "%s/%s serverside-applied\n", strings.ToLower(obj.GetKind()), obj.GetName())
+		}
+		if o.Wait {
+			return o.waitForNodes(ctx)
 		}
 		fmt.Fprintf(o.Out, "warming %d images on %s nodes; follow with: kubectl winimage warm status -n %s\n", len(o.cfg.Images), o.cfg.OS, o.cfg.Namespace)
 		return nil

@@ -10,9 +10,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
@@ -95,56 +93,42 @@ func (o *WarmStatusOptions) Validate() error {
 }
 
 func (o *WarmStatusOptions) nodeSelector() string {
-	set := labels.Set{}
-	if o.Selector != "" {
-		set, _ = labels.ConvertSelectorToLabelsMap(o.Selector)
-	}
-	set["kubernetes.io/os"] = o.OS
-	return set.String()
+	extra, _ := labels.ConvertSelectorToLabelsMap(o.Selector)
+	return warm.NodeSelector(o.OS, extra)
 }
 
-func (o *WarmStatusOptions) print(ctx context.Context) error {
-	r, err := warm.Status(ctx, o.client, o.namespace, o.nodeSelector(), time.Now())
-	if err != nil {
-		return err
-	}
+func (o *WarmStatusOptions) print(r *warm.StatusReport) error {
 	if o.printer != nil {
 		return o.printer.PrintObj(r, o.Out)
 	}
 	return warm.PrintStatus(o.Out, r, o.wide)
 }
 
-// Run prints once, or with --watch again whenever a daemon pod changes
-// (an informer on the daemon pods; nodes are not polled).
+// Run prints once, or with --watch again after each change the watches on
+// the nodes, the daemon pods and the image list see (nodes are not polled).
 func (o *WarmStatusOptions) Run(ctx context.Context) error {
-	if err := o.print(ctx); err != nil || !o.Watch {
-		return err
-	}
-	factory := informers.NewSharedInformerFactoryWithOptions(o.client, 0, informers.WithNamespace(o.namespace))
-	changed := make(chan struct{}, 1)
-	poke := func(any) {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	if _, err := factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: poke, DeleteFunc: poke, UpdateFunc: func(_, n any) { poke(n) },
-	}); err != nil {
-		return err
-	}
-	factory.Start(ctx.Done())
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-		}
-		// Coalesce bursts: daemons publish at most every 2 s each.
-		time.Sleep(500 * time.Millisecond)
-		fmt.Fprintln(o.Out)
-		if err := o.print(ctx); err != nil {
+	if !o.Watch {
+		r, err := warm.Status(ctx, o.client, o.namespace, o.nodeSelector(), time.Now())
+		if err != nil {
 			return err
 		}
+		return o.print(r)
 	}
+	first := true
+	var printErr error
+	err := warm.Follow(ctx, o.client, o.namespace, o.nodeSelector(), func(r *warm.StatusReport) bool {
+		if !first {
+			fmt.Fprintln(o.Out)
+		}
+		first = false
+		printErr = o.print(r)
+		return printErr != nil
+	})
+	if printErr != nil {
+		return printErr
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }

@@ -28,6 +28,9 @@ const (
 	ComponentLabel = "app.kubernetes.io/component"
 	DaemonName     = "winimage-daemon"
 	ConfigMapName  = "winimage-images"
+	// imageListKey is the ConfigMap key the daemon reads, mounted at
+	// /etc/winimage/images.yaml.
+	imageListKey = "images.yaml"
 	// imageName is the placeholder image name in the manifests.
 	imageName = "winimage-daemon"
 )
@@ -200,7 +203,7 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 	}
 	cmPatch := map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": ConfigMapName},
-		"data": map[string]any{"images.yaml": string(listYAML)},
+		"data": map[string]any{imageListKey: string(listYAML)},
 	}
 	files := map[string][]byte{}
 	var patches []any

@@ -7,11 +7,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/pager"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	daemonwarm "github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
@@ -61,64 +63,76 @@ type Summary struct {
 	NoDaemon int `json:"noDaemon"`
 }
 
-// Status reads every selected node and its daemon pod's progress. Nodes the
-// DaemonSet should cover but that have no daemon pod are listed too.
+// Status lists every selected node, the daemon pods and the wanted image
+// list, and assembles the report. Nodes the DaemonSet should cover but that
+// have no daemon pod are listed too.
 func Status(ctx context.Context, client kubernetes.Interface, namespace, nodeSelector string, now time.Time) (*StatusReport, error) {
-	r := &StatusReport{TypeMeta: metav1.TypeMeta{APIVersion: "winimage.io/v1alpha1", Kind: "WarmStatus"}, Namespace: namespace, Nodes: []NodeStatus{}}
-	byNode := map[string]*NodeStatus{}
+	var nodes []*corev1.Node
 	err := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 		opts.LabelSelector = nodeSelector
 		return client.CoreV1().Nodes().List(ctx, opts)
 	}).EachListItem(ctx, metav1.ListOptions{Limit: 500}, func(obj runtime.Object) error {
-		n := obj.(*corev1.Node)
-		byNode[n.Name] = &NodeStatus{Node: n.Name, Build: n.Status.NodeInfo.KernelVersion, State: NodeNoDaemon}
+		nodes = append(nodes, obj.(*corev1.Node))
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	var pods []*corev1.Pod
 	err = pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-		opts.LabelSelector = ComponentLabel + "=daemon," + PartOfLabel + "=" + PartOf
+		opts.LabelSelector = DaemonPodSelector
 		return client.CoreV1().Pods(namespace).List(ctx, opts)
 	}).EachListItem(ctx, metav1.ListOptions{Limit: 500}, func(obj runtime.Object) error {
-		p := obj.(*corev1.Pod)
-		ns := byNode[p.Spec.NodeName]
-		if ns == nil {
-			return nil
-		}
-		ns.Pod, ns.State = p.Name, NodeStarting
-		ns.Age = shortAge(now.Sub(p.CreationTimestamp.Time))
-		raw := p.Annotations[report.AnnotationProgress]
-		if raw == "" {
-			return nil
-		}
-		var prog report.Progress
-		if err := json.Unmarshal([]byte(raw), &prog); err != nil {
-			return nil
-		}
-		ns.Ready, ns.Total = prog.Ready, prog.Total
-		t := metav1.NewTime(prog.Updated)
-		ns.Updated = &t
-		ns.Images = prog.Images
-		for _, img := range prog.Images {
-			ns.BytesDone += img.BytesDone
-			ns.BytesTotal += img.BytesTotal
-			if img.State == daemonwarm.Failed || img.State == daemonwarm.Skipped {
-				ns.Failures = append(ns.Failures, img)
-			}
-		}
-		switch {
-		case prog.AllReady():
-			ns.State = NodeReady
-		case prog.Done:
-			ns.State = NodeFailed
-		default:
-			ns.State = NodeWarming
-		}
+		pods = append(pods, obj.(*corev1.Pod))
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	cm, err := client.CoreV1().ConfigMaps(namespace).Get(ctx, ConfigMapName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		cm, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Assemble(namespace, nodes, pods, WantedImages(cm), now), nil
+}
+
+// DaemonPodSelector selects the warming daemon's pods.
+const DaemonPodSelector = ComponentLabel + "=daemon," + PartOfLabel + "=" + PartOf
+
+// WantedImages is the normalized image list in the DaemonSet's ConfigMap,
+// or nil when there is none to compare the daemons' reports with.
+func WantedImages(cm *corev1.ConfigMap) []string {
+	if cm == nil {
+		return nil
+	}
+	l, err := imagelist.Parse([]byte(cm.Data[imageListKey]))
+	if err != nil {
+		return nil
+	}
+	refs := make([]string, 0, len(l.Images))
+	for _, img := range l.Images {
+		refs = append(refs, img.Ref)
+	}
+	return refs
+}
+
+// Assemble builds the report from objects already at hand (listed, or from
+// informer caches). When want is known, a daemon that still reports another
+// list (it has not seen the ConfigMap change yet) counts as warming, and
+// only the wanted images are counted.
+func Assemble(namespace string, nodes []*corev1.Node, pods []*corev1.Pod, want []string, now time.Time) *StatusReport {
+	r := &StatusReport{TypeMeta: metav1.TypeMeta{APIVersion: "winimage.io/v1alpha1", Kind: "WarmStatus"}, Namespace: namespace, Nodes: []NodeStatus{}}
+	byNode := make(map[string]*NodeStatus, len(nodes))
+	for _, n := range nodes {
+		byNode[n.Name] = &NodeStatus{Node: n.Name, Build: n.Status.NodeInfo.KernelVersion, State: NodeNoDaemon}
+	}
+	for _, p := range pods {
+		if ns := byNode[p.Spec.NodeName]; ns != nil && p.DeletionTimestamp == nil {
+			fillFromPod(ns, p, want, now)
+		}
 	}
 	for _, ns := range byNode {
 		r.Nodes = append(r.Nodes, *ns)
@@ -135,7 +149,68 @@ func Status(ctx context.Context, client kubernetes.Interface, namespace, nodeSel
 		}
 	}
 	sort.Slice(r.Nodes, func(i, j int) bool { return r.Nodes[i].Node < r.Nodes[j].Node })
-	return r, nil
+	return r
+}
+
+func fillFromPod(ns *NodeStatus, p *corev1.Pod, want []string, now time.Time) {
+	ns.Pod, ns.State = p.Name, NodeStarting
+	ns.Age = shortAge(now.Sub(p.CreationTimestamp.Time))
+	raw := p.Annotations[report.AnnotationProgress]
+	if raw == "" {
+		return
+	}
+	var prog report.Progress
+	if err := json.Unmarshal([]byte(raw), &prog); err != nil {
+		return
+	}
+	t := metav1.NewTime(prog.Updated)
+	ns.Updated = &t
+	images, current := prog.Images, true
+	if want != nil {
+		images, current = selectWanted(prog.Images, want)
+	}
+	ns.Images = images
+	ns.Total = len(images)
+	for _, img := range images {
+		ns.BytesDone += img.BytesDone
+		ns.BytesTotal += img.BytesTotal
+		switch img.State {
+		case daemonwarm.Ready:
+			ns.Ready++
+		case daemonwarm.Failed, daemonwarm.Skipped:
+			ns.Failures = append(ns.Failures, img)
+		}
+	}
+	switch {
+	case !current:
+		ns.State = NodeWarming
+	case prog.Done && ns.Ready == ns.Total:
+		ns.State = NodeReady
+	case prog.Done:
+		ns.State = NodeFailed
+	default:
+		ns.State = NodeWarming
+	}
+}
+
+// selectWanted returns the reported states of the wanted images, in the
+// wanted order (Pending for one not reported yet), and whether the report
+// covers exactly the wanted list.
+func selectWanted(reported []daemonwarm.ImageState, want []string) ([]daemonwarm.ImageState, bool) {
+	byRef := make(map[string]daemonwarm.ImageState, len(reported))
+	for _, img := range reported {
+		byRef[img.Ref] = img
+	}
+	current := len(reported) == len(want)
+	out := make([]daemonwarm.ImageState, 0, len(want))
+	for _, ref := range want {
+		img, ok := byRef[ref]
+		if !ok {
+			img, current = daemonwarm.ImageState{Ref: ref, State: daemonwarm.Pending}, false
+		}
+		out = append(out, img)
+	}
+	return out, current
 }
 
 func shortAge(d time.Duration) string {

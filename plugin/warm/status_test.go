@@ -60,3 +60,25 @@ func TestStatusStatesAndNodesWithoutDaemons(t *testing.T) {
 		t.Errorf("table:\n%s", buf.String())
 	}
 }
+
+func TestStatusCountsADaemonOnAnOldListAsWarming(t *testing.T) {
+	old := &report.Progress{Snapshot: daemonwarm.Snapshot{Total: 1, Ready: 1, Done: true, Images: []daemonwarm.ImageState{
+		{Ref: "docker.io/library/a:1", State: daemonwarm.Ready}}}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ConfigMapName, Namespace: "winimage-system"},
+		Data: map[string]string{imageListKey: "images:\n- ref: a:1\n- ref: b:2\n"}}
+	client := fake.NewSimpleClientset(node("n1"), daemonPod("d1", "n1", old), cm)
+	r, err := Status(context.Background(), client, "winimage-system", "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := r.Nodes[0]
+	if n.State != NodeWarming || n.Ready != 1 || n.Total != 2 || n.Images[1].Ref != "docker.io/library/b:2" || n.Images[1].State != daemonwarm.Pending {
+		t.Errorf("a daemon still on the old list: %+v", n)
+	}
+
+	cm.Data[imageListKey] = "images:\n- ref: a:1\n"
+	client = fake.NewSimpleClientset(node("n1"), daemonPod("d1", "n1", old), cm)
+	if r, _ = Status(context.Background(), client, "winimage-system", "", time.Now()); r.Nodes[0].State != NodeReady {
+		t.Errorf("a daemon on the current list: %+v", r.Nodes[0])
+	}
+}
