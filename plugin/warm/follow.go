@@ -99,7 +99,6 @@ func (r *StatusReport) Settled() bool {
 	return r.Summary.Nodes > 0 && r.Summary.Ready+r.Summary.Failed == r.Summary.Nodes
 }
 
-
 // NodeSelector is the label selector of the nodes a DaemonSet for os with
 // the extra nodeSelector labels covers.
 func NodeSelector(os string, extra map[string]string) string {
