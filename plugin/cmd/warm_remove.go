@@ -11,15 +11,22 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/report"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
 
 // WarmRemoveOptions drives `kubectl winimage warm remove`.
 type WarmRemoveOptions struct {
-	ConfigFlags *genericclioptions.ConfigFlags
-	Timeout     time.Duration
+	ConfigFlags  *genericclioptions.ConfigFlags
+	Timeout      time.Duration
+	Unpin        bool
+	RemoveUnused bool
 	genericiooptions.IOStreams
+
+	namespace string
 }
 
 // NewCmdWarmRemove wires WarmRemoveOptions.
@@ -30,24 +37,66 @@ func NewCmdWarmRemove(configFlags *genericclioptions.ConfigFlags, streams generi
 		Short: "Delete everything warm created and verify nothing is left",
 		Long: `Delete every object warm created (found by the label
 app.kubernetes.io/part-of=kubectl-winimage), then wait until none is left.
-Images already warmed stay on the nodes, pinned.`,
+Images already warmed stay on the nodes, pinned, unless --unpin: then the
+DaemonSet's pods first switch to the daemon's unpin mode on every node, and
+the objects are deleted only once every node has reported. If a node does
+not report within --timeout, nothing is deleted and running the command
+again resumes.`,
+		Example: `  kubectl winimage warm remove
+  kubectl winimage warm remove --unpin --remove-unused --timeout 10m`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Timeout <= 0 {
-				return fmt.Errorf("--timeout must be positive")
+			if err := o.Complete(cmd); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
 			}
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for the objects to be gone")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for each step (unpin on every node; objects gone)")
+	cmd.Flags().BoolVar(&o.Unpin, "unpin", false, "first remove the daemon's pins on every node, so kubelet's image GC may reclaim the images")
+	cmd.Flags().BoolVar(&o.RemoveUnused, "remove-unused", false, "with --unpin, also delete the images the daemon added that no container uses")
 	return cmd
 }
 
-// Run deletes and verifies.
+// Complete finds the namespace --unpin works in.
+func (o *WarmRemoveOptions) Complete(cmd *cobra.Command) error {
+	var err error
+	o.namespace, err = warmNamespace(cmd, o.ConfigFlags)
+	return err
+}
+
+// Validate checks the flags.
+func (o *WarmRemoveOptions) Validate() error {
+	if o.Timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive")
+	}
+	if o.RemoveUnused && !o.Unpin {
+		return fmt.Errorf("--remove-unused goes with --unpin")
+	}
+	return nil
+}
+
+// Run unpins (with --unpin), deletes and verifies.
 func (o *WarmRemoveOptions) Run(ctx context.Context) error {
 	cfg, err := o.ConfigFlags.ToRESTConfig()
 	if err != nil {
 		return err
+	}
+	if o.Unpin {
+		typed, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return err
+		}
+		p, err := warm.Unpin(ctx, typed, o.namespace, o.RemoveUnused, o.Timeout, func(r report.UnpinResult) {
+			fmt.Fprintf(o.Out, "node/%s unpinned %d image records, removed %d\n", r.Node, len(r.Unpinned), len(r.Removed))
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Out, "unpinned on all %d nodes\n", p.Desired)
 	}
 	client, err := dynamic.NewForConfig(cfg)
 	if err != nil {

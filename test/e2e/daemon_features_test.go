@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
 
@@ -109,12 +110,12 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 
 	// Unpin: our pins go, theirs stays; with --remove-unused, our images go.
 	out := runOK(t, nil, daemonBinary(t), "unpin", "--containerd-address", r.Containerd.Address)
-	var res map[string][]string
+	var res report.UnpinResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if len(res["unpinned"]) != 4 { // tag and digest records of a1 and b1
-		t.Errorf("unpinned %v, want both records of our two images", res["unpinned"])
+	if len(res.Unpinned) != 4 { // tag and digest records of a1 and b1
+		t.Errorf("unpinned %v, want both records of our two images", res.Unpinned)
 	}
 	for _, ref := range refs[:2] {
 		if img := criImage(t, r.Containerd, ref); img == nil || img.Pinned {
@@ -154,11 +155,11 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 	// a3) go; what others pinned or we no longer pin stays.
 	_ = d3.stop()
 	out = runOK(t, nil, daemonBinary(t), "unpin", "--containerd-address", r.Containerd.Address, "--remove-unused")
-	res = nil
+	res = report.UnpinResult{}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if len(res["removed"]) != 4 || len(res["unpinned"]) != 0 {
+	if len(res.Removed) != 4 || len(res.Unpinned) != 0 {
 		t.Errorf("unpin --remove-unused: %s, want a1 and a3 (tag and digest records) removed", out)
 	}
 	for _, ref := range []string{applied.Ref("apps/a1:1"), applied.Ref("apps/a3:1")} {

@@ -235,3 +235,22 @@ func (c *Containerd) CRIPull(ctx context.Context, ref string) (string, error) {
 	}
 	return resp.ImageRef, nil
 }
+
+// ImagesLabelled lists the k8s.io image records that carry label key, read
+// with the containerd client (CRI does not show labels, only `pinned`).
+func (c *Containerd) ImagesLabelled(ctx context.Context, key string) ([]string, error) {
+	client, err := containerd.New(c.Address, containerd.WithDefaultNamespace("k8s.io"))
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	imgs, err := client.ImageService().List(ctx, fmt.Sprintf("labels.%q", key))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, img := range imgs {
+		names = append(names, img.Name)
+	}
+	return names, nil
+}

@@ -42,6 +42,9 @@ type Kubelet struct {
 	// binaries maps a container's command name to a local binary.
 	binaries map[string]string
 
+	ctx      context.Context
+	informer cache.SharedIndexInformer
+
 	mu   sync.Mutex
 	pods map[types.UID]*podProcess
 	stop context.CancelFunc
@@ -57,11 +60,12 @@ type podProcess struct {
 // name is in binaries.
 func (r *Rig) StartKubelet(ctx context.Context, nodes map[string]*Containerd, binaries map[string]string) (*Kubelet, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	k := &Kubelet{r: r, nodes: nodes, binaries: binaries, pods: map[types.UID]*podProcess{}, stop: cancel}
+	k := &Kubelet{r: r, ctx: ctx, nodes: nodes, binaries: binaries, pods: map[types.UID]*podProcess{}, stop: cancel}
 	factory := informers.NewSharedInformerFactoryWithOptions(r.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermNotEqualSelector("spec.nodeName", "").String()
 	}))
 	informer := factory.Core().V1().Pods().Informer()
+	k.informer = informer
 	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { k.sync(ctx, obj.(*corev1.Pod)) },
 		UpdateFunc: func(_, obj any) { k.sync(ctx, obj.(*corev1.Pod)) },
@@ -83,10 +87,16 @@ func (r *Rig) StartKubelet(ctx context.Context, nodes map[string]*Containerd, bi
 }
 
 // AddNode starts playing kubelet for one more node.
+// Pods already bound to it start now, as when a kubelet registers late.
 func (k *Kubelet) AddNode(name string, c *Containerd) {
 	k.mu.Lock()
 	k.nodes[name] = c
 	k.mu.Unlock()
+	for _, obj := range k.informer.GetStore().List() {
+		if pod := obj.(*corev1.Pod); pod.Spec.NodeName == name {
+			k.sync(k.ctx, pod)
+		}
+	}
 }
 
 // Stop ends every pod process and the heartbeats.
