@@ -6,6 +6,8 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/plugin/buildinfo.Version=$(VERSION) -X $(PKG)/plugin/buildinfo.Commit=$(COMMIT)
 DEMO_DIR ?= $(CURDIR)/.demo
+# The kubelet stand-in runs the locally built daemon whatever the image says.
+DEMO_DAEMON_IMAGE ?= winimage-daemon:demo
 BIN      := $(CURDIR)/bin
 TEST_TIMEOUT ?= 40m
 
@@ -37,10 +39,12 @@ test: vet cross rig
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 demo: build
-	WINIMAGE_BIN_DIR=$(BIN) go run ./test/cmd/rig up --fleet test/fleets/demo.yaml --dir $(DEMO_DIR) \
+	WINIMAGE_BIN_DIR=$(BIN) go run ./test/cmd/rig up --fleet test/fleets/demo.yaml --dir $(DEMO_DIR) --daemon $(BIN)/winimage-daemon \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage version' \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage audit' \
 	  --exec 'kubectl get nodes -L node.kubernetes.io/windows-build,eks.amazonaws.com/nodegroup-image,karpenter.sh/nodepool' \
+	  --exec 'PATH=$(BIN):$$PATH kubectl winimage warm --os linux -l eks.amazonaws.com/nodegroup=warm-demo --daemon-image $(DEMO_DAEMON_IMAGE) --wait --timeout 3m $$WINIMAGE_RIG_REGISTRY/shop/web:2.3.1 $$WINIMAGE_RIG_REGISTRY/shop/cart:1.8.0 $$WINIMAGE_RIG_REGISTRY/tools/log-shipper:1.4' \
+	  --exec 'PATH=$(BIN):$$PATH kubectl winimage warm status --os linux -l eks.amazonaws.com/nodegroup=warm-demo -o wide' \
 	  $(DEMO_ARGS)
 
 clean:

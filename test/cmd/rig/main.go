@@ -3,7 +3,7 @@
 // Command rig builds and runs the test rig from the shell:
 //
 //	go run ./test/cmd/rig build
-//	go run ./test/cmd/rig up --fleet FILE --dir DIR [--exec CMD]...
+//	go run ./test/cmd/rig up --fleet FILE --dir DIR [--daemon BIN] [--exec CMD]... [--exit]
 //
 // `up` starts every component, applies the fleet, writes DIR/kubeconfig and
 // DIR/rig.env, runs each --exec command (with KUBECONFIG set), and stays up
@@ -58,6 +58,7 @@ func up(ctx context.Context, args []string) error {
 	fleetFile := fs.String("fleet", "", "fleet file to apply")
 	dir := fs.String("dir", "", "folder for the rig's files (kubeconfig, rig.env, logs)")
 	exit := fs.Bool("exit", false, "tear down after the --exec commands instead of staying up")
+	daemon := fs.String("daemon", "", "winimage-daemon binary the kubelet stand-in runs on the fleet's standIn nodes (each gets its own containerd)")
 	var execs stringList
 	fs.Var(&execs, "exec", "shell command to run once the fleet is up (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -96,6 +97,9 @@ func up(ctx context.Context, args []string) error {
 		if err := fleet.WaitSettled(ctx, r.Client, f, applied, 2*time.Minute); err != nil {
 			return err
 		}
+		if err := startStandIns(ctx, r, f, applied, *daemon); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(os.Stderr, "rig: up in %s; kubeconfig %s, environment %s\n",
 		time.Since(start).Round(time.Millisecond), r.Kubeconfig, filepath.Join(r.Dir, "rig.env"))
@@ -119,4 +123,31 @@ func up(ctx context.Context, args []string) error {
 		os.Getenv("WINIMAGE_BIN_DIR"), filepath.Dir(r.Binaries.Kubectl), r.Kubeconfig, r.Kubeconfig)
 	<-ctx.Done()
 	return nil
+}
+
+// startStandIns gives each standIn node its own containerd and plays
+// kubelet for them, running the daemon binary for DaemonSet pods.
+func startStandIns(ctx context.Context, r *rig.Rig, f *fleet.Fleet, applied *fleet.Applied, daemon string) error {
+	nodes := map[string]*rig.Containerd{}
+	for _, g := range f.NodeGroups {
+		if !g.StandIn {
+			continue
+		}
+		if daemon == "" {
+			return fmt.Errorf("node group %s is played by the kubelet stand-in: pass --daemon", g.Name)
+		}
+		for _, name := range applied.Nodes[g.Name] {
+			// A short name: it ends up in a unix socket path.
+			c, err := r.StartContainerd(ctx, fmt.Sprintf("standin-%d", len(nodes)))
+			if err != nil {
+				return err
+			}
+			nodes[name] = c
+		}
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	_, err := r.StartKubelet(ctx, nodes, map[string]string{"winimage-daemon": daemon})
+	return err
 }
