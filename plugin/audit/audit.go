@@ -57,6 +57,8 @@ type usage struct {
 	podNames []string
 	// nodes maps each node running the image to up to 5 of its pods there.
 	nodes map[string][]string
+	// podsOn counts the pods using the image on each node.
+	podsOn map[string]int
 }
 
 // secretsOf lists a pod's pull secrets as namespace/name.
@@ -149,10 +151,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 					addSecrets(img, secretsOf(p))
 					u := uses[img]
 					if u == nil {
-						u = &usage{nodes: map[string][]string{}}
+						u = &usage{nodes: map[string][]string{}, podsOn: map[string]int{}}
 						uses[img] = u
 					}
 					u.pods++
+					u.podsOn[p.Spec.NodeName]++
 					if len(u.podNames) < 20 {
 						u.podNames = append(u.podNames, podName)
 					}
@@ -362,6 +365,11 @@ func imageReports(ctx context.Context, o Options, r *Report, uses map[string]*us
 					continue
 				}
 				ps := PlatformSize{NodeOSVersion: nodeVersion(n), Runnable: ok}
+				for name, count := range u.podsOn {
+					if sn := selected[name]; sn.OS == n.OS && sn.OSVersion == n.OSVersion {
+						ps.Pods += count
+					}
+				}
 				if ok {
 					ps.EntryOSVersion, ps.Digest, ps.Size, ps.Layers, ps.ForeignLayers = m.OSVersion, m.Digest, m.Size, m.Layers, m.ForeignLayers
 					for _, d := range m.LayerDigests {

@@ -75,7 +75,9 @@ type Image struct {
 
 // PlatformSize is an image's entry for one node OS version.
 type PlatformSize struct {
-	NodeOSVersion  string `json:"nodeOSVersion"`
+	NodeOSVersion string `json:"nodeOSVersion"`
+	// Pods using the image on nodes of this OS version.
+	Pods           int    `json:"pods"`
 	EntryOSVersion string `json:"entryOSVersion,omitempty"`
 	Digest         string `json:"digest,omitempty"`
 	Size           int64  `json:"size"`

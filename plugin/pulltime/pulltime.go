@@ -55,6 +55,8 @@ type Stat struct {
 	// events carry no size).
 	BytesPerSecond int64    `json:"bytesPerSecond,omitempty"`
 	Nodes          []string `json:"nodes"`
+	// PerNode counts the pulls on each node.
+	PerNode map[string]int `json:"-"`
 }
 
 // Summarize groups pulls by image, slowest median first.
@@ -66,7 +68,7 @@ func Summarize(pulls []Pull) []Stat {
 	var out []Stat
 	for img, ps := range by {
 		sort.Slice(ps, func(i, j int) bool { return ps[i].Duration < ps[j].Duration })
-		s := Stat{Image: img, Count: len(ps), Max: ps[len(ps)-1].Duration}
+		s := Stat{Image: img, Count: len(ps), Max: ps[len(ps)-1].Duration, PerNode: map[string]int{}}
 		if len(ps)%2 == 1 {
 			s.Median = ps[len(ps)/2].Duration
 		} else {
@@ -79,6 +81,9 @@ func Summarize(pulls []Pull) []Stat {
 			if p.Bytes > 0 {
 				bytes += p.Bytes
 				total += p.Duration
+			}
+			if p.Node != "" {
+				s.PerNode[p.Node]++
 			}
 			if p.Node != "" && !nodes[p.Node] {
 				nodes[p.Node] = true

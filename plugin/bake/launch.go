@@ -1,0 +1,97 @@
+package bake
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
+)
+
+// NewAMI stands for the id of the AMI Image Builder will produce.
+const NewAMI = "NEW_AMI_ID"
+
+// Launch is how to get and use the AMI.
+type Launch struct {
+	// BaseAMIParameter is the SSM public parameter of the EKS-optimized AMI
+	// to build on (the Image Builder recipe's parent image).
+	BaseAMIParameter string   `json:"baseAMIParameter,omitempty"`
+	BaseAMICommand   []string `json:"baseAMICommand,omitempty"`
+	// ScaleOutPerHour is the most nodes of the build created within one
+	// hour, from the nodes' creation times.
+	ScaleOutPerHour int        `json:"scaleOutPerHour"`
+	FastLaunch      FastLaunch `json:"fastLaunch"`
+	NodeGroup       string     `json:"managedNodeGroup"`
+	Karpenter       Karpenter  `json:"karpenter"`
+}
+
+// FastLaunch is the `aws ec2 enable-fast-launch` call for the new AMI.
+type FastLaunch struct {
+	SnapshotCount       int      `json:"snapshotCount"`
+	MaxParallelLaunches int      `json:"maxParallelLaunches"`
+	Region              string   `json:"region,omitempty"`
+	Command             []string `json:"command"`
+	Note                string   `json:"note"`
+}
+
+// Karpenter is the EC2NodeClass change that uses the new AMI.
+type Karpenter struct {
+	AMIFamily        string              `json:"amiFamily"`
+	AMISelectorTerms []map[string]string `json:"amiSelectorTerms"`
+}
+
+// minParallelLaunches is the least EC2 accepts for --max-parallel-launches.
+const minParallelLaunches = 6
+
+var regionOfZone = regexp.MustCompile(`^([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+)`)
+
+func launchFor(bp *BuildPlan, nodes []*inventory.Node, minor string) Launch {
+	l := Launch{ScaleOutPerHour: scaleOut(nodes, time.Hour)}
+	if bp.WindowsServer != "" && minor != "" {
+		l.BaseAMIParameter = fmt.Sprintf("/aws/service/ami-windows-latest/Windows_Server-%s-English-Core-EKS_Optimized-%s/image_id", bp.WindowsServer, minor)
+		l.BaseAMICommand = []string{"aws", "ssm", "get-parameter", "--name", l.BaseAMIParameter, "--query", "Parameter.Value", "--output", "text"}
+	}
+	region := ""
+	for _, n := range nodes {
+		if m := regionOfZone.FindStringSubmatch(n.Zone); m != nil {
+			region = m[1]
+			break
+		}
+	}
+	// One pre-provisioned snapshot per launch in the busiest hour seen,
+	// so a scale-out like it never waits for Windows setup.
+	fl := FastLaunch{SnapshotCount: max(l.ScaleOutPerHour, 1), Region: region}
+	fl.MaxParallelLaunches = max(fl.SnapshotCount, minParallelLaunches)
+	fl.Command = []string{"aws", "ec2", "enable-fast-launch", "--image-id", NewAMI, "--resource-type", "snapshot",
+		"--snapshot-configuration", "TargetResourceCount=" + strconv.Itoa(fl.SnapshotCount),
+		"--max-parallel-launches", strconv.Itoa(fl.MaxParallelLaunches)}
+	if region != "" {
+		fl.Command = append(fl.Command, "--region", region)
+	}
+	fl.Note = "Fast Launch works only on an AMI you own (the custom AMI Image Builder makes), not on the public EKS-optimized AMI."
+	l.FastLaunch = fl
+	l.NodeGroup = fmt.Sprintf("managed node group: set ImageId %s in its launch template, with user data that runs Start-EKSBootstrap.ps1 (a custom AMI does not get it from EKS), then move the node group to that launch template version", NewAMI)
+	l.Karpenter = Karpenter{AMIFamily: "Windows" + bp.WindowsServer, AMISelectorTerms: []map[string]string{{"id": NewAMI}}}
+	return l
+}
+
+// scaleOut is the most nodes created within any window of length w.
+func scaleOut(nodes []*inventory.Node, w time.Duration) int {
+	times := make([]time.Time, 0, len(nodes))
+	for _, n := range nodes {
+		if !n.Created.IsZero() {
+			times = append(times, n.Created)
+		}
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	best, start := 0, 0
+	for end := range times {
+		for times[end].Sub(times[start]) >= w {
+			start++
+		}
+		best = max(best, end-start+1)
+	}
+	return best
+}

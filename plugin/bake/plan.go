@@ -1,0 +1,267 @@
+// Package bake plans what to bake into the next Windows AMI: per Windows
+// build, the images worth pulling ahead (ranked by bytes a new node would
+// otherwise pull × how often pods start with them, under a disk budget), an
+// EC2 Image Builder component that pulls and pins them, the IAM policy its
+// instance role needs, and how to launch and use the AMI.
+package bake
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/distribution/reference"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/version"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/audit"
+	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
+	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
+	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
+)
+
+// APIVersion and Kind of the plan schema.
+const (
+	APIVersion = "winimage.io/v1alpha1"
+	Kind       = "BakePlan"
+)
+
+// Plan is bake's output (-o json|yaml prints it as is).
+type Plan struct {
+	metav1.TypeMeta `json:",inline"`
+	ServerVersion   string      `json:"serverVersion"`
+	KubernetesMinor string      `json:"kubernetesMinor"`
+	Limits          PlanLimits  `json:"limits"`
+	Builds          []BuildPlan `json:"builds"`
+	CtrRequirement  string      `json:"ctrRequirement"`
+	Notes           []string    `json:"notes,omitempty"`
+}
+
+// DeepCopyObject lets cli-runtime printers print the plan.
+func (p *Plan) DeepCopyObject() runtime.Object { c := *p; return &c }
+
+// PlanLimits echoes the limits the plan was made with.
+type PlanLimits struct {
+	MaxBytes  int64 `json:"maxBytes"`
+	Top       int   `json:"top,omitempty"`
+	MinStarts int   `json:"minPods"`
+}
+
+// BuildPlan is the plan for one Windows build: one AMI.
+type BuildPlan struct {
+	Build         int    `json:"build"`
+	WindowsServer string `json:"windowsServer"`
+	// HostOSVersion is the newest node OS version of the build, whose
+	// image entries were sized.
+	HostOSVersion string      `json:"hostOSVersion"`
+	Nodes         int         `json:"nodes"`
+	ChosenBytes   int64       `json:"chosenBytes"`
+	Images        []Candidate `json:"images"`
+	// OnBaseAMI are the images the base AMI already caches whose layers
+	// count as present.
+	OnBaseAMI []string      `json:"onBaseAMI,omitempty"`
+	ECR       []ECRRegistry `json:"ecrRegistries,omitempty"`
+	Component *Component    `json:"component,omitempty"`
+	IAMPolicy *Policy       `json:"iamPolicy,omitempty"`
+	Launch    Launch        `json:"launch"`
+}
+
+func (bp *BuildPlan) chosen() []Candidate {
+	var out []Candidate
+	for _, c := range bp.Images {
+		if c.Chosen {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Options configure Make.
+type Options struct {
+	Limits
+	// AMICached lists images the base AMI caches; nil means the
+	// EKS-optimized AMI's servercore and nanoserver for each build.
+	AMICached []string
+	// Ctr is ctr.exe's path on the build instance.
+	Ctr string
+	// Generator names the tool and version in the component.
+	Generator string
+	// Builds limits the plan to these Windows builds (nil: every build).
+	Builds map[int]bool
+}
+
+// windowsServer names the release of each LTSC build the EKS-optimized
+// AMIs exist for.
+var windowsServer = map[int]string{17763: "2019", 20348: "2022", 26100: "2025"}
+
+// Make turns an audit (images and pulls sections) into the plan. resolver
+// is the one the audit used: every manifest it needs is cached there.
+func Make(ctx context.Context, r *audit.Report, resolver *imagesize.Resolver, o Options) (*Plan, error) {
+	p := &Plan{TypeMeta: metav1.TypeMeta{APIVersion: APIVersion, Kind: Kind}, ServerVersion: r.ServerVersion, Builds: []BuildPlan{},
+		Limits: PlanLimits{MaxBytes: o.MaxBytes, Top: o.Top, MinStarts: o.MinStarts}, CtrRequirement: CtrRequirement}
+	if v, err := version.ParseGeneric(r.ServerVersion); err == nil {
+		p.KubernetesMinor = fmt.Sprintf("%d.%d", v.Major(), v.Minor())
+	} else {
+		p.Notes = append(p.Notes, fmt.Sprintf("server version %q: %v; the SSM parameters need the Kubernetes minor", r.ServerVersion, err))
+	}
+	byBuild := map[int][]*inventory.Node{}
+	for i := range r.Nodes {
+		n := &r.Nodes[i]
+		if n.OS != "windows" || n.Build == 0 || (o.Builds != nil && !o.Builds[n.Build]) {
+			continue
+		}
+		byBuild[n.Build] = append(byBuild[n.Build], n)
+	}
+	for _, build := range slices.Sorted(maps.Keys(byBuild)) {
+		bp, notes, err := planBuild(ctx, r, resolver, o, build, byBuild[build], p.KubernetesMinor)
+		if err != nil {
+			return nil, err
+		}
+		p.Notes = append(p.Notes, notes...)
+		p.Builds = append(p.Builds, *bp)
+	}
+	if len(p.Builds) == 0 {
+		p.Notes = append(p.Notes, "no Windows nodes selected: nothing to bake")
+	}
+	return p, nil
+}
+
+func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolver, o Options, build int, nodes []*inventory.Node, minor string) (*BuildPlan, []string, error) {
+	newest := nodes[0]
+	for _, n := range nodes[1:] {
+		if n.Revision > newest.Revision {
+			newest = n
+		}
+	}
+	host := osbuild.HostPlatform(newest.OS, newest.Arch, newest.OSVersion)
+	bp := &BuildPlan{Build: build, WindowsServer: windowsServer[build], HostOSVersion: newest.OSVersion, Nodes: len(nodes), Images: []Candidate{}}
+	var notes []string
+	if bp.WindowsServer == "" {
+		notes = append(notes, fmt.Sprintf("build %d is not an LTSC build EKS publishes optimized AMIs for", build))
+	}
+	inBuild := map[string]bool{}
+	for _, n := range nodes {
+		inBuild[n.Name] = true
+	}
+	pulls := map[string]int{}
+	for _, s := range r.Pulls {
+		for node, count := range s.PerNode {
+			if inBuild[node] {
+				pulls[s.Image] += count
+			}
+		}
+	}
+
+	onAMI := map[string]bool{}
+	cached := o.AMICached
+	if cached == nil {
+		cached = defaultAMICached(build)
+	}
+	for _, ref := range cached {
+		layers, err := layersFor(ctx, resolver, ref, host)
+		if err != nil {
+			notes = append(notes, fmt.Sprintf("build %d: could not read %s, which the base AMI caches (%v); its layers count as cold", build, ref, err))
+			continue
+		}
+		bp.OnBaseAMI = append(bp.OnBaseAMI, ref)
+		for _, l := range layers {
+			onAMI[l.digest] = true
+		}
+	}
+
+	for _, img := range r.Images {
+		c := Candidate{Ref: img.Ref, Digest: img.Digest, Pulls: pulls[img.Ref]}
+		used := false
+		for _, ps := range img.Platforms {
+			if v, err := osbuild.Parse(ps.NodeOSVersion); err == nil && v.Build == build {
+				used = true
+				c.Pods += ps.Pods
+			}
+		}
+		if !used {
+			continue
+		}
+		c.Starts = c.Pods + c.Pulls
+		switch {
+		case img.Error != "":
+			c.Reason = "registry lookup failed: " + img.Error
+		case img.Digest == "":
+			c.Reason = "no digest: the registry was not read (--no-registry?)"
+		default:
+			m, ok, err := resolver.For(ctx, resolver.Resolve(ctx, img.Ref), host)
+			switch {
+			case err != nil:
+				c.Reason = "registry lookup failed: " + err.Error()
+			case !ok:
+				c.Reason = fmt.Sprintf("no entry runs on Windows %s", newest.OSVersion)
+			default:
+				c.Entry, c.Bytes = m.Digest, m.Size
+				for i, d := range m.LayerDigests {
+					c.layers = append(c.layers, layer{digest: d, size: m.LayerSizes[i]})
+				}
+				if _, err := targetOf(img.Ref, img.Digest); err != nil {
+					c.Reason, c.layers = err.Error(), nil
+				} else {
+					named, _ := reference.ParseDockerRef(img.Ref)
+					c.Pinned = reference.TrimNamed(named).String() + "@" + img.Digest
+				}
+			}
+		}
+		bp.Images = append(bp.Images, c)
+	}
+	bp.Images = choose(bp.Images, onAMI, o.Limits)
+
+	registries := map[string]ECRRegistry{}
+	for _, c := range bp.chosen() {
+		bp.ChosenBytes += c.ColdBytes
+		if t, err := targetOf(c.Ref, c.Digest); err == nil && t.ecr != nil {
+			registries[t.ecr.Host] = *t.ecr
+		}
+	}
+	for _, host := range slices.Sorted(maps.Keys(registries)) {
+		bp.ECR = append(bp.ECR, registries[host])
+	}
+	if len(bp.chosen()) > 0 {
+		comp, err := ComponentFor(bp, o.Ctr, o.Generator)
+		if err != nil {
+			return nil, nil, err
+		}
+		bp.Component = comp
+		bp.IAMPolicy = PolicyFor(bp)
+	}
+	bp.Launch = launchFor(bp, nodes, minor)
+	return bp, notes, nil
+}
+
+// defaultAMICached is what the EKS-optimized Windows AMIs cache: the
+// servercore and nanoserver of their own release (and pause, which is
+// too small to matter here).
+func defaultAMICached(build int) []string {
+	ltsc := map[int]string{17763: "ltsc2019", 20348: "ltsc2022", 26100: "ltsc2025"}[build]
+	if ltsc == "" {
+		return []string{}
+	}
+	return []string{"mcr.microsoft.com/windows/servercore:" + ltsc, "mcr.microsoft.com/windows/nanoserver:" + ltsc}
+}
+
+func layersFor(ctx context.Context, resolver *imagesize.Resolver, ref string, host ocispec.Platform) ([]layer, error) {
+	img := resolver.Resolve(ctx, ref)
+	if img.Err != nil {
+		return nil, img.Err
+	}
+	m, ok, err := resolver.For(ctx, img, host)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("no entry for %s", host.OSVersion)
+	}
+	out := make([]layer, len(m.LayerDigests))
+	for i, d := range m.LayerDigests {
+		out[i] = layer{digest: d, size: m.LayerSizes[i]}
+	}
+	return out, nil
+}

@@ -1,0 +1,161 @@
+package bake
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Candidate is one image used on nodes of a Windows build.
+type Candidate struct {
+	Ref string `json:"ref"`
+	// Pinned is the reference by index digest that the component pulls.
+	Pinned string `json:"pinned,omitempty"`
+	// Digest is the index (or manifest) digest the tag resolved to; Entry
+	// the platform manifest chosen for the build.
+	Digest string `json:"digest,omitempty"`
+	Entry  string `json:"entry,omitempty"`
+	// Pods running it on nodes of the build now; Pulls observed there
+	// (kubelet Pulled events). Starts = Pods + Pulls.
+	Pods   int `json:"pods"`
+	Pulls  int `json:"pulls"`
+	Starts int `json:"starts"`
+	// Bytes is the compressed size of the build's entry; ColdBytes what a
+	// new node would pull for it: layers neither on the base AMI nor in an
+	// image chosen before it (shared layers count once).
+	Bytes     int64 `json:"bytes"`
+	ColdBytes int64 `json:"coldBytes"`
+	// Benefit is ColdBytes × Starts: bytes not pulled at pod start.
+	Benefit float64 `json:"benefit"`
+	Chosen  bool    `json:"chosen"`
+	// Rank is the order of choice (1 first); 0 when left out.
+	Rank   int    `json:"rank,omitempty"`
+	Reason string `json:"reason"`
+
+	layers []layer
+}
+
+type layer struct {
+	digest string
+	size   int64
+}
+
+// Limits bound the choice.
+type Limits struct {
+	// MaxBytes is the disk budget, in compressed bytes of chosen layers.
+	MaxBytes int64
+	// Top is the most images to choose (0: no limit).
+	Top int
+	// MinStarts is the fewest pod starts an image needs to be chosen.
+	MinStarts int
+}
+
+// choose picks greedily, each round taking the image with the most starts
+// (the benefit per cold byte), the larger benefit first on a tie, that
+// still fits the budget. Cold bytes shrink as shared layers are chosen.
+// Images left out say why.
+func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
+	have := map[string]bool{}
+	for d := range onAMI {
+		have[d] = true
+	}
+	cold := func(c *Candidate) int64 {
+		var n int64
+		seen := map[string]bool{}
+		for _, l := range c.layers {
+			if !have[l.digest] && !seen[l.digest] {
+				seen[l.digest] = true
+				n += l.size
+			}
+		}
+		return n
+	}
+	var used int64
+	open := map[int]bool{}
+	for i := range cands {
+		c := &cands[i]
+		c.ColdBytes = cold(c)
+		c.Benefit = float64(c.ColdBytes) * float64(c.Starts)
+		switch {
+		case c.Reason != "":
+			// Already excluded (lookup error, no entry for the build).
+		case len(c.layers) > 0 && c.ColdBytes == 0:
+			c.Reason = "already on the base AMI: every layer is cached there"
+		case c.Starts < lim.MinStarts:
+			c.Reason = fmt.Sprintf("%d pod starts, below --min-pods %d", c.Starts, lim.MinStarts)
+		default:
+			open[i] = true
+		}
+	}
+	rank := 0
+	for len(open) > 0 {
+		best := -1
+		for i := range open {
+			c := &cands[i]
+			c.ColdBytes = cold(c)
+			c.Benefit = float64(c.ColdBytes) * float64(c.Starts)
+			if best < 0 || better(c, &cands[best]) {
+				best = i
+			}
+		}
+		c := &cands[best]
+		delete(open, best)
+		if lim.Top > 0 && rank == lim.Top {
+			c.Reason = fmt.Sprintf("beyond --top %d", lim.Top)
+			continue
+		}
+		if used+c.ColdBytes > lim.MaxBytes {
+			c.Reason = fmt.Sprintf("over the budget: needs %s cold, %s of %s left", human(c.ColdBytes), human(lim.MaxBytes-used), human(lim.MaxBytes))
+			continue
+		}
+		rank++
+		used += c.ColdBytes
+		c.Chosen, c.Rank = true, rank
+		c.Reason = fmt.Sprintf("%d pod starts × %s cold", c.Starts, human(c.ColdBytes))
+		if c.ColdBytes == 0 {
+			c.Reason = fmt.Sprintf("%d pod starts; its layers come with images chosen before it", c.Starts)
+		}
+		for _, l := range c.layers {
+			have[l.digest] = true
+		}
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		a, b := &cands[i], &cands[j]
+		if a.Chosen != b.Chosen {
+			return a.Chosen
+		}
+		if a.Chosen {
+			return a.Rank < b.Rank
+		}
+		if a.Benefit != b.Benefit {
+			return a.Benefit > b.Benefit
+		}
+		return a.Ref < b.Ref
+	})
+	return cands
+}
+
+// better orders candidates for the next pick: benefit per cold byte is the
+// number of starts; then the larger benefit; then the name, for a stable
+// plan.
+func better(a, b *Candidate) bool {
+	if a.Starts != b.Starts {
+		return a.Starts > b.Starts
+	}
+	if a.Benefit != b.Benefit {
+		return a.Benefit > b.Benefit
+	}
+	return a.Ref < b.Ref
+}
+
+func human(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,66 @@
+package bake
+
+import (
+	"strings"
+	"testing"
+)
+
+func cand(ref string, starts int, layers ...layer) Candidate {
+	return Candidate{Ref: ref, Starts: starts, layers: layers}
+}
+
+func TestChooseCountsSharedLayersOnceAndSkipsTheAMI(t *testing.T) {
+	base := layer{"sha256:base", 1000}  // servercore: on the AMI
+	netfx := layer{"sha256:netfx", 300} // shared by web and cart
+	web := cand("web", 10, base, netfx, layer{"sha256:web", 50})
+	cart := cand("cart", 4, base, netfx, layer{"sha256:cart", 20})
+	batch := cand("batch", 4, base, layer{"sha256:batch", 500})
+	sc := cand("servercore", 30, base)
+	rare := cand("rare", 0, layer{"sha256:rare", 10})
+	got := choose([]Candidate{cart, batch, sc, rare, web}, map[string]bool{"sha256:base": true}, Limits{MaxBytes: 1 << 30, MinStarts: 1})
+	byRef := map[string]Candidate{}
+	for _, c := range got {
+		byRef[c.Ref] = c
+	}
+	if c := byRef["web"]; !c.Chosen || c.Rank != 1 || c.ColdBytes != 350 || c.Benefit != 3500 {
+		t.Errorf("web: %+v", c)
+	}
+	// cart and batch tie on starts; batch has the larger benefit (500×4)
+	// once web brought netfx (cart: 20×4).
+	if c := byRef["batch"]; c.Rank != 2 || c.ColdBytes != 500 {
+		t.Errorf("batch: %+v", c)
+	}
+	if c := byRef["cart"]; c.Rank != 3 || c.ColdBytes != 20 {
+		t.Errorf("cart: shared netfx must count once: %+v", c)
+	}
+	if c := byRef["servercore"]; c.Chosen || !strings.Contains(c.Reason, "already on the base AMI") {
+		t.Errorf("servercore: %+v", c)
+	}
+	if c := byRef["rare"]; c.Chosen || !strings.Contains(c.Reason, "below --min-pods 1") {
+		t.Errorf("rare: %+v", c)
+	}
+	if got[0].Ref != "web" || got[1].Ref != "batch" || got[2].Ref != "cart" {
+		t.Errorf("order: %s %s %s", got[0].Ref, got[1].Ref, got[2].Ref)
+	}
+}
+
+func TestChooseKeepsToTheBudgetAndTop(t *testing.T) {
+	big := cand("big", 9, layer{"sha256:big", 800})
+	mid := cand("mid", 5, layer{"sha256:mid", 300})
+	small := cand("small", 3, layer{"sha256:small", 100})
+	tiny := cand("tiny", 2, layer{"sha256:tiny", 10})
+	got := choose([]Candidate{big, mid, small, tiny}, nil, Limits{MaxBytes: 1000, MinStarts: 1, Top: 2})
+	chosen := map[string]string{}
+	for _, c := range got {
+		chosen[c.Ref] = c.Reason
+	}
+	if !strings.Contains(chosen["mid"], "over the budget") {
+		t.Errorf("mid should not fit after big: %q", chosen["mid"])
+	}
+	if !strings.Contains(chosen["tiny"], "beyond --top 2") {
+		t.Errorf("tiny: %q", chosen["tiny"])
+	}
+	if got[0].Ref != "big" || got[1].Ref != "small" || !got[1].Chosen {
+		t.Errorf("chosen: %+v", got[:2])
+	}
+}

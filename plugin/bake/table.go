@@ -1,0 +1,72 @@
+package bake
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/printers"
+)
+
+// PrintTable writes the plan for people: per build, the ranked images with
+// the reason for each, then how to build, launch and use the AMI.
+func PrintTable(w io.Writer, p *Plan) error {
+	for i := range p.Builds {
+		bp := &p.Builds[i]
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		server := "Windows build " + fmt.Sprint(bp.Build)
+		if bp.WindowsServer != "" {
+			server = fmt.Sprintf("WINDOWS SERVER %s (build %d)", bp.WindowsServer, bp.Build)
+		}
+		fmt.Fprintf(w, "%s: %d nodes, sized for %s; %d images chosen, %s of %s\n", server, bp.Nodes, bp.HostOSVersion,
+			len(bp.chosen()), human(bp.ChosenBytes), human(p.Limits.MaxBytes))
+		t := &metav1.Table{ColumnDefinitions: []metav1.TableColumnDefinition{
+			{Name: "RANK", Type: "string"}, {Name: "IMAGE", Type: "string"}, {Name: "STARTS", Type: "integer"},
+			{Name: "PODS", Type: "integer"}, {Name: "PULLS", Type: "integer"}, {Name: "SIZE", Type: "string"},
+			{Name: "COLD", Type: "string"}, {Name: "WHY", Type: "string"},
+		}}
+		for _, c := range bp.Images {
+			rank := "-"
+			if c.Chosen {
+				rank = fmt.Sprint(c.Rank)
+			}
+			t.Rows = append(t.Rows, metav1.TableRow{Cells: []any{rank, c.Ref, c.Starts, c.Pods, c.Pulls, human(c.Bytes), human(c.ColdBytes), c.Reason}})
+		}
+		if len(t.Rows) > 0 {
+			if err := printers.NewTablePrinter(printers.PrintOptions{}).PrintObj(t, w); err != nil {
+				return err
+			}
+		}
+		l := bp.Launch
+		if len(bp.OnBaseAMI) > 0 {
+			fmt.Fprintf(w, "  counted as on the base AMI: %s\n", strings.Join(bp.OnBaseAMI, ", "))
+		}
+		if l.BaseAMIParameter != "" {
+			fmt.Fprintf(w, "  base AMI (parent image): %s\n", strings.Join(l.BaseAMICommand, " "))
+		}
+		if bp.Component != nil {
+			fmt.Fprintf(w, "  component: kubectl winimage bake -o component --build %d > %s.yaml\n", bp.Build, bp.Component.Name)
+		}
+		if bp.IAMPolicy != nil {
+			fmt.Fprintf(w, "  instance role policy (ECR %s): kubectl winimage bake -o policy --build %d\n", registryList(bp.ECR), bp.Build)
+		}
+		fmt.Fprintf(w, "  fast launch (busiest hour: %d new nodes): %s\n    %s\n", l.ScaleOutPerHour, strings.Join(l.FastLaunch.Command, " "), l.FastLaunch.Note)
+		fmt.Fprintf(w, "  %s\n", l.NodeGroup)
+		fmt.Fprintf(w, "  karpenter: EC2NodeClass amiFamily: %s, amiSelectorTerms: [{id: %s}]\n", l.Karpenter.AMIFamily, NewAMI)
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	return nil
+}
+
+func registryList(rs []ECRRegistry) string {
+	hosts := make([]string, len(rs))
+	for i, r := range rs {
+		hosts[i] = r.Host
+	}
+	return strings.Join(hosts, ", ")
+}
