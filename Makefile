@@ -10,8 +10,10 @@ DEMO_DIR ?= $(CURDIR)/.demo
 DEMO_DAEMON_IMAGE ?= winimage-daemon:demo
 BIN      := $(CURDIR)/bin
 TEST_TIMEOUT ?= 40m
+FUZZ_SHORT ?= 20s
+FUZZ_TIME ?= 10m
 
-.PHONY: all build rig test unit e2e vet cross demo clean bench
+.PHONY: all build rig test unit e2e vet cross demo clean bench fuzz
 
 all: build
 
@@ -36,13 +38,19 @@ unit:
 
 test: vet cross rig
 	go test -race -short -count=1 ./daemon/... ./plugin/imagesize/ ./plugin/warm/
+	go test -run '^$$' -fuzz '^FuzzComponent$$' -fuzztime $(FUZZ_SHORT) ./plugin/bake/
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# The bake component generator against hostile references and paths, longer.
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzComponent$$' -fuzztime $(FUZZ_TIME) ./plugin/bake/
 
 demo: build
 	WINIMAGE_BIN_DIR=$(BIN) go run ./test/cmd/rig up --fleet test/fleets/demo.yaml --dir $(DEMO_DIR) --daemon $(BIN)/winimage-daemon \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage version' \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage audit' \
 	  --exec 'kubectl get nodes -L node.kubernetes.io/windows-build,eks.amazonaws.com/nodegroup-image,karpenter.sh/nodepool' \
+	  --exec 'PATH=$(BIN):$$PATH kubectl winimage bake $(foreach i,servercore:ltsc2019 servercore:ltsc2022 nanoserver:ltsc2022,--ami-cached $$WINIMAGE_RIG_REGISTRY/windows/$(i))' \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage warm --os linux -l eks.amazonaws.com/nodegroup=warm-demo --daemon-image $(DEMO_DAEMON_IMAGE) --wait --timeout 3m $$WINIMAGE_RIG_REGISTRY/shop/web:2.3.1 $$WINIMAGE_RIG_REGISTRY/shop/cart:1.8.0 $$WINIMAGE_RIG_REGISTRY/tools/log-shipper:1.4' \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage warm status --os linux -l eks.amazonaws.com/nodegroup=warm-demo -o wide' \
 	  $(DEMO_ARGS)

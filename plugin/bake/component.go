@@ -3,6 +3,7 @@ package bake
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -19,11 +20,12 @@ const PinLabel = "io.cri-containerd.pinned=pinned"
 // DefaultCtr is where the EKS-optimized Windows AMIs install ctr.
 const DefaultCtr = `C:\Program Files\containerd\ctr.exe`
 
-// CtrRequirement says which ctr the component needs; every flag it uses
-// was checked against ctr v2.4.2 (`ctr images pull --platform --label
-// --user`, `ctr images tag --force`, `ctr images list -q`), and all exist in
-// containerd 1.7 too, the version the EKS Windows AMIs ship before 2025.
-const CtrRequirement = "containerd 1.7 or 2.x on the build instance (ctr images pull --platform/--label/--user, images tag --force, images list -q)"
+// CtrRequirement says which ctr the component needs; every command and
+// flag it uses was checked against ctr v2.4.2 (`ctr images pull --platform
+// --label --user`, `images tag --force`, `images label`, `images list -q`),
+// and all exist in containerd 1.7 too, which the EKS Windows AMIs ship
+// before Server 2025.
+const CtrRequirement = "containerd 1.7 or 2.x on the build instance (ctr images pull --platform/--label/--user, images tag --force, images label, images list -q)"
 
 // Component is an EC2 Image Builder component document.
 type Component struct {
@@ -60,6 +62,14 @@ func (schemaVersion) MarshalYAML() (any, error) {
 }
 
 func (schemaVersion) MarshalJSON() ([]byte, error) { return []byte("1.0"), nil }
+
+// UnmarshalJSON reads a plan back (pipelines do); 1.0 is the only version.
+func (*schemaVersion) UnmarshalJSON(b []byte) error {
+	if v, err := strconv.ParseFloat(string(b), 64); err != nil || v != 1 {
+		return fmt.Errorf("component schemaVersion %s: only 1.0 is known", b)
+	}
+	return nil
+}
 
 // pullTarget is one chosen image as the component pulls it.
 type pullTarget struct {
@@ -128,8 +138,11 @@ func ComponentFor(bp *BuildPlan, ctr, generator string) (*Component, error) {
 		cmds = append(cmds, "if ($LASTEXITCODE -ne 0) { throw 'ctr images pull failed: ' + "+psQuote(t.pinned)+" }")
 		want = append(want, t.pinned)
 		if t.tag != "" {
+			// A tag made through the transfer API does not copy labels.
 			cmds = append(cmds, psCommand(ctr, "-n", "k8s.io", "images", "tag", "--force", t.pinned, t.tag),
-				"if ($LASTEXITCODE -ne 0) { throw 'ctr images tag failed: ' + "+psQuote(t.tag)+" }")
+				"if ($LASTEXITCODE -ne 0) { throw 'ctr images tag failed: ' + "+psQuote(t.tag)+" }",
+				psCommand(ctr, "-n", "k8s.io", "images", "label", t.tag, PinLabel),
+				"if ($LASTEXITCODE -ne 0) { throw 'ctr images label failed: ' + "+psQuote(t.tag)+" }")
 			want = append(want, t.tag)
 		}
 		build.Steps = append(build.Steps, Step{Name: fmt.Sprintf("PullImage%d", i+1), Action: "ExecutePowerShell", Inputs: StepInputs{Commands: cmds}})

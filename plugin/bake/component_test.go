@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/winimage-io/kubectl-winimage/test/pwsh"
 )
 
 const (
@@ -79,13 +81,13 @@ func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ec
 			}
 			k++
 			head, quotedRef, ok := strings.Cut(cmds[k], " --user ('AWS:' + $password) ")
-			words, err := psCallWords(head)
-			ref, rest, rok := psUnquote(quotedRef)
+			words, err := pwsh.CallWords(head)
+			ref, rest, rok := pwsh.Unquote(quotedRef)
 			if !ok || err != nil || !rok || rest != "" || ref != pinned || strings.Join(words, "\x00") != strings.Join(pullWords, "\x00") {
 				t.Errorf("ECR pull line %q: %v %q", cmds[k], err, words)
 			}
 		} else {
-			words, err := psCallWords(cmds[k])
+			words, err := pwsh.CallWords(cmds[k])
 			if err != nil || strings.Join(words, "\x00") != strings.Join(append(pullWords, pinned), "\x00") {
 				t.Errorf("pull line %q: %v %q", cmds[k], err, words)
 			}
@@ -95,12 +97,17 @@ func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ec
 		k++
 		validateNames = append(validateNames, pinned)
 		if tag != "" {
-			words, err := psCallWords(cmds[k])
+			words, err := pwsh.CallWords(cmds[k])
 			if err != nil || strings.Join(words, "\x00") != strings.Join([]string{ctr, "-n", "k8s.io", "images", "tag", "--force", pinned, tag}, "\x00") {
 				t.Errorf("tag line %q: %v %q", cmds[k], err, words)
 			}
 			checkThrow(t, cmds[k+1], "ctr images tag failed: ", tag)
-			k += 2
+			words, err = pwsh.CallWords(cmds[k+2])
+			if err != nil || strings.Join(words, "\x00") != strings.Join([]string{ctr, "-n", "k8s.io", "images", "label", tag, PinLabel}, "\x00") {
+				t.Errorf("label line %q: %v %q", cmds[k+2], err, words)
+			}
+			checkThrow(t, cmds[k+3], "ctr images label failed: ", tag)
+			k += 4
 			validateNames = append(validateNames, tag)
 		}
 		if k != len(cmds) {
@@ -111,7 +118,7 @@ func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ec
 	if len(v) != 5 {
 		t.Fatalf("validate: %q", v)
 	}
-	list, err := psCallWords(strings.TrimPrefix(v[1], "$names = "))
+	list, err := pwsh.CallWords(strings.TrimPrefix(v[1], "$names = "))
 	if err != nil || strings.Join(list, " ") != ctr+" -n k8s.io images list -q" || !strings.HasPrefix(v[1], "$names = ") {
 		t.Errorf("list line %q: %v", v[1], err)
 	}
@@ -122,7 +129,7 @@ func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ec
 	}
 	var got []string
 	for body != "" {
-		w, rest, ok := psUnquote(body)
+		w, rest, ok := pwsh.Unquote(body)
 		if !ok {
 			t.Fatalf("unquoted text in %q", v[3])
 		}
@@ -141,7 +148,7 @@ func checkThrow(t *testing.T, line, msg, value string) {
 	t.Helper()
 	q, ok := strings.CutPrefix(line, "if ($LASTEXITCODE -ne 0) { throw "+psQuote(msg)+" + ")
 	q, ok2 := strings.CutSuffix(q, " }")
-	v, rest, ok3 := psUnquote(q)
+	v, rest, ok3 := pwsh.Unquote(q)
 	if !ok || !ok2 || !ok3 || rest != "" || v != value {
 		t.Errorf("throw line %q", line)
 	}

@@ -7,6 +7,7 @@ package bake
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -162,6 +163,10 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 	}
 	for _, ref := range cached {
 		layers, err := layersFor(ctx, resolver, ref, host)
+		if errors.Is(err, errNoEntry) {
+			// Another build's image: this build's AMI cannot hold it.
+			continue
+		}
 		if err != nil {
 			notes = append(notes, fmt.Sprintf("build %d: could not read %s, which the base AMI caches (%v); its layers count as cold", build, ref, err))
 			continue
@@ -247,6 +252,8 @@ func defaultAMICached(build int) []string {
 	return []string{"mcr.microsoft.com/windows/servercore:" + ltsc, "mcr.microsoft.com/windows/nanoserver:" + ltsc}
 }
 
+var errNoEntry = errors.New("no entry for the build")
+
 func layersFor(ctx context.Context, resolver *imagesize.Resolver, ref string, host ocispec.Platform) ([]layer, error) {
 	img := resolver.Resolve(ctx, ref)
 	if img.Err != nil {
@@ -257,7 +264,7 @@ func layersFor(ctx context.Context, resolver *imagesize.Resolver, ref string, ho
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("no entry for %s", host.OSVersion)
+		return nil, errNoEntry
 	}
 	out := make([]layer, len(m.LayerDigests))
 	for i, d := range m.LayerDigests {

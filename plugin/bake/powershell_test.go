@@ -1,6 +1,10 @@
 package bake
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/winimage-io/kubectl-winimage/test/pwsh"
+)
 
 func TestPSQuoteDoublesEveryQuoteMark(t *testing.T) {
 	cases := map[string]string{
@@ -15,7 +19,7 @@ func TestPSQuoteDoublesEveryQuoteMark(t *testing.T) {
 		if got := psQuote(in); got != want {
 			t.Errorf("psQuote(%q) = %q, want %q", in, got, want)
 		}
-		if back, rest, ok := psUnquote(psQuote(in)); !ok || back != in || rest != "" {
+		if back, rest, ok := pwsh.Unquote(psQuote(in)); !ok || back != in || rest != "" {
 			t.Errorf("round trip of %q: %q %q %v", in, back, rest, ok)
 		}
 	}

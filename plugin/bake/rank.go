@@ -81,7 +81,7 @@ func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
 		case len(c.layers) > 0 && c.ColdBytes == 0:
 			c.Reason = "already on the base AMI: every layer is cached there"
 		case c.Starts < lim.MinStarts:
-			c.Reason = fmt.Sprintf("%d pod starts, below --min-pods %d", c.Starts, lim.MinStarts)
+			c.Reason = fmt.Sprintf("%s, below --min-pods %d", starts(c.Starts), lim.MinStarts)
 		default:
 			open[i] = true
 		}
@@ -110,9 +110,9 @@ func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
 		rank++
 		used += c.ColdBytes
 		c.Chosen, c.Rank = true, rank
-		c.Reason = fmt.Sprintf("%d pod starts × %s cold", c.Starts, human(c.ColdBytes))
+		c.Reason = fmt.Sprintf("%s × %s cold", starts(c.Starts), human(c.ColdBytes))
 		if c.ColdBytes == 0 {
-			c.Reason = fmt.Sprintf("%d pod starts; its layers come with images chosen before it", c.Starts)
+			c.Reason = starts(c.Starts) + "; its layers come with images chosen before it"
 		}
 		for _, l := range c.layers {
 			have[l.digest] = true
@@ -158,4 +158,11 @@ func human(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func starts(n int) string {
+	if n == 1 {
+		return "1 pod start"
+	}
+	return fmt.Sprintf("%d pod starts", n)
 }

@@ -32,6 +32,7 @@ bake into the next Windows AMI.`,
 
 	root.AddCommand(NewCmdVersion(configFlags, streams))
 	root.AddCommand(NewCmdAudit(configFlags, streams))
+	root.AddCommand(NewCmdBake(configFlags, streams))
 	root.AddCommand(NewCmdWarm(configFlags, streams))
 	return root
 }

@@ -25,8 +25,10 @@ type Containerd struct {
 	Name        string
 	Address     string
 	Snapshotter string
-	Root        string
-	proc        *process
+	// HostsDir holds the registry hosts.toml files (ctr --hosts-dir).
+	HostsDir string
+	Root     string
+	proc     *process
 }
 
 const containerdConfig = `version = 3
@@ -106,7 +108,7 @@ func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string)
 	if err != nil {
 		return nil, err
 	}
-	c := &Containerd{Name: name, Address: vals["Socket"], Snapshotter: snapshotter, Root: vals["Root"], proc: p}
+	c := &Containerd{Name: name, Address: vals["Socket"], Snapshotter: snapshotter, Root: vals["Root"], HostsDir: vals["CertsDir"], proc: p}
 	if err := waitFor(ctx, p, 30*time.Second, c.answers); err != nil {
 		return nil, err
 	}

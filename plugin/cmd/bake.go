@@ -1,0 +1,247 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/audit"
+	"github.com/winimage-io/kubectl-winimage/plugin/bake"
+	"github.com/winimage-io/kubectl-winimage/plugin/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
+)
+
+// defaultBakeBudget is the compressed bytes of images to bake into a 100 GB
+// root volume: the EKS Windows AMI uses about 35 GB, kubelet's image GC
+// starts at 85 GB, about 20 GB stay free for images pulled at run time,
+// which leaves ~30 GB on disk; Windows layers take ~3× their compressed
+// size once extracted (servercore ltsc2019: 1.9 GB → 5.7 GB).
+const defaultBakeBudget = "10Gi"
+
+// BakeOptions drives `kubectl winimage bake`.
+type BakeOptions struct {
+	ConfigFlags *genericclioptions.ConfigFlags
+	PrintFlags  *genericclioptions.PrintFlags
+
+	Selector    string
+	MaxBytes    string
+	Top         int
+	MinPods     int
+	AMICached   []string
+	Ctr         string
+	Builds      []int
+	Concurrency int
+
+	genericiooptions.IOStreams
+
+	namespace string
+	format    string
+	budget    int64
+	client    kubernetes.Interface
+	printer   printers.ResourcePrinter
+}
+
+// NewCmdBake wires BakeOptions to cobra.
+func NewCmdBake(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &BakeOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags(""), Selector: "kubernetes.io/os=windows",
+		MaxBytes: defaultBakeBudget, MinPods: 1, Ctr: bake.DefaultCtr, Concurrency: 8, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "bake",
+		Short: "Plan the next Windows AMI: images to bake, an Image Builder component, IAM policy, Fast Launch",
+		Long: `Plan what to bake into a custom Windows AMI, per Windows build (each build
+is its own AMI), from what the audit sees: the images pods use on nodes of
+the build, their real size for the build, and how often pods start with
+them (current pods plus kubelet Pulled events).
+
+Benefit of baking an image = bytes a new node would otherwise pull (layers
+neither on the base EKS-optimized AMI, which caches servercore and
+nanoserver, nor in an image already chosen: shared layers count once)
+× pod starts. Images are chosen greedily by benefit per byte under
+--max-bytes (compressed bytes; the default fits a 100 GB root volume).
+
+-o component prints the EC2 Image Builder component for one build (it
+pulls each image by digest with ctr into containerd's k8s.io namespace,
+pinned, tags it with the name pods use, and fails the build if any is
+missing); -o policy the IAM policy its instance role needs for exactly the
+ECR repositories used; -o json|yaml the whole plan, for pipelines.`,
+		Example: `  kubectl winimage bake
+  kubectl winimage bake --top 5 --max-bytes 20Gi -o json
+  kubectl winimage bake --build 20348 -o component > winimage-prepull-20348.yaml
+  kubectl winimage bake --build 20348 -o policy > instance-role-policy.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(cmd); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", o.Selector, "Label selector of the nodes to plan for")
+	cmd.Flags().StringVar(&o.MaxBytes, "max-bytes", o.MaxBytes, "Disk budget per AMI, in compressed image bytes (e.g. 10Gi)")
+	cmd.Flags().IntVar(&o.Top, "top", 0, "Choose at most this many images per build (0: no limit)")
+	cmd.Flags().IntVar(&o.MinPods, "min-pods", o.MinPods, "Choose only images with at least this many pod starts")
+	cmd.Flags().StringArrayVar(&o.AMICached, "ami-cached", nil, "Image the base AMI already caches (repeatable; default: the EKS-optimized AMI's servercore and nanoserver; \"none\" for nothing)")
+	cmd.Flags().StringVar(&o.Ctr, "ctr", o.Ctr, "Path of ctr.exe on the Image Builder instance")
+	cmd.Flags().IntSliceVar(&o.Builds, "build", nil, "Windows builds to plan for, e.g. 20348 (default: every build in the fleet)")
+	cmd.Flags().IntVar(&o.Concurrency, "registry-concurrency", o.Concurrency, "Registry lookups in flight at once")
+	o.PrintFlags.AddFlags(cmd)
+	cmd.Flags().Lookup("output").Usage = "Output format: table (default), json, yaml, component or policy"
+	return cmd
+}
+
+// Complete reads the flags.
+func (o *BakeOptions) Complete(cmd *cobra.Command) error {
+	if cmd.Flags().Changed("namespace") {
+		ns, _, err := o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
+		if err != nil {
+			return err
+		}
+		o.namespace = ns
+	}
+	o.format = *o.PrintFlags.OutputFormat
+	if o.format == "json" || o.format == "yaml" {
+		p, err := o.PrintFlags.ToPrinter()
+		if err != nil {
+			return err
+		}
+		o.printer = p
+	}
+	if o.client == nil {
+		cfg, err := o.ConfigFlags.ToRESTConfig()
+		if err != nil {
+			return err
+		}
+		cfg.ContentType = "application/vnd.kubernetes.protobuf"
+		cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+		if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate rejects bad flags before the cluster is read.
+func (o *BakeOptions) Validate() error {
+	switch o.format {
+	case "", "table", "json", "yaml", "component", "policy":
+	default:
+		return fmt.Errorf("--output %q is not supported by bake: use table, json, yaml, component or policy", o.format)
+	}
+	if _, err := labels.Parse(o.Selector); err != nil {
+		return fmt.Errorf("--selector %q: %w", o.Selector, err)
+	}
+	q, err := resource.ParseQuantity(o.MaxBytes)
+	if err != nil || q.Sign() <= 0 {
+		return fmt.Errorf("--max-bytes %q: give a positive size such as 10Gi", o.MaxBytes)
+	}
+	o.budget = q.Value()
+	if o.Top < 0 || o.MinPods < 0 {
+		return fmt.Errorf("--top and --min-pods cannot be negative")
+	}
+	if o.Concurrency < 1 {
+		return fmt.Errorf("--registry-concurrency must be at least 1")
+	}
+	for _, b := range o.Builds {
+		if b <= 0 {
+			return fmt.Errorf("--build %d: give a Windows build number such as 20348", b)
+		}
+	}
+	if (o.format == "component" || o.format == "policy") && len(o.Builds) > 1 {
+		return fmt.Errorf("-o %s is for one build: give one --build", o.format)
+	}
+	return nil
+}
+
+// Run audits, plans and prints.
+func (o *BakeOptions) Run(ctx context.Context) error {
+	resolver := &imagesize.Resolver{Concurrency: o.Concurrency}
+	report, err := audit.Run(ctx, audit.Options{
+		Client: o.client, NodeSelector: o.Selector, Namespace: o.namespace,
+		Sections: map[string]bool{audit.SectionImages: true, audit.SectionPulls: true},
+		Resolver: resolver, Progress: progressWriter(o.ErrOut),
+	})
+	if err != nil {
+		return err
+	}
+	opts := bake.Options{Limits: bake.Limits{MaxBytes: o.budget, Top: o.Top, MinStarts: o.MinPods}, Ctr: o.Ctr,
+		Generator: "kubectl-winimage " + buildinfo.Version}
+	switch {
+	case slices.Equal(o.AMICached, []string{"none"}):
+		opts.AMICached = []string{}
+	case len(o.AMICached) > 0:
+		opts.AMICached = o.AMICached
+	}
+	if len(o.Builds) > 0 {
+		opts.Builds = map[int]bool{}
+		for _, b := range o.Builds {
+			opts.Builds[b] = true
+		}
+	}
+	plan, err := bake.Make(ctx, report, resolver, opts)
+	if err != nil {
+		return err
+	}
+	for _, s := range report.Skipped {
+		plan.Notes = append(plan.Notes, s)
+	}
+	switch o.format {
+	case "json", "yaml":
+		return o.printer.PrintObj(plan, o.Out)
+	case "component", "policy":
+		return o.printOne(plan)
+	}
+	return bake.PrintTable(o.Out, plan)
+}
+
+// printOne prints the component or the policy of the one build asked for
+// (or the only build with a choice).
+func (o *BakeOptions) printOne(plan *bake.Plan) error {
+	var with []*bake.BuildPlan
+	for i := range plan.Builds {
+		if plan.Builds[i].Component != nil {
+			with = append(with, &plan.Builds[i])
+		}
+	}
+	switch {
+	case len(with) == 0:
+		return fmt.Errorf("no image was chosen for any build, so there is no %s to print (see `kubectl winimage bake`)", o.format)
+	case len(with) > 1:
+		builds := make([]string, len(with))
+		for i, bp := range with {
+			builds[i] = strconv.Itoa(bp.Build)
+		}
+		return fmt.Errorf("-o %s is for one build; this plan has %s: pick one with --build", o.format, strings.Join(builds, ", "))
+	}
+	bp := with[0]
+	if o.format == "component" {
+		data, err := bp.Component.YAML()
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(data)
+		return err
+	}
+	if bp.IAMPolicy == nil {
+		return fmt.Errorf("build %d pulls from no private ECR repository: the instance role needs no ECR policy", bp.Build)
+	}
+	data, err := json.MarshalIndent(bp.IAMPolicy, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(o.Out, "%s\n", data)
+	return err
+}
