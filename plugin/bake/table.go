@@ -21,8 +21,8 @@ func PrintTable(w io.Writer, p *Plan) error {
 		if bp.WindowsServer != "" {
 			server = fmt.Sprintf("WINDOWS SERVER %s (build %d)", bp.WindowsServer, bp.Build)
 		}
-		fmt.Fprintf(w, "%s: %d nodes, sized for %s; %d images chosen, %s of %s\n", server, bp.Nodes, bp.HostOSVersion,
-			len(bp.chosen()), human(bp.ChosenBytes), human(p.Limits.MaxBytes))
+		fmt.Fprintf(w, "%s: %d nodes, sized for %s; chosen: %d of %d images, %s of %s\n", server, bp.Nodes, bp.HostOSVersion,
+			len(bp.chosen()), len(bp.Images), human(bp.ChosenBytes), human(p.Limits.MaxBytes))
 		t := &metav1.Table{ColumnDefinitions: []metav1.TableColumnDefinition{
 			{Name: "RANK", Type: "string"}, {Name: "IMAGE", Type: "string"}, {Name: "STARTS", Type: "integer"},
 			{Name: "PODS", Type: "integer"}, {Name: "PULLS", Type: "integer"}, {Name: "SIZE", Type: "string"},

@@ -1,0 +1,26 @@
+package bake
+
+import (
+	"testing"
+	"time"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
+)
+
+func TestScaleOutIsTheBusiestHour(t *testing.T) {
+	t0 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	var nodes []*inventory.Node
+	for _, m := range []int{0, 10, 50, 59, 61, 200, 205, 210, 215, 220} {
+		nodes = append(nodes, &inventory.Node{Created: t0.Add(time.Duration(m) * time.Minute), Zone: "us-west-2c"})
+	}
+	if n := scaleOut(nodes, time.Hour); n != 5 {
+		t.Errorf("busiest hour: %d, want 5 (minutes 200–220)", n)
+	}
+	l := launchFor(&BuildPlan{Build: 20348, WindowsServer: "2022"}, nodes, "1.36")
+	if l.FastLaunch.SnapshotCount != 5 || l.FastLaunch.MaxParallelLaunches != 6 || l.FastLaunch.Region != "us-west-2" {
+		t.Errorf("fast launch %+v", l.FastLaunch)
+	}
+	if l.BaseAMIParameter != "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.36/image_id" {
+		t.Error(l.BaseAMIParameter)
+	}
+}
