@@ -2,9 +2,16 @@
 # `make test` runs every test, end to end included.
 SHELL := bash
 PKG      := github.com/winimage-io/kubectl-winimage
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.0.0-dev)
+# A release tag (vX.Y.Z) when there is one, else a semantic dev version.
+VERSION  ?= $(shell v=$$(git describe --tags --exact-match 2>/dev/null); case "$$v" in v[0-9]*) echo $$v;; *) echo v0.1.0-dev.$$(git rev-parse --short HEAD 2>/dev/null || echo unknown);; esac)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
-LDFLAGS  := -s -w -X $(PKG)/plugin/buildinfo.Version=$(VERSION) -X $(PKG)/plugin/buildinfo.Commit=$(COMMIT)
+# The daemon image `warm` deploys by default: what `make image` pushed last.
+DAEMON_IMAGE ?= $(shell cat dist/daemon-image.ref 2>/dev/null)
+IMAGE_REPO ?= ghcr.io/winimage-io/winimage-daemon
+# Archive entries carry the commit's time, so archives depend on the tree only.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+LDFLAGS  := -s -w -X $(PKG)/plugin/buildinfo.Version=$(VERSION) -X $(PKG)/plugin/buildinfo.Commit=$(COMMIT) -X '$(PKG)/plugin/buildinfo.DaemonImage=$(DAEMON_IMAGE)'
 DEMO_DIR ?= $(CURDIR)/.demo
 # The kubelet stand-in runs the locally built daemon whatever the image says.
 DEMO_DAEMON_IMAGE ?= winimage-daemon:demo
@@ -13,7 +20,7 @@ TEST_TIMEOUT ?= 40m
 FUZZ_SHORT ?= 20s
 FUZZ_TIME ?= 10m
 
-.PHONY: all build rig test unit e2e vet cross demo clean bench fuzz
+.PHONY: all build rig test unit e2e vet cross demo clean bench fuzz dist image
 
 all: build
 
@@ -55,8 +62,20 @@ demo: build
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage warm status --os linux -l eks.amazonaws.com/nodegroup=warm-demo -o wide' \
 	  $(DEMO_ARGS)
 
+# Release archives for krew (linux, darwin, windows × amd64, arm64), their
+# checksums and krew/winimage.yaml; byte-identical for the same tree.
+dist:
+	go run ./cmd/winimage-release dist --version $(VERSION) --commit $(COMMIT) --daemon-image '$(DAEMON_IMAGE)' --out dist --manifest krew/winimage.yaml
+
+# The daemon image index (windows/amd64 per Server build, linux/amd64 and
+# arm64), built without Docker and pushed to IMAGE_REPO; its digest goes to
+# dist/daemon-image.ref, which the next build stamps in as warm's default.
+image:
+	mkdir -p dist
+	go run ./cmd/winimage-release image --repo $(IMAGE_REPO):$(VERSION) --version $(VERSION) --commit $(COMMIT) --mtime $(SOURCE_DATE_EPOCH) --ref-file dist/daemon-image.ref $(IMAGE_ARGS)
+
 clean:
-	rm -rf $(BIN) $(DEMO_DIR)
+	rm -rf $(BIN) $(DEMO_DIR) dist
 
 # Benchmarks with goals, printed as ratios against baselines measured in the
 # same run (see README).

@@ -61,7 +61,8 @@ var components = []component{
 	{name: "kwok", version: KwokVersion, files: []string{"kwok", "stages.yaml"}, build: buildKwok},
 	{name: "containerd", version: ContainerdVersion, files: []string{"containerd", "ctr"}, build: buildContainerd},
 	{name: "crictl", version: CrictlVersion, files: []string{"crictl"}, build: goInstall("sigs.k8s.io/cri-tools/cmd/crictl@" + CrictlVersion)},
-	{name: "krew", version: KrewVersion, files: []string{"krew"}, build: goInstall("sigs.k8s.io/krew/cmd/krew@" + KrewVersion)},
+	{name: "krew", version: KrewVersion, files: []string{"krew", "validate-krew-manifest"}, build: goInstalls(
+		"sigs.k8s.io/krew/cmd/krew@"+KrewVersion, "sigs.k8s.io/krew/cmd/validate-krew-manifest@"+KrewVersion)},
 }
 
 // Build makes sure every component is in the cache, building what is missing
@@ -97,12 +98,18 @@ func Build(ctx context.Context, log io.Writer) (Binaries, error) {
 }
 
 // KrewBinary returns the cached krew binary (built by Build).
-func KrewBinary() (string, error) {
+func KrewBinary() (string, error) { return krewFile("krew") }
+
+// KrewValidator returns krew's own manifest validator, validate-krew-manifest
+// (built by Build).
+func KrewValidator() (string, error) { return krewFile("validate-krew-manifest") }
+
+func krewFile(name string) (string, error) {
 	root, err := CacheDir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(root, "krew-"+KrewVersion, "krew"), nil
+	return filepath.Join(root, "krew-"+KrewVersion, name), nil
 }
 
 func binariesIn(root string) Binaries {
@@ -296,6 +303,18 @@ func goInstall(pkgAtVersion string) func(context.Context, *builder, string) erro
 		}
 		name := filepath.Base(strings.SplitN(pkgAtVersion, "@", 2)[0])
 		return os.Rename(filepath.Join(gobin, name), filepath.Join(out, name))
+	}
+}
+
+// goInstalls installs several commands into one component.
+func goInstalls(pkgsAtVersion ...string) func(context.Context, *builder, string) error {
+	return func(ctx context.Context, b *builder, out string) error {
+		for _, p := range pkgsAtVersion {
+			if err := goInstall(p)(ctx, b, out); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 }
 
