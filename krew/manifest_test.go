@@ -23,7 +23,7 @@ func TestRenderQuotesValuesAndChecksThem(t *testing.T) {
 			Version   string
 			Caveats   string
 			Platforms []struct {
-				Selector struct{ MatchLabels map[string]string } `json:"selector"`
+				Selector         struct{ MatchLabels map[string]string } `json:"selector"`
 				URI, Sha256, Bin string
 			}
 		}
