@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -122,38 +123,34 @@ const windowsSecurityDescriptor = "AQAAgBQAAAAkAAAAAAAAAAAAAAABAgAAAAAABSAAAAAhA
 // windowsLayer is a Windows image layer: the files under Files/, beside an
 // empty Hives/, which is how containerd's Windows snapshotter reads layers.
 func windowsLayer(name string, data []byte, mtime time.Time) ([]byte, error) {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
+	var hdrs []*tar.Header
 	for _, dir := range []string{"Hives", "Files"} {
-		if err := tw.WriteHeader(&tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o555, ModTime: mtime, Format: tar.FormatPAX}); err != nil {
-			return nil, err
-		}
+		hdrs = append(hdrs, &tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o555, ModTime: mtime, Format: tar.FormatPAX})
 	}
-	hdr := &tar.Header{Name: "Files/" + name, Typeflag: tar.TypeReg, Mode: 0o555, Size: int64(len(data)), ModTime: mtime, Format: tar.FormatPAX,
-		PAXRecords: map[string]string{"MSWINDOWS.rawsd": windowsSecurityDescriptor}}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return nil, err
-	}
-	if _, err := tw.Write(data); err != nil {
-		return nil, err
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	hdrs = append(hdrs, &tar.Header{Name: "Files/" + name, Typeflag: tar.TypeReg, Mode: 0o555, ModTime: mtime, Format: tar.FormatPAX,
+		PAXRecords: map[string]string{"MSWINDOWS.rawsd": windowsSecurityDescriptor}})
+	return layerTar(hdrs, data)
 }
 
 // linuxLayer holds the binary at path with its parent folders.
 func linuxLayer(path string, data []byte, mtime time.Time) ([]byte, error) {
+	var hdrs []*tar.Header
+	for _, dir := range []string{"usr/", "usr/local/", "usr/local/bin/"} {
+		hdrs = append(hdrs, &tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mtime})
+	}
+	hdrs = append(hdrs, &tar.Header{Name: strings.TrimPrefix(path, "/"), Typeflag: tar.TypeReg, Mode: 0o755, ModTime: mtime})
+	return layerTar(hdrs, data)
+}
+
+// layerTar writes the headers in order; the last one is the file, of data.
+func layerTar(hdrs []*tar.Header, data []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, dir := range []string{"usr/", "usr/local/", "usr/local/bin/"} {
-		if err := tw.WriteHeader(&tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: mtime}); err != nil {
+	hdrs[len(hdrs)-1].Size = int64(len(data))
+	for _, h := range hdrs {
+		if err := tw.WriteHeader(h); err != nil {
 			return nil, err
 		}
-	}
-	if err := tw.WriteHeader(&tar.Header{Name: path[1:], Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(data)), ModTime: mtime}); err != nil {
-		return nil, err
 	}
 	if _, err := tw.Write(data); err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package bake
 import (
 	"fmt"
 	"sort"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 )
 
 // Candidate is one image used on nodes of a Windows build.
@@ -104,7 +106,11 @@ func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
 			continue
 		}
 		if used+c.ColdBytes > lim.MaxBytes {
-			c.Reason = fmt.Sprintf("over the budget: needs %s cold, %s of %s left", human(c.ColdBytes), human(lim.MaxBytes-used), human(lim.MaxBytes))
+			left := "nothing"
+			if lim.MaxBytes > used {
+				left = human(lim.MaxBytes - used)
+			}
+			c.Reason = fmt.Sprintf("over the budget: needs %s cold, %s of %s left", human(c.ColdBytes), left, human(lim.MaxBytes))
 			continue
 		}
 		rank++
@@ -147,18 +153,8 @@ func better(a, b *Candidate) bool {
 	return a.Ref < b.Ref
 }
 
-func human(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// human is the audit's byte format, so both commands read alike.
+var human = audit.HumanBytes
 
 func starts(n int) string {
 	if n == 1 {

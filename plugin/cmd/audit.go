@@ -106,14 +106,9 @@ Exit codes: 0 ok, 3 findings at or above --fail-on, 1 the audit failed.`,
 
 // Complete reads the flags into clients and printers.
 func (o *AuditOptions) Complete(cmd *cobra.Command) error {
-	// Pods of every namespace unless -n was given explicitly: the kubeconfig
-	// context's namespace is not a meaningful audit scope.
-	if cmd.Flags().Changed("namespace") {
-		ns, _, err := o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
-		if err != nil {
-			return err
-		}
-		o.namespace = ns
+	var err error
+	if o.namespace, err = explicitNamespace(cmd, o.ConfigFlags); err != nil {
+		return err
 	}
 	switch f := *o.PrintFlags.OutputFormat; f {
 	case "", "wide":
@@ -126,15 +121,7 @@ func (o *AuditOptions) Complete(cmd *cobra.Command) error {
 		o.printer = p
 	}
 	if o.client == nil {
-		cfg, err := o.ConfigFlags.ToRESTConfig()
-		if err != nil {
-			return err
-		}
-		// Lists of every pod in a large cluster decode several times faster
-		// from protobuf than from JSON, as kubectl's own lists do.
-		cfg.ContentType = "application/vnd.kubernetes.protobuf"
-		cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-		if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		if o.client, err = protobufClient(o.ConfigFlags); err != nil {
 			return err
 		}
 	}

@@ -105,12 +105,9 @@ ECR repositories used; -o json|yaml the whole plan, for pipelines.`,
 
 // Complete reads the flags.
 func (o *BakeOptions) Complete(cmd *cobra.Command) error {
-	if cmd.Flags().Changed("namespace") {
-		ns, _, err := o.ConfigFlags.ToRawKubeConfigLoader().Namespace()
-		if err != nil {
-			return err
-		}
-		o.namespace = ns
+	var err error
+	if o.namespace, err = explicitNamespace(cmd, o.ConfigFlags); err != nil {
+		return err
 	}
 	o.format = *o.PrintFlags.OutputFormat
 	if o.format == "json" || o.format == "yaml" {
@@ -121,13 +118,7 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 		o.printer = p
 	}
 	if o.client == nil {
-		cfg, err := o.ConfigFlags.ToRESTConfig()
-		if err != nil {
-			return err
-		}
-		cfg.ContentType = "application/vnd.kubernetes.protobuf"
-		cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-		if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
+		if o.client, err = protobufClient(o.ConfigFlags); err != nil {
 			return err
 		}
 	}

@@ -69,12 +69,7 @@ func (o *WarmStatusOptions) Complete(cmd *cobra.Command) error {
 			return err
 		}
 	}
-	cfg, err := o.ConfigFlags.ToRESTConfig()
-	if err != nil {
-		return err
-	}
-	cfg.ContentType = "application/vnd.kubernetes.protobuf"
-	o.client, err = kubernetes.NewForConfig(cfg)
+	o.client, err = protobufClient(o.ConfigFlags)
 	return err
 }
 
