@@ -3,7 +3,7 @@
 SHELL := bash
 PKG      := github.com/winimage-io/kubectl-winimage
 # A release tag (vX.Y.Z) when there is one, else a semantic dev version.
-VERSION  ?= $(shell v=$$(git describe --tags --exact-match 2>/dev/null); case "$$v" in v[0-9]*) echo $$v;; *) echo v0.1.0-dev.$$(git rev-parse --short HEAD 2>/dev/null || echo unknown);; esac)
+VERSION  ?= $(shell v=$$(git describe --tags --exact-match 2>/dev/null); case "$$v" in (v[0-9]*) echo $$v;; (*) echo v0.1.0-dev.$$(git rev-parse --short HEAD 2>/dev/null || echo unknown);; esac)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # The daemon image `warm` deploys by default: what `make image` pushed last.
 DAEMON_IMAGE ?= $(shell cat dist/daemon-image.ref 2>/dev/null)
