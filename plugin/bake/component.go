@@ -21,10 +21,10 @@ const PinLabel = "io.cri-containerd.pinned=pinned"
 const DefaultCtr = `C:\Program Files\containerd\ctr.exe`
 
 // CtrRequirement says which ctr the component needs; every command and
-// flag it uses was checked against ctr v2.4.2 (`ctr images pull --platform
-// --label --user`, `images tag --force`, `images label`, `images list -q`),
-// and all exist in containerd 1.7 too, which the EKS Windows AMIs ship
-// before Server 2025.
+// flag it uses (`ctr images pull --platform --label --user`, `images tag
+// --force`, `images label`, `images list -q`) runs against ctr v2.4.2 in the
+// end-to-end test, and is in the ctr v1.7.27 source too (containerd 1.7 is
+// what the EKS Windows AMIs ship before Server 2025).
 const CtrRequirement = "containerd 1.7 or 2.x on the build instance (ctr images pull --platform/--label/--user, images tag --force, images label, images list -q)"
 
 // Component is an EC2 Image Builder component document.
