@@ -42,6 +42,7 @@ type WarmOptions struct {
 	MaxConcurrentNodes int
 	StartupTaint       string
 	DryRun             string
+	DiskThreshold      float64
 	Wait               bool
 	Timeout            time.Duration
 
@@ -93,6 +94,7 @@ wait leaves the DaemonSet warming.`,
 	cmd.Flags().StringArrayVar(&o.PullSecrets, "pull-secret", nil, "pull secret in the daemon's namespace to mount (repeatable)")
 	cmd.Flags().IntVar(&o.MaxConcurrentNodes, "max-concurrent-nodes", 0, "nodes pulling at once, cluster-wide (0: no limit)")
 	cmd.Flags().StringVar(&o.StartupTaint, "startup-taint", "", "taint key the daemon removes from a node once it is warm")
+	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", 0.85, "skip an image that would fill containerd's volume above this fraction (match kubelet's imageGCHighThresholdPercent)")
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (print only) or "server" (validated by the API server, not stored)`)
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "follow per-node progress until every node is ready or failed")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "with --wait, how long to wait")
@@ -152,7 +154,7 @@ func (o *WarmOptions) Complete(cmd *cobra.Command) error {
 		images = append(images, fromAudit...)
 	}
 	o.cfg = warm.Config{Namespace: ns, OS: o.OS, DaemonImage: o.DaemonImage, Images: images, PullSecrets: o.PullSecrets,
-		NodeSelector: sel, MaxConcurrentNodes: o.MaxConcurrentNodes, StartupTaint: o.StartupTaint}
+		NodeSelector: sel, MaxConcurrentNodes: o.MaxConcurrentNodes, StartupTaint: o.StartupTaint, DiskThreshold: o.DiskThreshold}
 	return nil
 }
 

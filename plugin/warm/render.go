@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -33,6 +34,8 @@ const (
 	imageListKey = "images.yaml"
 	// imageName is the placeholder image name in the manifests.
 	imageName = "winimage-daemon"
+	// defaultDiskThreshold is the daemon's, kubelet's image GC high mark.
+	defaultDiskThreshold = 0.85
 )
 
 // Config is what the user chose.
@@ -46,6 +49,10 @@ type Config struct {
 	NodeSelector       map[string]string
 	MaxConcurrentNodes int
 	StartupTaint       string
+	// DiskThreshold is the fraction of containerd's volume the daemon will
+	// not fill beyond (kubelet's imageGCHighThresholdPercent / 100); 0 is
+	// the daemon's default, 0.85 as kubelet's.
+	DiskThreshold float64
 }
 
 // Validate checks everything before anything is rendered or applied.
@@ -77,6 +84,9 @@ func (c Config) Validate() error {
 		if s == "" || strings.ContainsAny(s, "/ ") {
 			return fmt.Errorf("--pull-secret %q is not a secret name", s)
 		}
+	}
+	if c.DiskThreshold < 0 || c.DiskThreshold > 1 {
+		return fmt.Errorf("--disk-threshold %v: give a fraction of the disk, such as 0.85", c.DiskThreshold)
 	}
 	if c.MaxConcurrentNodes < 0 {
 		return fmt.Errorf("--max-concurrent-nodes must be 0 (no limit) or more")
@@ -180,6 +190,9 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 	}
 	if cfg.StartupTaint != "" {
 		args = append(args, "--startup-taint", cfg.StartupTaint)
+	}
+	if cfg.DiskThreshold > 0 && cfg.DiskThreshold != defaultDiskThreshold {
+		args = append(args, "--disk-threshold", strconv.FormatFloat(cfg.DiskThreshold, 'f', -1, 64))
 	}
 	container := map[string]any{"name": "daemon", "command": args}
 	podSpec := map[string]any{"containers": []any{container}}

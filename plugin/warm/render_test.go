@@ -1,6 +1,7 @@
 package warm
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -144,4 +145,29 @@ func toStrings(in []any) []string {
 		out[i] = v.(string)
 	}
 	return out
+}
+
+func TestDiskThresholdReachesTheDaemonOnlyWhenNotTheDefault(t *testing.T) {
+	command := func(threshold float64) string {
+		objs, err := Render(Config{Namespace: "winimage-system", OS: "linux", DaemonImage: "r.example/d:1", Images: []string{"r.example/a:1"}, DiskThreshold: threshold})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if o.GetKind() == "DaemonSet" {
+				cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+				return fmt.Sprint(cs[0].(map[string]any)["command"])
+			}
+		}
+		return ""
+	}
+	if c := command(0.95); !strings.Contains(c, "--disk-threshold 0.95") {
+		t.Errorf("0.95: %s", c)
+	}
+	if c := command(0.85); strings.Contains(c, "--disk-threshold") {
+		t.Errorf("the default rendered: %s", c)
+	}
+	if _, err := Render(Config{Namespace: "n", OS: "linux", DaemonImage: "r.example/d:1", Images: []string{"r.example/a:1"}, DiskThreshold: 85}); err == nil {
+		t.Error("85 (a percentage) accepted as a fraction")
+	}
 }

@@ -187,7 +187,7 @@ func runDaemon(b *testing.B, r *rig.Rig, bin string, c *rig.Containerd, node str
 	state := filepath.Join(dir, "state.json")
 	cmd := exec.Command(bin, "run", "--kubeconfig", r.Kubeconfig, "--node-name", node, "--pod-namespace", "winimage-system",
 		"--containerd-address", c.Address, "--snapshotter", c.Snapshotter, "--containerd-root", c.Root,
-		"--images", filepath.Join(dir, "images.yaml"), "--state-file", state, "--publish-interval", "50ms")
+		"--images", filepath.Join(dir, "images.yaml"), "--state-file", state, "--publish-interval", "50ms", "--disk-threshold", "0.99")
 	logs, _ := cmd.StderrPipe()
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -90,7 +90,10 @@ func buildBinary(t *testing.T, pkg, out string, stamps ...string) string {
 	for _, s := range stamps {
 		ldflags += " -X " + s
 	}
-	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", filepath.Join(dir, out), pkg)
+	// Built the way release builds are (no cgo, -trimpath), so they share
+	// the build cache with the release tests' builds.
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(dir, out), pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = moduleRoot(t)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)

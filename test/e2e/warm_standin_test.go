@@ -104,7 +104,8 @@ func TestWarmOnRealDaemonsThroughTheKubeletStandIn(t *testing.T) {
 		images = append(images, applied.Ref(img))
 	}
 	missing := applied.Ref("apps/nothere:1")
-	warmArgs := []string{"warm", "--os", "linux", "--daemon-image", "r.example/winimage-daemon:e2e", "--wait", "--timeout", "3m"}
+	// --disk-threshold: the guard measures this host's real disk.
+	warmArgs := []string{"warm", "--os", "linux", "--daemon-image", "r.example/winimage-daemon:e2e", "--wait", "--timeout", "3m", "--disk-threshold", "0.99"}
 	// --wait follows every node until it settles: the five images Ready,
 	// the missing one Failed with its reason (exit 3), on every node.
 	out, stderr, code := runPlugin(t, r.Kubeconfig, append(append(warmArgs, images...), missing)...)
