@@ -17,8 +17,11 @@ DEMO_DIR ?= $(CURDIR)/.demo
 DEMO_DAEMON_IMAGE ?= winimage-daemon:demo
 BIN      := $(CURDIR)/bin
 TEST_TIMEOUT ?= 40m
-FUZZ_SHORT ?= 20s
-FUZZ_TIME ?= 10m
+# Fuzz budgets are execution counts: a duration races Go 1.26's fuzzing
+# coordinator at its deadline (golang/go#75804) and fails with a bare
+# "context deadline exceeded". 30k runs take 10–60 s here, 2M over 10 min.
+FUZZ_SHORT ?= 30000x
+FUZZ_TIME ?= 2000000x
 
 .PHONY: all build rig test unit e2e vet cross demo clean bench fuzz dist image
 
