@@ -95,8 +95,7 @@ func (p *Publisher) publish(_ context.Context, s warm.Snapshot) {
 		}
 	}
 	if p.Client != nil && p.PodName != "" {
-		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationProgress: string(full)}}})
-		if _, err := p.Client.CoreV1().Pods(p.Namespace).Patch(ctx, p.PodName, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		if err := annotatePod(ctx, p.Client, p.Namespace, p.PodName, AnnotationProgress, string(full)); err != nil {
 			p.Log.Error("publish progress on pod", "pod", p.Namespace+"/"+p.PodName, "err", err)
 			return
 		}

@@ -30,12 +30,18 @@ func PublishUnpin(ctx context.Context, client kubernetes.Interface, namespace, p
 	if err != nil {
 		return err
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationUnpin: string(full)}}})
+	return retry.OnError(retry.DefaultBackoff, func(error) bool { return ctx.Err() == nil }, func() error {
+		return annotatePod(ctx, client, namespace, pod, AnnotationUnpin, string(full))
+	})
+}
+
+// annotatePod sets one annotation on a pod with a merge patch, which needs
+// no resourceVersion and touches nothing else.
+func annotatePod(ctx context.Context, client kubernetes.Interface, namespace, pod, key, value string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
 	if err != nil {
 		return err
 	}
-	return retry.OnError(retry.DefaultBackoff, func(error) bool { return ctx.Err() == nil }, func() error {
-		_, err := client.CoreV1().Pods(namespace).Patch(ctx, pod, types.MergePatchType, patch, metav1.PatchOptions{})
-		return err
-	})
+	_, err = client.CoreV1().Pods(namespace).Patch(ctx, pod, types.MergePatchType, patch, metav1.PatchOptions{})
+	return err
 }

@@ -12,7 +12,6 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/distribution/reference"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -207,11 +206,10 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 				for i, d := range m.LayerDigests {
 					c.layers = append(c.layers, layer{digest: d, size: m.LayerSizes[i]})
 				}
-				if _, err := targetOf(img.Ref, img.Digest); err != nil {
+				if t, err := targetOf(img.Ref, img.Digest); err != nil {
 					c.Reason, c.layers = err.Error(), nil
 				} else {
-					named, _ := reference.ParseDockerRef(img.Ref)
-					c.Pinned = reference.TrimNamed(named).String() + "@" + img.Digest
+					c.Pinned = t.pinned
 				}
 			}
 		}

@@ -110,15 +110,8 @@ func (o *AuditOptions) Complete(cmd *cobra.Command) error {
 	if o.namespace, err = explicitNamespace(cmd, o.ConfigFlags); err != nil {
 		return err
 	}
-	switch f := *o.PrintFlags.OutputFormat; f {
-	case "", "wide":
-		o.wide = f == "wide"
-	default:
-		p, err := o.PrintFlags.ToPrinter()
-		if err != nil {
-			return err
-		}
-		o.printer = p
+	if o.wide, o.printer, err = tableOrPrinter(o.PrintFlags); err != nil {
+		return err
 	}
 	if o.client == nil {
 		if o.client, err = protobufClient(o.ConfigFlags); err != nil {

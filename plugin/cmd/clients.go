@@ -3,6 +3,7 @@ package cmd
 import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -27,4 +28,16 @@ func explicitNamespace(cmd *cobra.Command, flags *genericclioptions.ConfigFlags)
 	}
 	ns, _, err := flags.ToRawKubeConfigLoader().Namespace()
 	return ns, err
+}
+
+// tableOrPrinter reads -o for commands that print their own tables: ""
+// and "wide" are tables (wide says which), anything else a cli-runtime
+// printer.
+func tableOrPrinter(flags *genericclioptions.PrintFlags) (wide bool, printer printers.ResourcePrinter, err error) {
+	switch f := *flags.OutputFormat; f {
+	case "", "wide":
+		return f == "wide", nil, nil
+	}
+	printer, err = flags.ToPrinter()
+	return false, printer, err
 }

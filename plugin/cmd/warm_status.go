@@ -61,13 +61,8 @@ func (o *WarmStatusOptions) Complete(cmd *cobra.Command) error {
 	if o.namespace, err = warmNamespace(cmd, o.ConfigFlags); err != nil {
 		return err
 	}
-	switch f := *o.PrintFlags.OutputFormat; f {
-	case "", "wide":
-		o.wide = f == "wide"
-	default:
-		if o.printer, err = o.PrintFlags.ToPrinter(); err != nil {
-			return err
-		}
+	if o.wide, o.printer, err = tableOrPrinter(o.PrintFlags); err != nil {
+		return err
 	}
 	o.client, err = protobufClient(o.ConfigFlags)
 	return err
