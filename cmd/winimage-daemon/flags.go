@@ -5,11 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	goruntime "runtime"
+	"runtime"
 
 	containerd "github.com/containerd/containerd/v2/client"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/runtime"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 )
 
 // runtimeFlags are the containerd settings every command shares.
@@ -18,15 +18,15 @@ type runtimeFlags struct {
 }
 
 func (f *runtimeFlags) add(fs *flag.FlagSet) {
-	d := runtime.DefaultsFor(goruntime.GOOS)
+	d := noderuntime.DefaultsFor(runtime.GOOS)
 	fs.StringVar(&f.address, "containerd-address", d.Address, "containerd gRPC address")
-	fs.StringVar(&f.namespace, "containerd-namespace", runtime.Namespace, "containerd namespace (kubelet's CRI uses k8s.io)")
+	fs.StringVar(&f.namespace, "containerd-namespace", noderuntime.Namespace, "containerd namespace (kubelet's CRI uses k8s.io)")
 	fs.StringVar(&f.snapshotter, "snapshotter", d.Snapshotter, "snapshotter to unpack into (the one kubelet's CRI uses)")
 	fs.StringVar(&f.root, "containerd-root", d.Root, "containerd root folder; its volume is checked before each pull")
 }
 
 func (f *runtimeFlags) connect(ctx context.Context) (*containerd.Client, error) {
-	return runtime.Connect(ctx, f.address, f.namespace)
+	return noderuntime.Connect(ctx, f.address, f.namespace)
 }
 
 // envDefault is the value of an environment variable (the downward API's)

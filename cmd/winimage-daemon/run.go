@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	goruntime "runtime"
+	"runtime"
 	"strings"
 	"time"
 
@@ -21,17 +21,18 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/diskguard"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
-	"github.com/winimage-io/kubectl-winimage/daemon/runtime"
 	"github.com/winimage-io/kubectl-winimage/daemon/warm"
-	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
-	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
 )
 
 func defaultStateFile() string {
-	if goruntime.GOOS == "windows" {
+	if runtime.GOOS == "windows" {
 		return `C:\ProgramData\winimage\state.json`
 	}
 	return "/run/winimage/state.json"
@@ -53,13 +54,13 @@ func run(ctx context.Context, args []string) error {
 	var o runOptions
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	o.runtimeFlags.add(fs)
-	fs.StringVar(&o.images, "images", "/etc/winimage/images.yaml", "image list (the mounted ConfigMap)")
+	fs.StringVar(&o.images, "images", contract.ImageListPath, "image list (the mounted ConfigMap)")
 	fs.StringVar(&o.stateFile, "state-file", defaultStateFile(), "where progress is written for the readiness probe")
 	fs.StringVar(&o.pullSecrets, "pull-secrets-dir", "", "folder of mounted dockerconfigjson pull secrets (one sub-folder each)")
 	fs.StringVar(&o.kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig (default: $KUBECONFIG, else the in-cluster service account)")
 	fs.StringVar(&o.node, "node-name", os.Getenv("NODE_NAME"), "this node (downward API NODE_NAME)")
 	fs.StringVar(&o.pod, "pod-name", os.Getenv("POD_NAME"), "this pod (downward API POD_NAME)")
-	fs.StringVar(&o.namespace, "pod-namespace", envDefault("POD_NAMESPACE", "winimage-system"), "this pod's namespace (downward API POD_NAMESPACE)")
+	fs.StringVar(&o.namespace, "pod-namespace", envDefault("POD_NAMESPACE", contract.DefaultNamespace), "this pod's namespace (downward API POD_NAMESPACE)")
 	fs.IntVar(&o.chains, "parallel-pulls", 3, "pulls at once; images sharing a base wait until the first of them has it")
 	fs.Float64Var(&o.diskThreshold, "disk-threshold", 0.85, "skip an image that would fill containerd's volume above this fraction (kubelet's image GC high threshold)")
 	fs.DurationVar(&o.publishInterval, "publish-interval", 2*time.Second, "least time between progress updates on the pod")
@@ -95,8 +96,8 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer client.Close()
-	rt := &runtime.Containerd{Client: client, Snapshotter: o.snapshotter, Platform: platform, Matcher: osbuild.Matcher(platform), Keychain: keychain,
-		UnpackLimiter: semaphore.NewWeighted(int64(max(goruntime.NumCPU(), 2)))}
+	rt := &noderuntime.Containerd{Client: client, Snapshotter: o.snapshotter, Platform: platform, Matcher: osbuild.Matcher(platform), Keychain: keychain,
+		UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2)))}
 
 	list, sum, err := imagelist.Load(o.images)
 	if err != nil {
@@ -163,7 +164,7 @@ func run(ctx context.Context, args []string) error {
 		snap := w.Snapshot()
 		log.Info("warm pass done", "ready", snap.Ready, "total", snap.Total, "took", time.Since(start).Round(time.Millisecond).String())
 		for _, img := range snap.Images {
-			if img.State != warm.Ready {
+			if img.State != contract.Ready {
 				log.Warn("image not warm", "ref", img.Ref, "state", string(img.State), "reason", img.Reason)
 			}
 		}

@@ -8,8 +8,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
-	"github.com/winimage-io/kubectl-winimage/daemon/runtime"
 )
 
 // unpin removes this daemon's pins (for `warm remove --unpin`), optionally
@@ -21,26 +22,26 @@ func unpin(ctx context.Context, args []string) error {
 	var rf runtimeFlags
 	rf.add(fs)
 	remove := fs.Bool("remove-unused", false, "also delete images this daemon added that no container uses")
-	publish := fs.Bool("report", false, "write the result on this pod (annotation "+report.AnnotationUnpin+")")
+	publish := fs.Bool("report", false, "write the result on this pod (annotation "+contract.AnnotationUnpin+")")
 	hold := fs.Bool("hold", false, "after success, stay until stopped")
 	kubeconfig := fs.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig (default: $KUBECONFIG, else the in-cluster service account)")
 	node := fs.String("node-name", os.Getenv("NODE_NAME"), "this node (downward API NODE_NAME)")
 	pod := fs.String("pod-name", os.Getenv("POD_NAME"), "this pod (downward API POD_NAME)")
-	namespace := fs.String("pod-namespace", envDefault("POD_NAMESPACE", "winimage-system"), "this pod's namespace (downward API POD_NAMESPACE)")
+	namespace := fs.String("pod-namespace", envDefault("POD_NAMESPACE", contract.DefaultNamespace), "this pod's namespace (downward API POD_NAMESPACE)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *publish && *pod == "" {
 		return errors.New("--report needs this pod's name: set POD_NAME from the downward API or --pod-name")
 	}
-	result := report.UnpinResult{Node: *node, Unpinned: []string{}}
+	result := contract.UnpinResult{Node: *node, Unpinned: []string{}}
 	err := func() error {
 		client, err := rf.connect(ctx)
 		if err != nil {
 			return err
 		}
 		defer client.Close()
-		rt := &runtime.Containerd{Client: client, Snapshotter: rf.snapshotter}
+		rt := &noderuntime.Containerd{Client: client, Snapshotter: rf.snapshotter}
 		result.Unpinned, result.Removed, err = rt.Unpin(ctx, *remove)
 		return err
 	}()

@@ -6,7 +6,7 @@ import (
 	"flag"
 	"os"
 
-	"github.com/winimage-io/kubectl-winimage/plugin/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
 )
 
 func version(ctx context.Context, args []string) error {

@@ -11,25 +11,15 @@ import (
 
 	"github.com/distribution/reference"
 	"sigs.k8s.io/yaml"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
-// List is the content of the file.
-type List struct {
-	Images []Image `json:"images"`
-}
+// List is the content of the file (the format is the contract's).
+type List = contract.ImageList
 
 // Image is one image to warm.
-type Image struct {
-	Ref string `json:"ref"`
-	// Pin (default true) labels the image so kubelet's image GC keeps it.
-	Pin *bool `json:"pin,omitempty"`
-	// Invalid says why Ref is not a usable reference; such an image is
-	// reported Failed while the others are warmed.
-	Invalid string `json:"-"`
-}
-
-// Pinned reports whether the image is to be pinned.
-func (i Image) Pinned() bool { return i.Pin == nil || *i.Pin }
+type Image = contract.ListedImage
 
 // Parse decodes a list. References are normalized the way the CRI plugin
 // normalizes kubelet's (nginx → docker.io/library/nginx:latest), so what is

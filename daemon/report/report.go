@@ -19,18 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/warm"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
-
-// AnnotationProgress holds the JSON Progress on the daemon's pod.
-const AnnotationProgress = "winimage.io/progress"
-
-// Progress is the published document.
-type Progress struct {
-	Node    string    `json:"node"`
-	Updated time.Time `json:"updated"`
-	warm.Snapshot
-}
 
 // Publisher publishes snapshots at most once per Interval.
 type Publisher struct {
@@ -48,7 +38,7 @@ type Publisher struct {
 // Run publishes snapshot() whenever changed fires, coalescing changes so
 // the pod is patched at most once per Interval, until ctx ends (then once
 // more, so the final state is out).
-func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot func() warm.Snapshot) {
+func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot func() contract.Snapshot) {
 	interval := p.Interval
 	if interval <= 0 {
 		interval = 2 * time.Second
@@ -76,10 +66,10 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 
 // publish writes s. API writes get their own deadline rather than the run's
 // context, so the last state still goes out while the daemon shuts down.
-func (p *Publisher) publish(_ context.Context, s warm.Snapshot) {
+func (p *Publisher) publish(_ context.Context, s contract.Snapshot) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	doc := Progress{Node: p.NodeName, Snapshot: s}
+	doc := contract.Progress{Node: p.NodeName, Snapshot: s}
 	body, err := json.Marshal(doc.Snapshot)
 	if err != nil {
 		return
@@ -95,7 +85,7 @@ func (p *Publisher) publish(_ context.Context, s warm.Snapshot) {
 		}
 	}
 	if p.Client != nil && p.PodName != "" {
-		if err := annotatePod(ctx, p.Client, p.Namespace, p.PodName, AnnotationProgress, string(full)); err != nil {
+		if err := annotatePod(ctx, p.Client, p.Namespace, p.PodName, contract.AnnotationProgress, string(full)); err != nil {
 			p.Log.Error("publish progress on pod", "pod", p.Namespace+"/"+p.PodName, "err", err)
 			return
 		}
@@ -109,7 +99,7 @@ func (p *Publisher) publish(_ context.Context, s warm.Snapshot) {
 
 // nodeEvent records completion or failure on the Node, where operators
 // look for node-level happenings.
-func (p *Publisher) nodeEvent(ctx context.Context, s warm.Snapshot) {
+func (p *Publisher) nodeEvent(ctx context.Context, s contract.Snapshot) {
 	if p.Client == nil || p.NodeName == "" {
 		return
 	}
@@ -118,7 +108,7 @@ func (p *Publisher) nodeEvent(ctx context.Context, s warm.Snapshot) {
 	var failed []string
 	for _, img := range s.Images {
 		bytes += img.BytesTotal
-		if img.State != warm.Ready {
+		if img.State != contract.Ready {
 			failed = append(failed, fmt.Sprintf("%s %s: %s", img.Ref, img.State, img.Reason))
 		}
 	}
@@ -150,8 +140,8 @@ func (p *Publisher) nodeEvent(ctx context.Context, s warm.Snapshot) {
 }
 
 // ReadState reads a state file written by a Publisher.
-func ReadState(path string) (Progress, error) {
-	var p Progress
+func ReadState(path string) (contract.Progress, error) {
+	var p contract.Progress
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return p, err

@@ -14,26 +14,26 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/warm"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 func TestPublisher(t *testing.T) {
 	client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d-1"}})
 	state := filepath.Join(t.TempDir(), "state.json")
 	p := &Publisher{Client: client, Namespace: "ns", PodName: "d-1", NodeName: "n1", StateFile: state, Interval: 100 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	snap := warm.Snapshot{Total: 1, Images: []warm.ImageState{{Ref: "r/a:1", State: warm.Pulling}}}
+	snap := contract.Snapshot{Total: 1, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Pulling}}}
 	changed := make(chan struct{}, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var mu sync.Mutex
-	current := func() warm.Snapshot { mu.Lock(); defer mu.Unlock(); return snap }
+	current := func() contract.Snapshot { mu.Lock(); defer mu.Unlock(); return snap }
 	go func() { p.Run(ctx, changed, current); close(done) }()
 	for i := 0; i < 20; i++ {
 		changed <- struct{}{}
 	}
 	time.Sleep(50 * time.Millisecond)
 	mu.Lock()
-	snap = warm.Snapshot{Total: 1, Ready: 1, Done: true, Images: []warm.ImageState{{Ref: "r/a:1", State: warm.Ready, BytesTotal: 10 << 20}}}
+	snap = contract.Snapshot{Total: 1, Ready: 1, Done: true, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Ready, BytesTotal: 10 << 20}}}
 	mu.Unlock()
 	changed <- struct{}{}
 	time.Sleep(300 * time.Millisecond)
@@ -50,9 +50,9 @@ func TestPublisher(t *testing.T) {
 		t.Errorf("%d pod patches for 21 changes in two states, want 2 (coalesced, unchanged skipped)", patches)
 	}
 	pod, _ := client.CoreV1().Pods("ns").Get(context.Background(), "d-1", metav1.GetOptions{})
-	var prog Progress
-	if err := json.Unmarshal([]byte(pod.Annotations[AnnotationProgress]), &prog); err != nil || prog.Node != "n1" || !prog.AllReady() {
-		t.Fatalf("annotation = %q (%v)", pod.Annotations[AnnotationProgress], err)
+	var prog contract.Progress
+	if err := json.Unmarshal([]byte(pod.Annotations[contract.AnnotationProgress]), &prog); err != nil || prog.Node != "n1" || !prog.AllReady() {
+		t.Fatalf("annotation = %q (%v)", pod.Annotations[contract.AnnotationProgress], err)
 	}
 	fromFile, err := ReadState(state)
 	if err != nil || !fromFile.AllReady() {

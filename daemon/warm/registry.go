@@ -7,7 +7,7 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
 )
 
 // RegistryPlanner plans from the registry: the digest a tag names now and

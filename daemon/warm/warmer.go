@@ -7,8 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
-	"github.com/winimage-io/kubectl-winimage/daemon/runtime"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 )
 
 // Plan is what the registry says an image is for this node.
@@ -29,7 +30,7 @@ type Planner interface {
 
 // Warmer warms a list of images into the runtime.
 type Warmer struct {
-	Runtime runtime.Runtime
+	Runtime noderuntime.Runtime
 	Planner Planner
 	// Chains is how many pulls run at once.
 	Chains int
@@ -44,7 +45,7 @@ type Warmer struct {
 	Slot func(ctx context.Context) (release func(), err error)
 
 	mu     sync.Mutex
-	states map[string]*ImageState
+	states map[string]*contract.ImageState
 
 	slotOnce    sync.Once
 	slotErr     error
@@ -52,13 +53,13 @@ type Warmer struct {
 }
 
 // Snapshot returns the current states.
-func (w *Warmer) Snapshot() Snapshot {
+func (w *Warmer) Snapshot() contract.Snapshot {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return snapshotOf(w.states)
 }
 
-func (w *Warmer) set(ref string, f func(*ImageState)) {
+func (w *Warmer) set(ref string, f func(*contract.ImageState)) {
 	w.mu.Lock()
 	st := w.states[ref]
 	f(st)
@@ -75,9 +76,9 @@ func (w *Warmer) set(ref string, f func(*ImageState)) {
 // one ingest); then the rest, alongside other chains, up to Chains pulls.
 func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 	w.mu.Lock()
-	w.states = map[string]*ImageState{}
+	w.states = map[string]*contract.ImageState{}
 	for _, img := range list.Images {
-		w.states[img.Ref] = &ImageState{Ref: img.Ref, State: Pending, Updated: time.Now()}
+		w.states[img.Ref] = &contract.ImageState{Ref: img.Ref, State: contract.Pending, Updated: time.Now()}
 	}
 	w.mu.Unlock()
 	if w.Changed != nil {
@@ -169,11 +170,11 @@ func chainsOf(imgs []imagelist.Image, plans map[string]Plan) [][]imagelist.Image
 
 func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, planErr error, sem chan struct{}) {
 	if img.Invalid != "" {
-		w.set(img.Ref, func(s *ImageState) { s.State, s.Reason = Failed, img.Invalid })
+		w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason = contract.Failed, img.Invalid })
 		return
 	}
-	if planErr != nil && runtime.Permanent(planErr) {
-		w.set(img.Ref, func(s *ImageState) { s.State, s.Reason = Failed, planErr.Error() })
+	if planErr != nil && noderuntime.Permanent(planErr) {
+		w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason = contract.Failed, planErr.Error() })
 		return
 	}
 	backoff := w.MinBackoff
@@ -198,12 +199,12 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 		if ctx.Err() != nil {
 			return
 		}
-		if runtime.Permanent(err) {
-			w.set(img.Ref, func(s *ImageState) { s.State, s.Reason, s.Attempts = Failed, err.Error(), attempt })
+		if noderuntime.Permanent(err) {
+			w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason, s.Attempts = contract.Failed, err.Error(), attempt })
 			return
 		}
-		w.set(img.Ref, func(s *ImageState) {
-			s.State, s.Attempts = Pulling, attempt
+		w.set(img.Ref, func(s *contract.ImageState) {
+			s.State, s.Attempts = contract.Pulling, attempt
 			s.Reason = fmt.Sprintf("attempt %d failed, retrying in %s: %v", attempt, backoff, err)
 		})
 		select {
@@ -215,8 +216,8 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 		// A registry that was down while planning may be back.
 		if planErr != nil {
 			plan, planErr = w.Planner.Plan(ctx, img.Ref)
-			if planErr != nil && runtime.Permanent(planErr) {
-				w.set(img.Ref, func(s *ImageState) { s.State, s.Reason = Failed, planErr.Error() })
+			if planErr != nil && noderuntime.Permanent(planErr) {
+				w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason = contract.Failed, planErr.Error() })
 				return
 			}
 		}
@@ -236,8 +237,8 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 				return err
 			}
 		}
-		w.set(img.Ref, func(s *ImageState) {
-			s.State, s.Digest, s.Reason = Ready, st.Digest, ""
+		w.set(img.Ref, func(s *contract.ImageState) {
+			s.State, s.Digest, s.Reason = contract.Ready, st.Digest, ""
 			if planErr != nil {
 				s.Reason = "present; the registry could not be asked for a newer digest: " + planErr.Error()
 			}
@@ -246,42 +247,42 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 	}
 	if w.Guard != nil && plan.Size > 0 {
 		if err := w.Guard(plan.Size); err != nil {
-			w.set(img.Ref, func(s *ImageState) { s.State, s.Reason = Skipped, err.Error() })
+			w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason = contract.Skipped, err.Error() })
 			return nil
 		}
 	}
 	if w.Slot != nil {
 		w.slotOnce.Do(func() {
-			w.set(img.Ref, func(s *ImageState) { s.Reason = "waiting for a cluster-wide pull slot" })
+			w.set(img.Ref, func(s *contract.ImageState) { s.Reason = "waiting for a cluster-wide pull slot" })
 			w.slotRelease, w.slotErr = w.Slot(ctx)
 		})
 		if w.slotErr != nil {
 			return w.slotErr
 		}
 	}
-	w.set(img.Ref, func(s *ImageState) { s.State, s.BytesTotal, s.Reason = Pulling, plan.Size, "" })
+	w.set(img.Ref, func(s *contract.ImageState) { s.State, s.BytesTotal, s.Reason = contract.Pulling, plan.Size, "" })
 	layers := make(map[string]int64, len(plan.Layers))
 	for i, d := range plan.Layers {
 		if i < len(plan.LayerSizes) {
 			layers[d] = plan.LayerSizes[i]
 		}
 	}
-	st, err = w.Runtime.Pull(ctx, img.Ref, runtime.PullOptions{Pin: img.Pinned(), Layers: layers, Progress: func(done, total int64, unpacking bool) {
-		w.set(img.Ref, func(s *ImageState) {
-			if s.State != Pulling && s.State != Unpacking {
+	st, err = w.Runtime.Pull(ctx, img.Ref, noderuntime.PullOptions{Pin: img.Pinned(), Layers: layers, Progress: func(done, total int64, unpacking bool) {
+		w.set(img.Ref, func(s *contract.ImageState) {
+			if s.State != contract.Pulling && s.State != contract.Unpacking {
 				return // a finished image's state is final
 			}
 			s.BytesDone, s.BytesTotal = done, max(total, s.BytesTotal)
 			if unpacking {
-				s.State = Unpacking
+				s.State = contract.Unpacking
 			}
 		})
 	}})
 	if err != nil {
 		return err
 	}
-	w.set(img.Ref, func(s *ImageState) {
-		s.State, s.Digest, s.Reason = Ready, st.Digest, ""
+	w.set(img.Ref, func(s *contract.ImageState) {
+		s.State, s.Digest, s.Reason = contract.Ready, st.Digest, ""
 		s.BytesDone = s.BytesTotal
 	})
 	return nil

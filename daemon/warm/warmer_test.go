@@ -7,13 +7,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
-	"github.com/winimage-io/kubectl-winimage/daemon/runtime"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 )
 
 type fakeRuntime struct {
 	mu         sync.Mutex
-	present    map[string]runtime.ImageStatus
+	present    map[string]noderuntime.ImageStatus
 	failures   map[string][]error
 	pulls      []string
 	pins       []string
@@ -28,23 +29,23 @@ type fakeRuntime struct {
 	baseDone          map[string]bool
 	siblingBeforeBase bool
 	// late keeps each pull's progress callback, to fire after it returned.
-	late []runtime.Progress
+	late []noderuntime.Progress
 }
 
-func (f *fakeRuntime) Status(_ context.Context, ref string) (runtime.ImageStatus, error) {
+func (f *fakeRuntime) Status(_ context.Context, ref string) (noderuntime.ImageStatus, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.present[ref], nil
 }
 
-func (f *fakeRuntime) Pull(_ context.Context, ref string, opts runtime.PullOptions) (runtime.ImageStatus, error) {
+func (f *fakeRuntime) Pull(_ context.Context, ref string, opts noderuntime.PullOptions) (noderuntime.ImageStatus, error) {
 	pin, progress := opts.Pin, opts.Progress
 	f.mu.Lock()
 	f.pulls = append(f.pulls, ref)
 	if errs := f.failures[ref]; len(errs) > 0 {
 		f.failures[ref] = errs[1:]
 		f.mu.Unlock()
-		return runtime.ImageStatus{}, errs[0]
+		return noderuntime.ImageStatus{}, errs[0]
 	}
 	base := f.baseOf[ref]
 	if f.baseDone == nil {
@@ -66,7 +67,7 @@ func (f *fakeRuntime) Pull(_ context.Context, ref string, opts runtime.PullOptio
 	f.inFlight[base]--
 	f.active--
 	f.baseDone[base] = true
-	st := runtime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:" + ref, Pinned: pin, PinnedByUs: pin}
+	st := noderuntime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:" + ref, Pinned: pin, PinnedByUs: pin}
 	f.present[ref] = st
 	f.late = append(f.late, progress)
 	return st, nil
@@ -99,7 +100,7 @@ func list(refs ...string) *imagelist.List {
 }
 
 func TestRunChainsSharedBasesAndParallelisesIndependentOnes(t *testing.T) {
-	rt := &fakeRuntime{present: map[string]runtime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, pullTime: 50 * time.Millisecond,
+	rt := &fakeRuntime{present: map[string]noderuntime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, pullTime: 50 * time.Millisecond,
 		baseOf: map[string]string{"r/a1:1": "A", "r/a2:1": "A", "r/a3:1": "A", "r/b1:1": "B", "r/b2:1": "B"}}
 	planner := fakePlanner{}
 	for ref, base := range rt.baseOf {
@@ -130,7 +131,7 @@ func TestRunChainsSharedBasesAndParallelisesIndependentOnes(t *testing.T) {
 
 func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
 	rt := &fakeRuntime{inFlight: map[string]int{}, baseOf: map[string]string{},
-		present: map[string]runtime.ImageStatus{
+		present: map[string]noderuntime.ImageStatus{
 			"r/warm:1":  {Present: true, Complete: true, Unpacked: true, Digest: "sha256:w"},
 			"r/stale:1": {Present: true, Complete: true, Unpacked: true, Digest: "sha256:old"},
 		},
@@ -141,23 +142,23 @@ func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
 	planner := fakePlanner{"r/warm:1": {Digest: "sha256:w"}, "r/stale:1": {Digest: "sha256:new"}}
 	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2, MinBackoff: time.Millisecond}
 	w.Run(context.Background(), list("r/warm:1", "r/stale:1", "r/flaky:1", "r/denied:1", "r/missing:1"))
-	got := map[string]ImageState{}
+	got := map[string]contract.ImageState{}
 	for _, s := range w.Snapshot().Images {
 		got[s.Ref] = s
 	}
-	if got["r/warm:1"].State != Ready || len(rt.pins) != 1 || rt.pins[0] != "r/warm:1" {
-		t.Errorf("warm image: %+v, pins %v; want Ready without a pull, pinned", got["r/warm:1"], rt.pins)
+	if got["r/warm:1"].State != contract.Ready || len(rt.pins) != 1 || rt.pins[0] != "r/warm:1" {
+		t.Errorf("warm image: %+v, pins %v; want contract.Ready without a pull, pinned", got["r/warm:1"], rt.pins)
 	}
-	if got["r/stale:1"].State != Ready || got["r/stale:1"].Digest != "sha256:r/stale:1" {
+	if got["r/stale:1"].State != contract.Ready || got["r/stale:1"].Digest != "sha256:r/stale:1" {
 		t.Errorf("a tag that moved must be pulled again: %+v", got["r/stale:1"])
 	}
-	if s := got["r/flaky:1"]; s.State != Ready || s.Attempts != 2 {
-		t.Errorf("flaky: %+v, want Ready after 2 failed attempts", s)
+	if s := got["r/flaky:1"]; s.State != contract.Ready || s.Attempts != 2 {
+		t.Errorf("flaky: %+v, want contract.Ready after 2 failed attempts", s)
 	}
-	if s := got["r/denied:1"]; s.State != Failed || s.Reason != "pull: 401 Unauthorized" || s.Attempts != 1 {
+	if s := got["r/denied:1"]; s.State != contract.Failed || s.Reason != "pull: 401 Unauthorized" || s.Attempts != 1 {
 		t.Errorf("denied: %+v", s)
 	}
-	if s := got["r/missing:1"]; s.State != Failed || s.Reason == "" {
+	if s := got["r/missing:1"]; s.State != contract.Failed || s.Reason == "" {
 		t.Errorf("missing: %+v", s)
 	}
 	for _, p := range rt.pulls {
@@ -171,7 +172,7 @@ func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
 }
 
 func TestGuardSkipsImagesThatWouldOverfillTheDisk(t *testing.T) {
-	rt := &fakeRuntime{present: map[string]runtime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, baseOf: map[string]string{}}
+	rt := &fakeRuntime{present: map[string]noderuntime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, baseOf: map[string]string{}}
 	w := &Warmer{Runtime: rt, Planner: fakePlanner{"r/big:1": {Size: 10 << 30}, "r/small:1": {Size: 1 << 20}}, Chains: 1,
 		Guard: func(size int64) error {
 			if size > 1<<30 {
@@ -181,7 +182,7 @@ func TestGuardSkipsImagesThatWouldOverfillTheDisk(t *testing.T) {
 		}}
 	w.Run(context.Background(), list("r/big:1", "r/small:1"))
 	for _, s := range w.Snapshot().Images {
-		want := map[string]State{"r/big:1": Skipped, "r/small:1": Ready}[s.Ref]
+		want := map[string]contract.State{"r/big:1": contract.Skipped, "r/small:1": contract.Ready}[s.Ref]
 		if s.State != want {
 			t.Errorf("%s: %s (%s), want %s", s.Ref, s.State, s.Reason, want)
 		}

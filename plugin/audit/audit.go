@@ -18,10 +18,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/pager"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
-	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
-	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
 	"github.com/winimage-io/kubectl-winimage/plugin/pulltime"
 	"github.com/winimage-io/kubectl-winimage/plugin/skew"
 )

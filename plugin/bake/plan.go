@@ -17,10 +17,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/version"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
-	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
-	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
 )
 
 // APIVersion and Kind of the plan schema.

@@ -17,10 +17,10 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/awsami"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
-	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
 )
 
 // ExitFindings is audit's exit code when findings reach --fail-on.

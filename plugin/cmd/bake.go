@@ -16,10 +16,10 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/bake"
-	"github.com/winimage-io/kubectl-winimage/plugin/buildinfo"
-	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
 )
 
 // defaultBakeBudget is the compressed bytes of images to bake into a 100 GB

@@ -11,7 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 
-	"github.com/winimage-io/kubectl-winimage/plugin/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
 )
 
 // VersionOptions drives `kubectl winimage version`.

@@ -17,14 +17,13 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
-	"github.com/winimage-io/kubectl-winimage/plugin/buildinfo"
-	"github.com/winimage-io/kubectl-winimage/plugin/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
-
-const defaultWarmNamespace = "winimage-system"
 
 // WarmOptions drives `kubectl winimage warm`.
 type WarmOptions struct {
@@ -106,7 +105,7 @@ wait leaves the DaemonSet warming.`,
 // warmNamespace is -n when given, else winimage-system.
 func warmNamespace(cmd *cobra.Command, flags *genericclioptions.ConfigFlags) (string, error) {
 	if !cmd.Flags().Changed("namespace") {
-		return defaultWarmNamespace, nil
+		return contract.DefaultNamespace, nil
 	}
 	ns, _, err := flags.ToRawKubeConfigLoader().Namespace()
 	return ns, err

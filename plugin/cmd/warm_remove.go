@@ -13,8 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/report"
-
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
 
@@ -90,7 +89,7 @@ func (o *WarmRemoveOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		p, err := warm.Unpin(ctx, typed, o.namespace, o.RemoveUnused, o.Timeout, func(r report.UnpinResult) {
+		p, err := warm.Unpin(ctx, typed, o.namespace, o.RemoveUnused, o.Timeout, func(r contract.UnpinResult) {
 			fmt.Fprintf(o.Out, "node/%s unpinned %d image records, removed %d\n", r.Node, len(r.Unpinned), len(r.Removed))
 		})
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
+	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 )
 
 // Labels set by EKS managed node groups, Karpenter and eksctl.

@@ -8,7 +8,7 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 
-	daemonwarm "github.com/winimage-io/kubectl-winimage/daemon/warm"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 func statusOf(nodes ...NodeStatus) *StatusReport {
@@ -33,7 +33,7 @@ func TestLineViewPrintsAStateChangeOnce(t *testing.T) {
 	v.Update(statusOf(NodeStatus{Node: "n1", State: NodeWarming, Total: 2, BytesTotal: 10 << 20}))
 	v.Update(statusOf(NodeStatus{Node: "n1", State: NodeWarming, Total: 2, BytesDone: 5 << 20, BytesTotal: 10 << 20}))
 	v.Update(statusOf(NodeStatus{Node: "n1", State: NodeFailed, Ready: 1, Total: 2, BytesDone: 5 << 20, BytesTotal: 10 << 20,
-		Failures: []daemonwarm.ImageState{{Ref: "r/b:1", State: daemonwarm.Failed, Reason: "not found (404)"}}}))
+		Failures: []contract.ImageState{{Ref: "r/b:1", State: contract.Failed, Reason: "not found (404)"}}}))
 	v.Stop()
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	want := []string{"n1: Warming, 0/2 images, 0Mi/10Mi", "n1: Failed, 1/2 images, 5Mi/10Mi; r/b:1 Failed: not found (404)"}
@@ -49,7 +49,7 @@ func TestBarViewDrawsEachNodeAndStops(t *testing.T) {
 		NodeStatus{Node: "node-b", State: NodeWarming, Total: 2}))
 	time.Sleep(50 * time.Millisecond)
 	v.Update(statusOf(NodeStatus{Node: "node-a", State: NodeReady, Ready: 2, Total: 2, BytesDone: 4, BytesTotal: 4},
-		NodeStatus{Node: "node-b", State: NodeFailed, Ready: 1, Total: 2, Failures: []daemonwarm.ImageState{{Ref: "r/b:1", Reason: "denied"}}}))
+		NodeStatus{Node: "node-b", State: NodeFailed, Ready: 1, Total: 2, Failures: []contract.ImageState{{Ref: "r/b:1", Reason: "denied"}}}))
 	done := make(chan struct{})
 	go func() { v.Stop(); close(done) }()
 	select {

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/manifests"
 )
 
@@ -29,9 +30,6 @@ const (
 	ComponentLabel = "app.kubernetes.io/component"
 	DaemonName     = "winimage-daemon"
 	ConfigMapName  = "winimage-images"
-	// imageListKey is the ConfigMap key the daemon reads, mounted at
-	// /etc/winimage/images.yaml.
-	imageListKey = "images.yaml"
 	// imageName is the placeholder image name in the manifests.
 	imageName = "winimage-daemon"
 	// defaultDiskThreshold is the daemon's, kubelet's image GC high mark.
@@ -184,7 +182,7 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 		return nil, err
 	}
 
-	args := []string{binary, "run", "--images", "/etc/winimage/images.yaml"}
+	args := []string{binary, "run", "--images", contract.ImageListPath}
 	if cfg.MaxConcurrentNodes > 0 {
 		args = append(args, "--max-concurrent-nodes", fmt.Sprint(cfg.MaxConcurrentNodes))
 	}
@@ -200,11 +198,11 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 		podSpec["nodeSelector"] = cfg.NodeSelector
 	}
 	if len(cfg.PullSecrets) > 0 {
-		args = append(args, "--pull-secrets-dir", "/etc/winimage/pull-secrets")
+		args = append(args, "--pull-secrets-dir", contract.PullSecretsDir)
 		container["command"] = args
 		var mounts, volumes []any
 		for _, s := range cfg.PullSecrets {
-			mounts = append(mounts, map[string]any{"name": "pull-secret-" + s, "mountPath": "/etc/winimage/pull-secrets/" + s, "readOnly": true})
+			mounts = append(mounts, map[string]any{"name": "pull-secret-" + s, "mountPath": contract.PullSecretsDir + "/" + s, "readOnly": true})
 			volumes = append(volumes, map[string]any{"name": "pull-secret-" + s, "secret": map[string]any{"secretName": s}})
 		}
 		container["volumeMounts"] = mounts
@@ -216,7 +214,7 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 	}
 	cmPatch := map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": ConfigMapName},
-		"data": map[string]any{imageListKey: string(listYAML)},
+		"data": map[string]any{contract.ImageListKey: string(listYAML)},
 	}
 	files := map[string][]byte{}
 	var patches []any

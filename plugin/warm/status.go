@@ -13,9 +13,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/pager"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
-	"github.com/winimage-io/kubectl-winimage/daemon/report"
-	daemonwarm "github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
 
 // Node states in a status report.
@@ -40,18 +39,18 @@ func (r *StatusReport) DeepCopyObject() runtime.Object { c := *r; return &c }
 
 // NodeStatus is one selected node.
 type NodeStatus struct {
-	Node       string                  `json:"node"`
-	Build      string                  `json:"build,omitempty"`
-	Pod        string                  `json:"pod,omitempty"`
-	State      string                  `json:"state"`
-	Ready      int                     `json:"ready"`
-	Total      int                     `json:"total"`
-	BytesDone  int64                   `json:"bytesDone"`
-	BytesTotal int64                   `json:"bytesTotal"`
-	Failures   []daemonwarm.ImageState `json:"failures,omitempty"`
-	Images     []daemonwarm.ImageState `json:"images,omitempty"`
-	Updated    *metav1.Time            `json:"updated,omitempty"`
-	Age        string                  `json:"age,omitempty"`
+	Node       string                `json:"node"`
+	Build      string                `json:"build,omitempty"`
+	Pod        string                `json:"pod,omitempty"`
+	State      string                `json:"state"`
+	Ready      int                   `json:"ready"`
+	Total      int                   `json:"total"`
+	BytesDone  int64                 `json:"bytesDone"`
+	BytesTotal int64                 `json:"bytesTotal"`
+	Failures   []contract.ImageState `json:"failures,omitempty"`
+	Images     []contract.ImageState `json:"images,omitempty"`
+	Updated    *metav1.Time          `json:"updated,omitempty"`
+	Age        string                `json:"age,omitempty"`
 }
 
 // Summary counts nodes by state.
@@ -108,7 +107,7 @@ func WantedImages(cm *corev1.ConfigMap) []string {
 	if cm == nil {
 		return nil
 	}
-	l, err := imagelist.Parse([]byte(cm.Data[imageListKey]))
+	l, err := imagelist.Parse([]byte(cm.Data[contract.ImageListKey]))
 	if err != nil {
 		return nil
 	}
@@ -155,11 +154,11 @@ func Assemble(namespace string, nodes []*corev1.Node, pods []*corev1.Pod, want [
 func fillFromPod(ns *NodeStatus, p *corev1.Pod, want []string, now time.Time) {
 	ns.Pod, ns.State = p.Name, NodeStarting
 	ns.Age = shortAge(now.Sub(p.CreationTimestamp.Time))
-	raw := p.Annotations[report.AnnotationProgress]
+	raw := p.Annotations[contract.AnnotationProgress]
 	if raw == "" {
 		return
 	}
-	var prog report.Progress
+	var prog contract.Progress
 	if err := json.Unmarshal([]byte(raw), &prog); err != nil {
 		return
 	}
@@ -175,9 +174,9 @@ func fillFromPod(ns *NodeStatus, p *corev1.Pod, want []string, now time.Time) {
 		ns.BytesDone += img.BytesDone
 		ns.BytesTotal += img.BytesTotal
 		switch img.State {
-		case daemonwarm.Ready:
+		case contract.Ready:
 			ns.Ready++
-		case daemonwarm.Failed, daemonwarm.Skipped:
+		case contract.Failed, contract.Skipped:
 			ns.Failures = append(ns.Failures, img)
 		}
 	}
@@ -196,17 +195,17 @@ func fillFromPod(ns *NodeStatus, p *corev1.Pod, want []string, now time.Time) {
 // selectWanted returns the reported states of the wanted images, in the
 // wanted order (Pending for one not reported yet), and whether the report
 // covers exactly the wanted list.
-func selectWanted(reported []daemonwarm.ImageState, want []string) ([]daemonwarm.ImageState, bool) {
-	byRef := make(map[string]daemonwarm.ImageState, len(reported))
+func selectWanted(reported []contract.ImageState, want []string) ([]contract.ImageState, bool) {
+	byRef := make(map[string]contract.ImageState, len(reported))
 	for _, img := range reported {
 		byRef[img.Ref] = img
 	}
 	current := len(reported) == len(want)
-	out := make([]daemonwarm.ImageState, 0, len(want))
+	out := make([]contract.ImageState, 0, len(want))
 	for _, ref := range want {
 		img, ok := byRef[ref]
 		if !ok {
-			img, current = daemonwarm.ImageState{Ref: ref, State: daemonwarm.Pending}, false
+			img, current = contract.ImageState{Ref: ref, State: contract.Pending}, false
 		}
 		out = append(out, img)
 	}

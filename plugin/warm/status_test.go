@@ -12,8 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/report"
-	daemonwarm "github.com/winimage-io/kubectl-winimage/daemon/warm"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 func node(name string) *corev1.Node {
@@ -21,22 +20,22 @@ func node(name string) *corev1.Node {
 		Status: corev1.NodeStatus{NodeInfo: corev1.NodeSystemInfo{KernelVersion: "10.0.20348.2582"}}}
 }
 
-func daemonPod(name, nodeName string, p *report.Progress) *corev1.Pod {
+func daemonPod(name, nodeName string, p *contract.Progress) *corev1.Pod {
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "winimage-system",
 		Labels: map[string]string{ComponentLabel: "daemon", PartOfLabel: PartOf}}, Spec: corev1.PodSpec{NodeName: nodeName}}
 	if p != nil {
 		b, _ := json.Marshal(p)
-		pod.Annotations = map[string]string{report.AnnotationProgress: string(b)}
+		pod.Annotations = map[string]string{contract.AnnotationProgress: string(b)}
 	}
 	return pod
 }
 
 func TestStatusStatesAndNodesWithoutDaemons(t *testing.T) {
-	ready := &report.Progress{Snapshot: daemonwarm.Snapshot{Total: 2, Ready: 2, Done: true, Images: []daemonwarm.ImageState{
-		{Ref: "a", State: daemonwarm.Ready, BytesDone: 1 << 20, BytesTotal: 1 << 20}, {Ref: "b", State: daemonwarm.Ready}}}}
-	failed := &report.Progress{Snapshot: daemonwarm.Snapshot{Total: 2, Ready: 1, Done: true, Images: []daemonwarm.ImageState{
-		{Ref: "a", State: daemonwarm.Ready}, {Ref: "b", State: daemonwarm.Failed, Reason: "not found (404) in the registry"}}}}
-	warming := &report.Progress{Snapshot: daemonwarm.Snapshot{Total: 1, Images: []daemonwarm.ImageState{{Ref: "a", State: daemonwarm.Pulling, BytesDone: 5, BytesTotal: 10}}}}
+	ready := &contract.Progress{Snapshot: contract.Snapshot{Total: 2, Ready: 2, Done: true, Images: []contract.ImageState{
+		{Ref: "a", State: contract.Ready, BytesDone: 1 << 20, BytesTotal: 1 << 20}, {Ref: "b", State: contract.Ready}}}}
+	failed := &contract.Progress{Snapshot: contract.Snapshot{Total: 2, Ready: 1, Done: true, Images: []contract.ImageState{
+		{Ref: "a", State: contract.Ready}, {Ref: "b", State: contract.Failed, Reason: "not found (404) in the registry"}}}}
+	warming := &contract.Progress{Snapshot: contract.Snapshot{Total: 1, Images: []contract.ImageState{{Ref: "a", State: contract.Pulling, BytesDone: 5, BytesTotal: 10}}}}
 	client := fake.NewSimpleClientset(node("n1"), node("n2"), node("n3"), node("n4"), node("n5"),
 		daemonPod("d1", "n1", ready), daemonPod("d2", "n2", failed), daemonPod("d3", "n3", warming), daemonPod("d4", "n4", nil))
 	r, err := Status(context.Background(), client, "winimage-system", "kubernetes.io/os=windows", time.Now())
@@ -62,21 +61,21 @@ func TestStatusStatesAndNodesWithoutDaemons(t *testing.T) {
 }
 
 func TestStatusCountsADaemonOnAnOldListAsWarming(t *testing.T) {
-	old := &report.Progress{Snapshot: daemonwarm.Snapshot{Total: 1, Ready: 1, Done: true, Images: []daemonwarm.ImageState{
-		{Ref: "docker.io/library/a:1", State: daemonwarm.Ready}}}}
+	old := &contract.Progress{Snapshot: contract.Snapshot{Total: 1, Ready: 1, Done: true, Images: []contract.ImageState{
+		{Ref: "docker.io/library/a:1", State: contract.Ready}}}}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ConfigMapName, Namespace: "winimage-system"},
-		Data: map[string]string{imageListKey: "images:\n- ref: a:1\n- ref: b:2\n"}}
+		Data: map[string]string{contract.ImageListKey: "images:\n- ref: a:1\n- ref: b:2\n"}}
 	client := fake.NewSimpleClientset(node("n1"), daemonPod("d1", "n1", old), cm)
 	r, err := Status(context.Background(), client, "winimage-system", "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := r.Nodes[0]
-	if n.State != NodeWarming || n.Ready != 1 || n.Total != 2 || n.Images[1].Ref != "docker.io/library/b:2" || n.Images[1].State != daemonwarm.Pending {
+	if n.State != NodeWarming || n.Ready != 1 || n.Total != 2 || n.Images[1].Ref != "docker.io/library/b:2" || n.Images[1].State != contract.Pending {
 		t.Errorf("a daemon still on the old list: %+v", n)
 	}
 
-	cm.Data[imageListKey] = "images:\n- ref: a:1\n"
+	cm.Data[contract.ImageListKey] = "images:\n- ref: a:1\n"
 	client = fake.NewSimpleClientset(node("n1"), daemonPod("d1", "n1", old), cm)
 	if r, _ = Status(context.Background(), client, "winimage-system", "", time.Now()); r.Nodes[0].State != NodeReady {
 		t.Errorf("a daemon on the current list: %+v", r.Nodes[0])

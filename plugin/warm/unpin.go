@@ -18,14 +18,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/report"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
-// ModeLabel on the daemon's pod template says what the pods do; the
-// DaemonSet's selector cannot change, so the mode is an extra label.
 const (
-	ModeLabel = "winimage.io/mode"
-	ModeUnpin = "unpin"
 	// unpinFieldManager is not warm's, so a later warm's apply takes the
 	// pods back to warming instead of sharing the fields.
 	unpinFieldManager = "kubectl-winimage-unpin"
@@ -54,7 +50,7 @@ func UnpinMode(ds *appsv1.DaemonSet, removeUnused bool) error {
 	if tpl.Labels == nil {
 		tpl.Labels = map[string]string{}
 	}
-	tpl.Labels[ModeLabel] = ModeUnpin
+	tpl.Labels[contract.ModeLabel] = contract.ModeUnpin
 	// Unpinning is cheap: every node at once.
 	all := intstr.FromString("100%")
 	ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
@@ -64,21 +60,21 @@ func UnpinMode(ds *appsv1.DaemonSet, removeUnused bool) error {
 
 func inUnpinMode(ds *appsv1.DaemonSet) bool {
 	cs := ds.Spec.Template.Spec.Containers
-	return ds.Spec.Template.Labels[ModeLabel] == ModeUnpin && len(cs) == 1 && len(cs[0].Command) > 1 && cs[0].Command[1] == "unpin"
+	return ds.Spec.Template.Labels[contract.ModeLabel] == contract.ModeUnpin && len(cs) == 1 && len(cs[0].Command) > 1 && cs[0].Command[1] == "unpin"
 }
 
 // UnpinProgress is the state of an unpin run.
 type UnpinProgress struct {
 	Desired int
-	Done    map[string]report.UnpinResult // by node
-	Waiting []string                      // nodes whose unpin pod has not reported
+	Done    map[string]contract.UnpinResult // by node
+	Waiting []string                        // nodes whose unpin pod has not reported
 }
 
 // Unpin switches the daemon to unpin mode and waits until each node the
 // DaemonSet covers has reported; with removeUnused the images the daemon
 // added that no container uses are deleted too. seen is called once per
 // node result.
-func Unpin(ctx context.Context, client kubernetes.Interface, namespace string, removeUnused bool, timeout time.Duration, seen func(report.UnpinResult)) (*UnpinProgress, error) {
+func Unpin(ctx context.Context, client kubernetes.Interface, namespace string, removeUnused bool, timeout time.Duration, seen func(contract.UnpinResult)) (*UnpinProgress, error) {
 	dsClient := client.AppsV1().DaemonSets(namespace)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		ds, err := dsClient.Get(ctx, DaemonName, metav1.GetOptions{})
@@ -101,13 +97,13 @@ func Unpin(ctx context.Context, client kubernetes.Interface, namespace string, r
 		return nil, err
 	}
 
-	p := &UnpinProgress{Done: map[string]report.UnpinResult{}}
+	p := &UnpinProgress{Done: map[string]contract.UnpinResult{}}
 	err = wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		ds, err := dsClient.Get(ctx, DaemonName, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
-		pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: DaemonPodSelector + "," + ModeLabel + "=" + ModeUnpin})
+		pods, err := client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: DaemonPodSelector + "," + contract.ModeLabel + "=" + contract.ModeUnpin})
 		if err != nil {
 			return false, err
 		}
@@ -120,8 +116,8 @@ func Unpin(ctx context.Context, client kubernetes.Interface, namespace string, r
 			}
 		}
 		for nodeName, pod := range byNode {
-			raw := pod.Annotations[report.AnnotationUnpin]
-			var res report.UnpinResult
+			raw := pod.Annotations[contract.AnnotationUnpin]
+			var res contract.UnpinResult
 			if raw == "" || json.Unmarshal([]byte(raw), &res) != nil || res.Error != "" {
 				p.Waiting = append(p.Waiting, nodeName)
 				continue

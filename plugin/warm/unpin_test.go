@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/report"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 func renderedDaemonSet(t *testing.T, os string) *appsv1.DaemonSet {
@@ -39,8 +39,8 @@ func TestUnpinModeKeepsTheNodeSideAndDropsTheProbe(t *testing.T) {
 	for _, goos := range []string{"windows", "linux"} {
 		ds := renderedDaemonSet(t, goos)
 		before := ds.DeepCopy()
-		if ds.Spec.Template.Labels[ModeLabel] != "warm" {
-			t.Fatalf("%s: rendered mode label %q", goos, ds.Spec.Template.Labels[ModeLabel])
+		if ds.Spec.Template.Labels[contract.ModeLabel] != contract.ModeWarm {
+			t.Fatalf("%s: rendered mode label %q", goos, ds.Spec.Template.Labels[contract.ModeLabel])
 		}
 		if err := UnpinMode(ds, false); err != nil {
 			t.Fatal(err)
@@ -65,18 +65,18 @@ func TestUnpinModeKeepsTheNodeSideAndDropsTheProbe(t *testing.T) {
 func TestUnpinWaitsForEveryNodeAndTimesOutWithoutDeleting(t *testing.T) {
 	ds := renderedDaemonSet(t, "linux")
 	ds.Status = appsv1.DaemonSetStatus{DesiredNumberScheduled: 2, UpdatedNumberScheduled: 2}
-	pod := func(name, node string, res *report.UnpinResult) *corev1.Pod {
+	pod := func(name, node string, res *contract.UnpinResult) *corev1.Pod {
 		p := daemonPod(name, node, nil)
-		p.Labels[ModeLabel] = ModeUnpin
+		p.Labels[contract.ModeLabel] = contract.ModeUnpin
 		if res != nil {
 			b, _ := json.Marshal(res)
-			p.Annotations = map[string]string{report.AnnotationUnpin: string(b)}
+			p.Annotations = map[string]string{contract.AnnotationUnpin: string(b)}
 		}
 		return p
 	}
-	client := fake.NewSimpleClientset(ds, pod("u1", "n1", &report.UnpinResult{Node: "n1", Unpinned: []string{"a"}}), pod("u2", "n2", nil))
+	client := fake.NewSimpleClientset(ds, pod("u1", "n1", &contract.UnpinResult{Node: "n1", Unpinned: []string{"a"}}), pod("u2", "n2", nil))
 	var seen []string
-	_, err := Unpin(context.Background(), client, "winimage-system", false, 1500*time.Millisecond, func(r report.UnpinResult) { seen = append(seen, r.Node) })
+	_, err := Unpin(context.Background(), client, "winimage-system", false, 1500*time.Millisecond, func(r contract.UnpinResult) { seen = append(seen, r.Node) })
 	if err == nil || !strings.Contains(err.Error(), "waiting: n2") || !strings.Contains(err.Error(), "nothing was deleted") {
 		t.Fatalf("one node silent: %v", err)
 	}
@@ -85,14 +85,14 @@ func TestUnpinWaitsForEveryNodeAndTimesOutWithoutDeleting(t *testing.T) {
 		t.Error("the DaemonSet was not switched to unpin mode")
 	}
 
-	b, _ := json.Marshal(report.UnpinResult{Node: "n2"})
+	b, _ := json.Marshal(contract.UnpinResult{Node: "n2"})
 	p2, _ := client.CoreV1().Pods("winimage-system").Get(context.Background(), "u2", metav1.GetOptions{})
-	p2.Annotations = map[string]string{report.AnnotationUnpin: string(b)}
+	p2.Annotations = map[string]string{contract.AnnotationUnpin: string(b)}
 	if _, err := client.CoreV1().Pods("winimage-system").Update(context.Background(), p2, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	seen = nil
-	p, err := Unpin(context.Background(), client, "winimage-system", false, 5*time.Second, func(r report.UnpinResult) { seen = append(seen, r.Node) })
+	p, err := Unpin(context.Background(), client, "winimage-system", false, 5*time.Second, func(r contract.UnpinResult) { seen = append(seen, r.Node) })
 	if err != nil || len(p.Done) != 2 || len(seen) != 2 {
 		t.Fatalf("both nodes reported: %v %+v %v", err, p, seen)
 	}

@@ -17,8 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/report"
-	daemonwarm "github.com/winimage-io/kubectl-winimage/daemon/warm"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
@@ -52,11 +51,11 @@ func BenchmarkWarmStatus(b *testing.B) {
 		if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
 			return err
 		}
-		prog := report.Progress{Node: name, Updated: time.Now(), Snapshot: daemonwarm.Snapshot{Total: 10, Ready: 9, Done: i%3 != 0}}
+		prog := contract.Progress{Node: name, Updated: time.Now(), Snapshot: contract.Snapshot{Total: 10, Ready: 9, Done: i%3 != 0}}
 		for k := 0; k < 10; k++ {
-			st := daemonwarm.ImageState{Ref: fmt.Sprintf("123456789012.dkr.ecr.us-east-2.amazonaws.com/shop/app-%d:1.2.3", k), State: daemonwarm.Ready, BytesDone: 900 << 20, BytesTotal: 900 << 20, Digest: "sha256:" + strings.Repeat("ab", 32)}
+			st := contract.ImageState{Ref: fmt.Sprintf("123456789012.dkr.ecr.us-east-2.amazonaws.com/shop/app-%d:1.2.3", k), State: contract.Ready, BytesDone: 900 << 20, BytesTotal: 900 << 20, Digest: "sha256:" + strings.Repeat("ab", 32)}
 			if k == 9 {
-				st.State, st.BytesDone, st.Reason = daemonwarm.Pulling, 300<<20, ""
+				st.State, st.BytesDone, st.Reason = contract.Pulling, 300<<20, ""
 			}
 			prog.Images = append(prog.Images, st)
 		}
@@ -64,7 +63,7 @@ func BenchmarkWarmStatus(b *testing.B) {
 		_, err = client.CoreV1().Pods("winimage-system").Create(ctx, &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("winimage-daemon-%04d", i), Namespace: "winimage-system",
 				Labels:      map[string]string{warm.ComponentLabel: "daemon", warm.PartOfLabel: warm.PartOf},
-				Annotations: map[string]string{report.AnnotationProgress: string(ann)}},
+				Annotations: map[string]string{contract.AnnotationProgress: string(ann)}},
 			Spec: corev1.PodSpec{NodeName: name, AutomountServiceAccountToken: new(bool), Containers: []corev1.Container{{Name: "daemon", Image: "r.example/winimage-daemon:1"}}},
 		}, metav1.CreateOptions{})
 		return err

@@ -17,7 +17,7 @@ import (
 // pluginBinary is kubectl-winimage stamped v9.9.9-e2e.
 func pluginBinary(t *testing.T) string {
 	t.Helper()
-	return buildBinary(t, "./cmd/kubectl-winimage", "kubectl-winimage", "github.com/winimage-io/kubectl-winimage/plugin/buildinfo.Version=v9.9.9-e2e") + "/kubectl-winimage"
+	return buildBinary(t, "./cmd/kubectl-winimage", "kubectl-winimage", "github.com/winimage-io/kubectl-winimage/daemon/buildinfo.Version=v9.9.9-e2e") + "/kubectl-winimage"
 }
 
 // runPlugin runs the plugin with a kubeconfig and returns stdout, stderr and

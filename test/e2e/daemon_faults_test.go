@@ -15,18 +15,18 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/warm"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
-func stateOf(p []warm.ImageState, ref string) warm.ImageState {
+func stateOf(p []contract.ImageState, ref string) contract.ImageState {
 	for _, s := range p {
 		if s.Ref == ref {
 			return s
 		}
 	}
-	return warm.ImageState{}
+	return contract.ImageState{}
 }
 
 func TestDaemonFailsBadImagesClearlyAndWarmsTheRest(t *testing.T) {
@@ -53,12 +53,12 @@ func TestDaemonFailsBadImagesClearlyAndWarmsTheRest(t *testing.T) {
 	badRef := applied.Ref("apps/Not-Valid:1")
 	d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{good, missing, unauthorized, windowsOnly, badRef}})
 	p := d.waitDone(2 * time.Minute)
-	if s := stateOf(p.Images, good); s.State != warm.Ready {
+	if s := stateOf(p.Images, good); s.State != contract.Ready {
 		t.Errorf("good image: %+v", s)
 	}
 	for ref, want := range map[string]string{missing: "404", unauthorized: "401", windowsOnly: "no match for platform linux/amd64", badRef: "not a valid image reference"} {
 		s := stateOf(p.Images, ref)
-		if s.State != warm.Failed || !strings.Contains(s.Reason, want) {
+		if s.State != contract.Failed || !strings.Contains(s.Reason, want) {
 			t.Errorf("%s: %s %q, want Failed with %q", ref, s.State, s.Reason, want)
 		}
 		if criImage(t, r.Containerd, ref) != nil {
@@ -126,10 +126,10 @@ func waitPulling(t *testing.T, d *daemon, ref string) {
 	for time.Now().Before(deadline) {
 		s := stateOf(d.state().Images, ref)
 		seen = append(seen, fmt.Sprintf("%s %d/%d", s.State, s.BytesDone, s.BytesTotal))
-		if s.State == warm.Pulling && s.BytesDone > 0 && s.BytesDone < s.BytesTotal {
+		if s.State == contract.Pulling && s.BytesDone > 0 && s.BytesDone < s.BytesTotal {
 			return
 		}
-		if s.State == warm.Ready {
+		if s.State == contract.Ready {
 			t.Fatalf("pull finished before it could be interrupted; saw %v", compact(seen))
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -156,7 +156,7 @@ func TestDaemonSurvivesRegistryOutageMidPull(t *testing.T) {
 	r.Registry.Stop()
 	// While the registry is away the image must not be Ready.
 	time.Sleep(2 * time.Second)
-	if s := stateOf(d.state().Images, ref); s.State == warm.Ready {
+	if s := stateOf(d.state().Images, ref); s.State == contract.Ready {
 		t.Fatalf("Ready while the registry was down: %+v", s)
 	}
 	if err := r.Registry.Start(); err != nil {
@@ -165,7 +165,7 @@ func TestDaemonSurvivesRegistryOutageMidPull(t *testing.T) {
 	r.Registry.Throttle(0)
 	p := d.waitDone(3 * time.Minute)
 	s := stateOf(p.Images, ref)
-	if s.State != warm.Ready || s.Attempts < 1 {
+	if s.State != contract.Ready || s.Attempts < 1 {
 		t.Fatalf("after the outage: %+v", s)
 	}
 	if img := criImage(t, r.Containerd, ref); img == nil || !img.Pinned {
@@ -183,7 +183,7 @@ func TestDaemonSurvivesContainerdRestartMidPull(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := d.waitDone(3 * time.Minute)
-	if s := stateOf(p.Images, ref); s.State != warm.Ready {
+	if s := stateOf(p.Images, ref); s.State != contract.Ready {
 		t.Fatalf("after the containerd restart: %+v", s)
 	}
 	if img := criImage(t, r.Containerd, ref); img == nil || !img.Pinned {

@@ -13,8 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/report"
-	"github.com/winimage-io/kubectl-winimage/daemon/warm"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 func TestDaemonPacesNodesThroughLeasesAndReleasesThemOnSIGTERM(t *testing.T) {
@@ -39,7 +38,7 @@ func TestDaemonPacesNodesThroughLeasesAndReleasesThemOnSIGTERM(t *testing.T) {
 			case <-time.After(20 * time.Millisecond):
 			}
 			sa, sb := stateOf(a.state().Images, ref), stateOf(b.state().Images, ref)
-			if sa.BytesDone > 0 && sa.State != warm.Ready && sb.BytesDone > 0 && sb.State != warm.Ready {
+			if sa.BytesDone > 0 && sa.State != contract.Ready && sb.BytesDone > 0 && sb.State != contract.Ready {
 				overlap.Store(true)
 			}
 			if strings.Contains(sa.Reason+sb.Reason, "waiting for a cluster-wide pull slot") {
@@ -110,7 +109,7 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 
 	// Unpin: our pins go, theirs stays; with --remove-unused, our images go.
 	out := runOK(t, nil, daemonBinary(t), "unpin", "--containerd-address", r.Containerd.Address)
-	var res report.UnpinResult
+	var res contract.UnpinResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -129,7 +128,7 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 	// Disk guard: a threshold below current use skips new images, and says why.
 	d2 := startDaemon(t, r, daemonOpts{node: node, containerd: r.Containerd, images: []string{applied.Ref("apps/a2:1")}, extra: []string{"--disk-threshold", "0.0001"}})
 	p := d2.waitDone(time.Minute)
-	if s := stateOf(p.Images, applied.Ref("apps/a2:1")); s.State != warm.Skipped || !strings.Contains(s.Reason, "kubelet starts deleting images") {
+	if s := stateOf(p.Images, applied.Ref("apps/a2:1")); s.State != contract.Skipped || !strings.Contains(s.Reason, "kubelet starts deleting images") {
 		t.Errorf("disk guard: %+v", s)
 	}
 	// Changing the list warms the new image without restarting.
@@ -155,7 +154,7 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 	// a3) go; what others pinned or we no longer pin stays.
 	_ = d3.stop()
 	out = runOK(t, nil, daemonBinary(t), "unpin", "--containerd-address", r.Containerd.Address, "--remove-unused")
-	res = report.UnpinResult{}
+	res = contract.UnpinResult{}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}

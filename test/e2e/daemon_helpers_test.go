@@ -23,6 +23,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
@@ -117,13 +118,13 @@ func (d *daemon) setImages(refs ...string) {
 	}
 }
 
-func (d *daemon) state() report.Progress {
+func (d *daemon) state() contract.Progress {
 	p, _ := report.ReadState(d.stateFile)
 	return p
 }
 
 // waitDone waits until the daemon reports every image settled.
-func (d *daemon) waitDone(timeout time.Duration) report.Progress {
+func (d *daemon) waitDone(timeout time.Duration) contract.Progress {
 	d.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -137,7 +138,7 @@ func (d *daemon) waitDone(timeout time.Duration) report.Progress {
 		}
 	}
 	d.t.Fatalf("daemon not done after %s: %+v\n%s", timeout, d.state(), d.logs.String())
-	return report.Progress{}
+	return contract.Progress{}
 }
 
 // stop sends SIGTERM and waits for a clean exit.
@@ -175,14 +176,14 @@ func criImage(t *testing.T, c *rig.Containerd, ref string) *runtimeapi.Image {
 	return nil
 }
 
-func progressAnnotation(t *testing.T, r *rig.Rig, pod string) report.Progress {
+func progressAnnotation(t *testing.T, r *rig.Rig, pod string) contract.Progress {
 	t.Helper()
 	p, err := r.Client.CoreV1().Pods("winimage-system").Get(context.Background(), pod, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var prog report.Progress
-	_ = json.Unmarshal([]byte(p.Annotations[report.AnnotationProgress]), &prog)
+	var prog contract.Progress
+	_ = json.Unmarshal([]byte(p.Annotations[contract.AnnotationProgress]), &prog)
 	return prog
 }
 

@@ -10,7 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/warm"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 // Six images on two bases, with Windows entries too (the rig's Linux
@@ -113,7 +113,7 @@ func TestDaemonWarmsVerifiesPinsAndReports(t *testing.T) {
 		t.Errorf("re-check fetched %d blobs", blobs)
 	}
 	for _, img := range p2.Images {
-		if img.State != warm.Ready || img.Attempts > 1 {
+		if img.State != contract.Ready || img.Attempts > 1 {
 			t.Errorf("re-check: %+v", img)
 		}
 	}

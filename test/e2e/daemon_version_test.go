@@ -12,7 +12,7 @@ import (
 func TestDaemonVersionReachesNodeContainerd(t *testing.T) {
 	r, _ := startRig(t, "")
 	bin := buildBinary(t, "./cmd/winimage-daemon", "winimage-daemon",
-		"github.com/winimage-io/kubectl-winimage/plugin/buildinfo.Version=v9.9.9-e2e")
+		"github.com/winimage-io/kubectl-winimage/daemon/buildinfo.Version=v9.9.9-e2e")
 	out := runOK(t, os.Environ(), bin+"/winimage-daemon", "version", "--containerd-address", r.Containerd.Address)
 	var report struct {
 		Daemon     struct{ Version string }

@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	daemonimage "github.com/winimage-io/kubectl-winimage/daemon/image"
-	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
+	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 )
 
 // pushBase pushes a small generated image (or, for several platforms, an
@@ -131,7 +131,7 @@ func TestDaemonImageIndexResolvesPerPlatformAndIsWarmDefault(t *testing.T) {
 	}
 
 	// A plugin stamped with it deploys it by default and says so.
-	plugin := buildBinary(t, "./cmd/kubectl-winimage", "kubectl-winimage", "github.com/winimage-io/kubectl-winimage/plugin/buildinfo.DaemonImage="+ref) + "/kubectl-winimage"
+	plugin := buildBinary(t, "./cmd/kubectl-winimage", "kubectl-winimage", "github.com/winimage-io/kubectl-winimage/daemon/buildinfo.DaemonImage="+ref) + "/kubectl-winimage"
 	out := runOK(t, nil, plugin, "--kubeconfig", r.Kubeconfig, "warm", "r.example/app:1", "--dry-run=client", "-o", "yaml")
 	var list struct {
 		Items []struct {

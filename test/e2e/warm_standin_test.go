@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/runtime"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
@@ -207,7 +207,7 @@ func TestWarmOnRealDaemonsThroughTheKubeletStandIn(t *testing.T) {
 				t.Errorf("%s after remove --unpin: %s through CRI: %+v", n, ref, img)
 			}
 		}
-		for _, label := range []string{runtime.LabelPinned, runtime.LabelPinnedBy} {
+		for _, label := range []string{noderuntime.LabelPinned, noderuntime.LabelPinnedBy} {
 			if left, err := c.ImagesLabelled(ctx, label); err != nil || len(left) != 0 {
 				t.Errorf("%s: images still labelled %s: %v %v", n, label, left, err)
 			}

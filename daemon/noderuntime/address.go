@@ -1,7 +1,7 @@
 // Package runtime is the daemon's boundary to the node's container runtime
 // (containerd): where it listens, which namespace and snapshotter kubelet's
 // CRI uses, and a client connected to it.
-package runtime
+package noderuntime
 
 import (
 	"context"

@@ -21,7 +21,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/winimage-io/kubectl-winimage/plugin/osbuild"
+	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 )
 
 // Manifest is the entry of an image chosen for one platform.

@@ -1,0 +1,18 @@
+package contract
+
+// Where the plugin deploys the daemon and where the DaemonSet mounts its
+// inputs. The paths are the container's; on a Windows HostProcess container
+// without the bind filter they appear under %CONTAINER_SANDBOX_MOUNT_POINT%
+// (see daemon/hostprocess).
+const (
+	// DefaultNamespace is where `warm` deploys the DaemonSet unless -n.
+	DefaultNamespace = "winimage-system"
+	// ImageListKey is the ConfigMap key holding the ImageList.
+	ImageListKey = "images.yaml"
+	// ImageListDir is where the ConfigMap is mounted.
+	ImageListDir = "/etc/winimage"
+	// ImageListPath is the file the daemon reads.
+	ImageListPath = ImageListDir + "/" + ImageListKey
+	// PullSecretsDir holds one folder per mounted pull secret.
+	PullSecretsDir = "/etc/winimage/pull-secrets"
+)
