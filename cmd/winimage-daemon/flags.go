@@ -1,32 +1,29 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"runtime"
 
-	containerd "github.com/containerd/containerd/v2/client"
-
-	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/agent"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
-// runtimeFlags are the containerd settings every command shares.
-type runtimeFlags struct {
-	address, namespace, snapshotter, root string
+// addContainerd binds the containerd settings every command shares.
+func addContainerd(fs *flag.FlagSet, c *agent.Containerd) {
+	*c = agent.DefaultContainerd()
+	fs.StringVar(&c.Address, "containerd-address", c.Address, "containerd gRPC address")
+	fs.StringVar(&c.Namespace, "containerd-namespace", c.Namespace, "containerd namespace (kubelet's CRI uses k8s.io)")
+	fs.StringVar(&c.Snapshotter, "snapshotter", c.Snapshotter, "snapshotter to unpack into (the one kubelet's CRI uses)")
+	fs.StringVar(&c.Root, "containerd-root", c.Root, "containerd root folder; its volume is checked before each pull")
 }
 
-func (f *runtimeFlags) add(fs *flag.FlagSet) {
-	d := noderuntime.DefaultsFor(runtime.GOOS)
-	fs.StringVar(&f.address, "containerd-address", d.Address, "containerd gRPC address")
-	fs.StringVar(&f.namespace, "containerd-namespace", noderuntime.Namespace, "containerd namespace (kubelet's CRI uses k8s.io)")
-	fs.StringVar(&f.snapshotter, "snapshotter", d.Snapshotter, "snapshotter to unpack into (the one kubelet's CRI uses)")
-	fs.StringVar(&f.root, "containerd-root", d.Root, "containerd root folder; its volume is checked before each pull")
-}
-
-func (f *runtimeFlags) connect(ctx context.Context) (*containerd.Client, error) {
-	return noderuntime.Connect(ctx, f.address, f.namespace)
+// addIdentity binds who this daemon is, from the downward API by default.
+func addIdentity(fs *flag.FlagSet, id *agent.Identity) {
+	fs.StringVar(&id.Kubeconfig, "kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig (default: $KUBECONFIG, else the in-cluster service account)")
+	fs.StringVar(&id.Node, "node-name", os.Getenv("NODE_NAME"), "this node (downward API NODE_NAME)")
+	fs.StringVar(&id.Pod, "pod-name", os.Getenv("POD_NAME"), "this pod (downward API POD_NAME)")
+	fs.StringVar(&id.PodNamespace, "pod-namespace", envDefault("POD_NAMESPACE", contract.DefaultNamespace), "this pod's namespace (downward API POD_NAMESPACE)")
 }
 
 // envDefault is the value of an environment variable (the downward API's)

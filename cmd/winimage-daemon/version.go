@@ -6,27 +6,23 @@ import (
 	"flag"
 	"os"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/agent"
 	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
 )
 
 func version(ctx context.Context, args []string) error {
+	var c agent.Containerd
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
-	var rf runtimeFlags
-	rf.add(fs)
+	addContainerd(fs, &c)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	client, err := rf.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	v, err := client.Version(ctx)
+	v, err := agent.ContainerdVersion(ctx, c)
 	if err != nil {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(struct {
 		Daemon     buildinfo.Info `json:"daemon"`
 		Containerd string         `json:"containerd"`
-	}{buildinfo.Get(), v.Version})
+	}{buildinfo.Get(), v})
 }

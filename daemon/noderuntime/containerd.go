@@ -314,3 +314,6 @@ func Permanent(err error) bool {
 	}
 	return false
 }
+
+// Containerd is the Runtime the daemon uses on a node.
+var _ Runtime = (*Containerd)(nil)

@@ -33,3 +33,6 @@ func (p RegistryPlanner) Plan(ctx context.Context, ref string) (Plan, error) {
 	}
 	return Plan{Digest: img.Digest, Layers: m.LayerDigests, LayerSizes: m.LayerSizes, Size: m.Size}, nil
 }
+
+// RegistryPlanner is the Planner the daemon uses on a node.
+var _ Planner = RegistryPlanner{}

@@ -1,4 +1,4 @@
-package main
+package hostprocess
 
 import (
 	"path/filepath"
@@ -7,15 +7,15 @@ import (
 
 func TestInSandboxMapsMountPathsForHostProcessContainers(t *testing.T) {
 	t.Setenv("CONTAINER_SANDBOX_MOUNT_POINT", "")
-	if got := inSandbox("/etc/winimage/images.yaml"); got != "/etc/winimage/images.yaml" {
+	if got := InSandbox("/etc/winimage/images.yaml"); got != "/etc/winimage/images.yaml" {
 		t.Fatalf("outside HostProcess: %s", got)
 	}
 	root := t.TempDir()
 	t.Setenv("CONTAINER_SANDBOX_MOUNT_POINT", root)
-	if got := inSandbox("/etc/winimage/images.yaml"); got != filepath.Join(root, "etc", "winimage", "images.yaml") {
+	if got := InSandbox("/etc/winimage/images.yaml"); got != filepath.Join(root, "etc", "winimage", "images.yaml") {
 		t.Fatalf("in HostProcess: %s", got)
 	}
-	if got := inSandbox(""); got != "" {
+	if got := InSandbox(""); got != "" {
 		t.Fatalf("empty path: %q", got)
 	}
 }

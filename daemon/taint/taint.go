@@ -1,4 +1,6 @@
-package main
+// Package taint removes the daemon's startup taint from its node once
+// every image is warm, so workloads that waited for a warm node can land.
+package taint
 
 import (
 	"context"
@@ -8,9 +10,9 @@ import (
 	"k8s.io/client-go/util/retry"
 )
 
-// removeTaint drops every taint with key from the node, so workloads that
-// waited for a warm node can land.
-func removeTaint(ctx context.Context, client kubernetes.Interface, nodeName, key string) error {
+// Remove drops every taint with key from the node; a node without it is
+// left untouched.
+func Remove(ctx context.Context, client kubernetes.Interface, nodeName, key string) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		node, err := client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 		if err != nil {

@@ -1,0 +1,125 @@
+// Package agent is the daemon's orchestration: it connects to the API
+// server and the node's containerd, warms the listed images and keeps them
+// warm (re-checking, following list changes), publishes progress, paces
+// pulls cluster-wide and lifts the startup taint; and, in unpin mode,
+// removes its pins. cmd/winimage-daemon only wires flags to it.
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/hostprocess"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+)
+
+// Containerd is where the node's containerd is and what kubelet's CRI uses
+// in it.
+type Containerd struct {
+	Address, Namespace, Snapshotter string
+	// Root is containerd's root folder; its volume is checked before pulls.
+	Root string
+}
+
+// DefaultContainerd is the stock setting for a node running this OS.
+func DefaultContainerd() Containerd {
+	d := noderuntime.DefaultsFor(runtime.GOOS)
+	return Containerd{Address: d.Address, Namespace: noderuntime.Namespace, Snapshotter: d.Snapshotter, Root: d.Root}
+}
+
+func (c Containerd) connect(ctx context.Context) (*containerd.Client, error) {
+	return noderuntime.Connect(ctx, c.Address, c.Namespace)
+}
+
+// Identity is which pod and node this daemon is.
+type Identity struct {
+	Node, Pod, PodNamespace string
+	// Kubeconfig, when set, is used instead of the in-cluster account.
+	Kubeconfig string
+}
+
+// Config is everything `winimage-daemon run` is told.
+type Config struct {
+	Containerd
+	Identity
+	ImageList, StateFile, PullSecretsDir string
+	// ParallelPulls is how many pulls run at once on the node.
+	ParallelPulls int
+	// DiskThreshold is the fraction of containerd's volume not to fill.
+	DiskThreshold                                  float64
+	PublishInterval, ListInterval, RecheckInterval time.Duration
+	// MaxConcurrentNodes paces nodes cluster-wide through Leases (0: off).
+	MaxConcurrentNodes int
+	SlotLeasePrefix    string
+	// StartupTaint is removed from the node once every image is Ready.
+	StartupTaint string
+	Log          *slog.Logger
+}
+
+// DefaultConfig returns the defaults `winimage-daemon run` starts from.
+func DefaultConfig() Config {
+	return Config{
+		Containerd:      DefaultContainerd(),
+		Identity:        Identity{PodNamespace: contract.DefaultNamespace},
+		ImageList:       contract.ImageListPath,
+		StateFile:       DefaultStateFile(),
+		ParallelPulls:   3,
+		DiskThreshold:   0.85,
+		PublishInterval: 2 * time.Second,
+		ListInterval:    5 * time.Second,
+		RecheckInterval: 10 * time.Minute,
+		SlotLeasePrefix: "winimage-pull-slot",
+	}
+}
+
+// DefaultStateFile is where progress is written for the readiness probe.
+func DefaultStateFile() string {
+	if runtime.GOOS == "windows" {
+		return `C:\ProgramData\winimage\state.json`
+	}
+	return "/run/winimage/state.json"
+}
+
+// mapMounts points every mounted path at where a HostProcess container
+// sees it.
+func (c *Config) mapMounts() {
+	c.ImageList = hostprocess.InSandbox(c.ImageList)
+	c.PullSecretsDir = hostprocess.InSandbox(c.PullSecretsDir)
+	c.StateFile = hostprocess.InSandbox(c.StateFile)
+}
+
+// KubeClient is a client from kubeconfig, or the in-cluster account.
+func KubeClient(kubeconfig string) (kubernetes.Interface, error) {
+	var cfg *rest.Config
+	var err error
+	if kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+	} else {
+		cfg, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	cfg.UserAgent = "winimage-daemon"
+	return kubernetes.NewForConfig(cfg)
+}
+
+// ContainerdVersion is the version the node's containerd reports.
+func ContainerdVersion(ctx context.Context, c Containerd) (string, error) {
+	client, err := c.connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer client.Close()
+	v, err := client.Version(ctx)
+	return v.Version, err
+}

@@ -1,0 +1,59 @@
+package agent
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/hostprocess"
+)
+
+func writeState(t *testing.T, path string, snap contract.Snapshot) {
+	t.Helper()
+	data, err := json.Marshal(contract.Progress{Node: "n1", Snapshot: snap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	t.Setenv(hostprocess.SandboxEnv, "")
+	dir := t.TempDir()
+	cases := []struct {
+		name    string
+		snap    *contract.Snapshot
+		wantErr string
+	}{
+		{"every image ready", &contract.Snapshot{Ready: 2, Total: 2, Done: true}, ""},
+		{"one still pulling", &contract.Snapshot{Ready: 1, Total: 2}, "1 of 2 images ready"},
+		{"no state yet", nil, "not ready"},
+	}
+	for _, c := range cases {
+		path := filepath.Join(dir, c.name, "state.json")
+		if c.snap != nil {
+			writeState(t, path, *c.snap)
+		}
+		err := Probe(path)
+		if (err == nil) != (c.wantErr == "") || (err != nil && !strings.Contains(err.Error(), c.wantErr)) {
+			t.Errorf("%s: Probe = %v, want %q", c.name, err, c.wantErr)
+		}
+	}
+}
+
+func TestProbeReadsTheStateFileInsideTheSandbox(t *testing.T) {
+	sandbox := t.TempDir()
+	t.Setenv(hostprocess.SandboxEnv, sandbox)
+	writeState(t, filepath.Join(sandbox, "run", "winimage", "state.json"), contract.Snapshot{Ready: 1, Total: 1, Done: true})
+	if err := Probe("/run/winimage/state.json"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,202 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"golang.org/x/sync/semaphore"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/diskguard"
+	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
+	"github.com/winimage-io/kubectl-winimage/daemon/report"
+	"github.com/winimage-io/kubectl-winimage/daemon/slots"
+	"github.com/winimage-io/kubectl-winimage/daemon/taint"
+	"github.com/winimage-io/kubectl-winimage/daemon/warm"
+)
+
+// agent is one running daemon: what Run set up, used by the warm loop.
+type agent struct {
+	cfg      Config
+	log      *slog.Logger
+	kube     kubernetes.Interface
+	warmer   *warm.Warmer
+	planner  func() warm.Planner
+	changed  chan struct{}
+	lists    chan *imagelist.List
+	closeAll func()
+}
+
+// Run warms the image list and keeps it warm until ctx ends.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Node == "" {
+		return errors.New("no node name: set NODE_NAME from the downward API or --node-name")
+	}
+	cfg.mapMounts()
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	a, list, err := start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer a.closeAll()
+	pub := &report.Publisher{Client: a.kube, Namespace: cfg.PodNamespace, PodName: cfg.Pod, NodeName: cfg.Node,
+		StateFile: cfg.StateFile, Interval: cfg.PublishInterval, Log: a.log}
+	published := make(chan struct{})
+	go func() { pub.Run(ctx, a.changed, a.warmer.Snapshot); close(published) }()
+	a.loop(ctx, list)
+	<-published
+	a.log.Info("stopped")
+	return nil
+}
+
+// start connects to the API server and containerd and reads the list.
+func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
+	a := &agent{cfg: cfg, log: cfg.Log.With("node", cfg.Node), changed: make(chan struct{}, 1), lists: make(chan *imagelist.List, 1)}
+	var err error
+	if a.kube, err = KubeClient(cfg.Kubeconfig); err != nil {
+		return nil, nil, err
+	}
+	node, err := a.kube.CoreV1().Nodes().Get(ctx, cfg.Node, metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read node %s: %w", cfg.Node, err)
+	}
+	info := node.Status.NodeInfo
+	platform := osbuild.HostPlatform(info.OperatingSystem, info.Architecture, info.KernelVersion)
+	keychain, err := pullSecretKeychain(ctx, cfg.PullSecretsDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	list, sum, err := imagelist.Load(cfg.ImageList)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.StateFile), 0o755); err != nil {
+		return nil, nil, err
+	}
+	client, err := cfg.connect(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	a.closeAll = func() { client.Close() }
+	rt := &noderuntime.Containerd{Client: client, Snapshotter: cfg.Snapshotter, Platform: platform, Matcher: osbuild.Matcher(platform),
+		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2)))}
+	a.warmer = a.newWarmer(rt)
+	a.planner = func() warm.Planner {
+		// A new resolver per pass: it caches answers, and tags move.
+		resolver := &imagesize.Resolver{Concurrency: 4, Keychain: func(string) authn.Keychain { return keychain }}
+		return warm.RegistryPlanner{Resolver: resolver, Host: platform}
+	}
+	go imagelist.Watch(ctx, cfg.ImageList, cfg.ListInterval, sum, a.listChanged, func(err error) {
+		a.log.Error("image list rejected; keeping the last good one", "err", err)
+	})
+	a.log.Info("warming", "images", len(list.Images), "platform", fmt.Sprintf("%s/%s %s", platform.OS, platform.Architecture, platform.OSVersion))
+	return a, list, nil
+}
+
+func (a *agent) newWarmer(rt noderuntime.Runtime) *warm.Warmer {
+	w := &warm.Warmer{Runtime: rt, Chains: a.cfg.ParallelPulls, Changed: a.notify}
+	if a.cfg.Root != "" {
+		if _, err := os.Stat(a.cfg.Root); err == nil {
+			w.Guard = diskguard.New(a.cfg.Root, a.cfg.DiskThreshold).Check
+		}
+	}
+	if a.cfg.MaxConcurrentNodes > 0 {
+		pool := &slots.Pool{Client: a.kube, Namespace: a.cfg.PodNamespace, Prefix: a.cfg.SlotLeasePrefix,
+			Size: a.cfg.MaxConcurrentNodes, Identity: a.cfg.Node, Log: a.log}
+		w.Slot = pool.Acquire
+	}
+	return w
+}
+
+func (a *agent) notify() {
+	select {
+	case a.changed <- struct{}{}:
+	default:
+	}
+}
+
+// listChanged hands the newest list to the loop, replacing one not yet
+// taken.
+func (a *agent) listChanged(l *imagelist.List) {
+	a.log.Info("image list changed", "images", len(l.Images))
+	select {
+	case <-a.lists:
+	default:
+	}
+	a.lists <- l
+}
+
+// loop runs warm passes: one now, again when the list changes (cutting
+// the running pass short) and every RecheckInterval, until ctx ends.
+func (a *agent) loop(ctx context.Context, list *imagelist.List) {
+	for {
+		next, stopped := a.pass(ctx, list)
+		if stopped {
+			return
+		}
+		if next != nil {
+			list = next
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case list = <-a.lists:
+		case <-time.After(a.cfg.RecheckInterval):
+		}
+	}
+}
+
+// pass warms list once. It returns a newer list that cut it short, or
+// stopped when ctx ended.
+func (a *agent) pass(ctx context.Context, list *imagelist.List) (next *imagelist.List, stopped bool) {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	finished := make(chan struct{})
+	start := time.Now()
+	a.warmer.Planner = a.planner()
+	go func() { a.warmer.Run(runCtx, list); close(finished) }()
+	select {
+	case <-ctx.Done():
+		cancel()
+		<-finished
+		return nil, true
+	case next = <-a.lists:
+		cancel()
+		<-finished
+		return next, false
+	case <-finished:
+	}
+	a.passDone(ctx, a.warmer.Snapshot(), time.Since(start))
+	return nil, false
+}
+
+// passDone logs the outcome and lifts the startup taint once all is warm.
+func (a *agent) passDone(ctx context.Context, snap contract.Snapshot, took time.Duration) {
+	a.log.Info("warm pass done", "ready", snap.Ready, "total", snap.Total, "took", took.Round(time.Millisecond).String())
+	for _, img := range snap.Images {
+		if img.State != contract.Ready {
+			a.log.Warn("image not warm", "ref", img.Ref, "state", string(img.State), "reason", img.Reason)
+		}
+	}
+	if a.cfg.StartupTaint != "" && snap.AllReady() {
+		if err := taint.Remove(ctx, a.kube, a.cfg.Node, a.cfg.StartupTaint); err != nil {
+			a.log.Error("remove startup taint", "taint", a.cfg.StartupTaint, "err", err)
+		}
+	}
+}

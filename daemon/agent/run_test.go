@@ -1,0 +1,171 @@
+package agent
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/warm"
+)
+
+// slowRuntime pulls each image in pull time; Status says what was pulled.
+type slowRuntime struct {
+	mu     sync.Mutex
+	pulled map[string]bool
+	pulls  []string
+	delay  time.Duration
+}
+
+func (r *slowRuntime) Status(_ context.Context, ref string) (noderuntime.ImageStatus, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.pulled[ref] {
+		return noderuntime.ImageStatus{}, nil
+	}
+	return noderuntime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:" + ref, Pinned: true, PinnedByUs: true}, nil
+}
+
+func (r *slowRuntime) Pull(ctx context.Context, ref string, _ noderuntime.PullOptions) (noderuntime.ImageStatus, error) {
+	select {
+	case <-ctx.Done():
+		return noderuntime.ImageStatus{}, ctx.Err()
+	case <-time.After(r.delay):
+	}
+	r.mu.Lock()
+	r.pulled[ref] = true
+	r.pulls = append(r.pulls, ref)
+	r.mu.Unlock()
+	return r.Status(ctx, ref)
+}
+
+func (r *slowRuntime) Pin(context.Context, string) error { return nil }
+func (r *slowRuntime) Unpin(context.Context, bool) ([]string, []string, error) {
+	return nil, nil, nil
+}
+
+type noPlan struct{}
+
+func (noPlan) Plan(context.Context, string) (warm.Plan, error) { return warm.Plan{}, nil }
+
+func testAgent(t *testing.T, rt noderuntime.Runtime, taintKey string, node *corev1.Node) *agent {
+	t.Helper()
+	a := &agent{
+		cfg:     Config{Identity: Identity{Node: node.Name}, RecheckInterval: time.Hour, StartupTaint: taintKey},
+		log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+		kube:    fake.NewClientset(node),
+		changed: make(chan struct{}, 1),
+		lists:   make(chan *imagelist.List, 1),
+		planner: func() warm.Planner { return noPlan{} },
+	}
+	a.warmer = &warm.Warmer{Runtime: rt, Chains: 1, Changed: a.notify}
+	return a
+}
+
+func listOf(t *testing.T, refs ...string) *imagelist.List {
+	t.Helper()
+	l := &imagelist.List{}
+	for _, r := range refs {
+		l.Images = append(l.Images, contract.ListedImage{Ref: r})
+	}
+	return l
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestLoopLiftsTheStartupTaintOnceEveryImageIsReady(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule}}}}
+	rt := &slowRuntime{pulled: map[string]bool{}, delay: 10 * time.Millisecond}
+	a := testAgent(t, rt, "winimage.io/warming", node)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.loop(ctx, listOf(t, "r/a:1", "r/b:1")); close(done) }()
+	waitFor(t, "the taint to go", func() bool {
+		n, _ := a.kube.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+		return len(n.Spec.Taints) == 0
+	})
+	if s := a.warmer.Snapshot(); !s.AllReady() {
+		t.Fatalf("taint lifted before every image was ready: %+v", s)
+	}
+	cancel()
+	<-done
+}
+
+func TestLoopKeepsTheTaintWhileAnImageFails(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule}}}}
+	rt := &slowRuntime{pulled: map[string]bool{}}
+	a := testAgent(t, rt, "winimage.io/warming", node)
+	list := listOf(t, "r/a:1")
+	list.Images = append(list.Images, contract.ListedImage{Ref: "bad ref", Invalid: "not a reference"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	next, stopped := a.pass(ctx, list)
+	if next != nil || stopped {
+		t.Fatalf("pass: next=%v stopped=%v", next, stopped)
+	}
+	n, _ := a.kube.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
+	if len(n.Spec.Taints) != 1 {
+		t.Fatalf("taint removed although an image failed: %+v", n.Spec.Taints)
+	}
+}
+
+func TestANewListCutsTheRunningPassShort(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
+	rt := &slowRuntime{pulled: map[string]bool{}, delay: time.Hour}
+	a := testAgent(t, rt, "", node)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan *imagelist.List, 1)
+	go func() { next, _ := a.pass(ctx, listOf(t, "r/slow:1")); got <- next }()
+	waitFor(t, "the pull to start", func() bool {
+		for _, img := range a.warmer.Snapshot().Images {
+			if img.State == contract.Pulling {
+				return true
+			}
+		}
+		return false
+	})
+	newer := listOf(t, "r/other:1")
+	a.listChanged(newer)
+	select {
+	case next := <-got:
+		if next != newer {
+			t.Fatalf("pass returned %v, want the new list", next)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a new list did not cut the pass short")
+	}
+}
+
+func TestLoopStopsWhenTheContextEnds(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
+	a := testAgent(t, &slowRuntime{pulled: map[string]bool{}, delay: time.Hour}, "", node)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.loop(ctx, listOf(t, "r/a:1")); close(done) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("loop did not stop")
+	}
+}

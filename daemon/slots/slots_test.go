@@ -1,0 +1,93 @@
+package slots
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func pool(client *fake.Clientset, identity string) *Pool {
+	return &Pool{Client: client, Namespace: "ns", Prefix: "slot", Size: 1, Identity: identity,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), LeaseDuration: time.Second}
+}
+
+func TestASecondNodeWaitsUntilTheFirstReleases(t *testing.T) {
+	client := fake.NewClientset()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	releaseA, err := pool(client, "node-a").Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotB := make(chan func(), 1)
+	go func() {
+		release, err := pool(client, "node-b").Acquire(ctx)
+		if err == nil {
+			gotB <- release
+		}
+	}()
+	select {
+	case <-gotB:
+		t.Fatal("node-b got the only slot while node-a held it")
+	case <-time.After(1500 * time.Millisecond):
+	}
+	releaseA()
+	select {
+	case release := <-gotB:
+		release()
+	case <-ctx.Done():
+		t.Fatal("node-b never got the slot node-a released")
+	}
+}
+
+func TestASlotOfAHolderThatDiedIsTakenOverWhenItExpires(t *testing.T) {
+	// A Windows pod can be stopped without a signal: its daemon never
+	// releases. The Lease it held must still free up.
+	renewed := metav1.NewMicroTime(time.Now())
+	holder, duration := "dead-node", int32(1)
+	client := fake.NewClientset(&coordinationv1.Lease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "slot-0"},
+		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &duration, AcquireTime: &renewed, RenewTime: &renewed},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	release, err := pool(client, "node-b").Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Fatalf("took a live holder's slot after %s", waited)
+	}
+	lease, err := client.CoordinationV1().Leases("ns").Get(ctx, "slot-0", metav1.GetOptions{})
+	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "node-b" {
+		t.Fatalf("lease after takeover: %+v, %v", lease, err)
+	}
+}
+
+func TestAcquireGivesUpWhenCancelled(t *testing.T) {
+	client := fake.NewClientset()
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := pool(client, "node-a").Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := pool(client, "node-b").Acquire(ctx); done <- err }()
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("Acquire returned a slot after cancel")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Acquire did not return after cancel")
+	}
+}

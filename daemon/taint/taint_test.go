@@ -1,0 +1,38 @@
+package taint
+
+import (
+	"context"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func TestRemoveDropsOnlyTheStartupTaint(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{
+		{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule},
+		{Key: "os", Value: "windows", Effect: corev1.TaintEffectNoSchedule},
+	}}}
+	client := fake.NewClientset(node)
+	if err := Remove(context.Background(), client, "n1", "winimage.io/warming"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := client.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+	if len(got.Spec.Taints) != 1 || got.Spec.Taints[0].Key != "os" {
+		t.Fatalf("taints after Remove: %+v", got.Spec.Taints)
+	}
+}
+
+func TestRemoveLeavesANodeWithoutTheTaintUntouched(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "os", Effect: corev1.TaintEffectNoSchedule}}}}
+	client := fake.NewClientset(node)
+	if err := Remove(context.Background(), client, "n1", "winimage.io/warming"); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range client.Actions() {
+		if a.GetVerb() == "update" {
+			t.Fatalf("updated a node that had no such taint: %v", a)
+		}
+	}
+}
