@@ -45,9 +45,9 @@ func (p *Plan) DeepCopyObject() runtime.Object { c := *p; return &c }
 
 // PlanLimits echoes the limits the plan was made with.
 type PlanLimits struct {
-	MaxBytes  int64 `json:"maxBytes"`
-	Top       int   `json:"top,omitempty"`
-	MinStarts int   `json:"minPods"`
+	MaxBytes int64 `json:"maxBytes"`
+	Top      int   `json:"top,omitempty"`
+	MinPods  int   `json:"minPods"`
 }
 
 // BuildPlan is the plan for one Windows build: one AMI.
@@ -101,7 +101,7 @@ var windowsServer = map[int]string{17763: "2019", 20348: "2022", 26100: "2025"}
 // is the one the audit used: every manifest it needs is cached there.
 func Make(ctx context.Context, r *audit.Report, resolver *imagesize.Resolver, o Options) (*Plan, error) {
 	p := &Plan{TypeMeta: metav1.TypeMeta{APIVersion: APIVersion, Kind: Kind}, ServerVersion: r.ServerVersion, Builds: []BuildPlan{},
-		Limits: PlanLimits{MaxBytes: o.MaxBytes, Top: o.Top, MinStarts: o.MinStarts}, CtrRequirement: CtrRequirement}
+		Limits: PlanLimits{MaxBytes: o.MaxBytes, Top: o.Top, MinPods: o.MinPods}, CtrRequirement: CtrRequirement}
 	if v, err := version.ParseGeneric(r.ServerVersion); err == nil {
 		p.KubernetesMinor = fmt.Sprintf("%d.%d", v.Major(), v.Minor())
 	} else {
@@ -142,6 +142,24 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 	if bp.WindowsServer == "" {
 		notes = append(notes, fmt.Sprintf("build %d is not an LTSC build EKS publishes optimized AMIs for", build))
 	}
+	onAMI, amiNotes := baseAMILayers(ctx, resolver, o, bp, host)
+	notes = append(notes, amiNotes...)
+	pulls := pullsOn(r, nodes)
+	for _, img := range r.Images {
+		if c, used := candidateFor(ctx, resolver, img, build, host, pulls[img.Ref]); used {
+			bp.Images = append(bp.Images, c)
+		}
+	}
+	bp.Images = choose(bp.Images, onAMI, o.Limits)
+	if err := bp.finish(o); err != nil {
+		return nil, nil, err
+	}
+	bp.Launch = launchFor(bp, nodes, minor)
+	return bp, notes, nil
+}
+
+// pullsOn counts kubelet pulls of each image on the given nodes.
+func pullsOn(r *audit.Report, nodes []*inventory.Node) map[string]int {
 	inBuild := map[string]bool{}
 	for _, n := range nodes {
 		inBuild[n.Name] = true
@@ -154,11 +172,17 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 			}
 		}
 	}
+	return pulls
+}
 
+// baseAMILayers are the layers the base AMI already caches for the build
+// (recorded in bp.OnBaseAMI), with notes on what could not be read.
+func baseAMILayers(ctx context.Context, resolver *imagesize.Resolver, o Options, bp *BuildPlan, host ocispec.Platform) (map[string]bool, []string) {
 	onAMI := map[string]bool{}
+	var notes []string
 	cached := o.AMICached
 	if cached == nil {
-		cached = defaultAMICached(build)
+		cached = defaultAMICached(bp.Build)
 	}
 	for _, ref := range cached {
 		layers, err := layersFor(ctx, resolver, ref, host)
@@ -167,7 +191,7 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 			continue
 		}
 		if err != nil {
-			notes = append(notes, fmt.Sprintf("build %d: could not read %s, which the base AMI caches (%v); its layers count as cold", build, ref, err))
+			notes = append(notes, fmt.Sprintf("build %d: could not read %s, which the base AMI caches (%v); its layers count as cold", bp.Build, ref, err))
 			continue
 		}
 		bp.OnBaseAMI = append(bp.OnBaseAMI, ref)
@@ -175,48 +199,55 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 			onAMI[l.digest] = true
 		}
 	}
+	return onAMI, notes
+}
 
-	for _, img := range r.Images {
-		c := Candidate{Ref: img.Ref, Digest: img.Digest, Pulls: pulls[img.Ref]}
-		used := false
-		for _, ps := range img.Platforms {
-			if v, err := osbuild.Parse(ps.NodeOSVersion); err == nil && v.Build == build {
-				used = true
-				c.Pods += ps.Pods
-			}
+// candidateFor is img as a candidate for the build's AMI, and whether pods
+// on the build use it at all.
+func candidateFor(ctx context.Context, resolver *imagesize.Resolver, img audit.Image, build int, host ocispec.Platform, pulls int) (Candidate, bool) {
+	c := Candidate{Ref: img.Ref, Digest: img.Digest, Pulls: pulls}
+	used := false
+	for _, ps := range img.Platforms {
+		if v, err := osbuild.Parse(ps.NodeOSVersion); err == nil && v.Build == build {
+			used = true
+			c.Pods += ps.Pods
 		}
-		if !used {
-			continue
-		}
-		c.Starts = c.Pods + c.Pulls
-		switch {
-		case img.Error != "":
-			c.Reason = "registry lookup failed: " + img.Error
-		case img.Digest == "":
-			c.Reason = "no digest: the registry was not read (--no-registry?)"
-		default:
-			m, ok, err := resolver.For(ctx, resolver.Resolve(ctx, img.Ref), host)
-			switch {
-			case err != nil:
-				c.Reason = "registry lookup failed: " + err.Error()
-			case !ok:
-				c.Reason = fmt.Sprintf("no entry runs on Windows %s", newest.OSVersion)
-			default:
-				c.Entry, c.Bytes = m.Digest, m.Size
-				for i, d := range m.LayerDigests {
-					c.layers = append(c.layers, layer{digest: d, size: m.LayerSizes[i]})
-				}
-				if t, err := targetOf(img.Ref, img.Digest); err != nil {
-					c.Reason, c.layers = err.Error(), nil
-				} else {
-					c.Pinned = t.pinned
-				}
-			}
-		}
-		bp.Images = append(bp.Images, c)
 	}
-	bp.Images = choose(bp.Images, onAMI, o.Limits)
+	if !used {
+		return c, false
+	}
+	c.Starts = c.Pods + c.Pulls
+	switch {
+	case img.Error != "":
+		c.Reason = "registry lookup failed: " + img.Error
+		return c, true
+	case img.Digest == "":
+		c.Reason = "no digest: the registry was not read (--no-registry?)"
+		return c, true
+	}
+	m, ok, err := resolver.For(ctx, resolver.Resolve(ctx, img.Ref), host)
+	switch {
+	case err != nil:
+		c.Reason = "registry lookup failed: " + err.Error()
+	case !ok:
+		c.Reason = fmt.Sprintf("no entry runs on Windows %s", host.OSVersion)
+	default:
+		c.Entry, c.Bytes = m.Digest, m.Size
+		for i, d := range m.LayerDigests {
+			c.layers = append(c.layers, layer{digest: d, size: m.LayerSizes[i]})
+		}
+		if t, err := targetOf(img.Ref, img.Digest); err != nil {
+			c.Reason, c.layers = err.Error(), nil
+		} else {
+			c.Pinned = t.pinned
+		}
+	}
+	return c, true
+}
 
+// finish totals the chosen images and derives the ECR registries, the
+// component and the IAM policy from them.
+func (bp *BuildPlan) finish(o Options) error {
 	registries := map[string]ECRRegistry{}
 	for _, c := range bp.chosen() {
 		bp.ChosenBytes += c.ColdBytes
@@ -227,16 +258,16 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 	for _, host := range slices.Sorted(maps.Keys(registries)) {
 		bp.ECR = append(bp.ECR, registries[host])
 	}
-	if len(bp.chosen()) > 0 {
-		comp, err := ComponentFor(bp, o.Ctr, o.Generator)
-		if err != nil {
-			return nil, nil, err
-		}
-		bp.Component = comp
-		bp.IAMPolicy = PolicyFor(bp)
+	if len(bp.chosen()) == 0 {
+		return nil
 	}
-	bp.Launch = launchFor(bp, nodes, minor)
-	return bp, notes, nil
+	comp, err := ComponentFor(bp, o.Ctr, o.Generator)
+	if err != nil {
+		return err
+	}
+	bp.Component = comp
+	bp.IAMPolicy = PolicyFor(bp)
+	return nil
 }
 
 // defaultAMICached is what the EKS-optimized Windows AMIs cache: the

@@ -79,7 +79,7 @@ func TestMakeRanksFromTheAuditAndTheRegistry(t *testing.T) {
 		}
 		r.Images[i].Digest = res.Digest
 	}
-	p, err := Make(context.Background(), r, resolver, Options{Limits: Limits{MaxBytes: 1 << 30, MinStarts: 1},
+	p, err := Make(context.Background(), r, resolver, Options{Limits: Limits{MaxBytes: 1 << 30, MinPods: 1},
 		AMICached: []string{host + "/windows/servercore:ltsc2022"}, Ctr: DefaultCtr, Generator: "test"})
 	if err != nil {
 		t.Fatal(err)

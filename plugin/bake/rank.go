@@ -47,8 +47,9 @@ type Limits struct {
 	MaxBytes int64
 	// Top is the most images to choose (0: no limit).
 	Top int
-	// MinStarts is the fewest pod starts an image needs to be chosen.
-	MinStarts int
+	// MinPods is the fewest pod starts (running pods plus kubelet pulls) an
+	// image needs to be chosen (--min-pods).
+	MinPods int
 }
 
 // choose picks greedily, each round taking the image with the most starts
@@ -60,40 +61,14 @@ func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
 	for d := range onAMI {
 		have[d] = true
 	}
-	cold := func(c *Candidate) int64 {
-		var n int64
-		seen := map[string]bool{}
-		for _, l := range c.layers {
-			if !have[l.digest] && !seen[l.digest] {
-				seen[l.digest] = true
-				n += l.size
-			}
-		}
-		return n
-	}
+	open := openCandidates(cands, have, lim)
 	var used int64
-	open := map[int]bool{}
-	for i := range cands {
-		c := &cands[i]
-		c.ColdBytes = cold(c)
-		c.Benefit = float64(c.ColdBytes) * float64(c.Starts)
-		switch {
-		case c.Reason != "":
-			// Already excluded (lookup error, no entry for the build).
-		case len(c.layers) > 0 && c.ColdBytes == 0:
-			c.Reason = "already on the base AMI: every layer is cached there"
-		case c.Starts < lim.MinStarts:
-			c.Reason = fmt.Sprintf("%s, below --min-pods %d", starts(c.Starts), lim.MinStarts)
-		default:
-			open[i] = true
-		}
-	}
 	rank := 0
 	for len(open) > 0 {
 		best := -1
 		for i := range open {
 			c := &cands[i]
-			c.ColdBytes = cold(c)
+			c.ColdBytes = coldBytes(c, have)
 			c.Benefit = float64(c.ColdBytes) * float64(c.Starts)
 			if best < 0 || better(c, &cands[best]) {
 				best = i
@@ -124,6 +99,48 @@ func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
 			have[l.digest] = true
 		}
 	}
+	sortByRank(cands)
+	return cands
+}
+
+// coldBytes are c's layer bytes not in have, each layer counted once.
+func coldBytes(c *Candidate, have map[string]bool) int64 {
+	var n int64
+	seen := map[string]bool{}
+	for _, l := range c.layers {
+		if !have[l.digest] && !seen[l.digest] {
+			seen[l.digest] = true
+			n += l.size
+		}
+	}
+	return n
+}
+
+// openCandidates measures every candidate against the base AMI and returns
+// the indexes of those still in the running.
+func openCandidates(cands []Candidate, have map[string]bool, lim Limits) map[int]bool {
+	open := map[int]bool{}
+	for i := range cands {
+		c := &cands[i]
+		c.ColdBytes = coldBytes(c, have)
+		c.Benefit = float64(c.ColdBytes) * float64(c.Starts)
+		switch {
+		case c.Reason != "":
+			// Already excluded (lookup error, no entry for the build).
+		case len(c.layers) > 0 && c.ColdBytes == 0:
+			c.Reason = "already on the base AMI: every layer is cached there"
+		case c.Starts < lim.MinPods:
+			c.Reason = fmt.Sprintf("%s, below --min-pods %d", starts(c.Starts), lim.MinPods)
+		default:
+			open[i] = true
+		}
+	}
+	return open
+}
+
+// sortByRank puts the chosen first in rank order, then the rest by
+// benefit.
+func sortByRank(cands []Candidate) {
 	sort.SliceStable(cands, func(i, j int) bool {
 		a, b := &cands[i], &cands[j]
 		if a.Chosen != b.Chosen {
@@ -137,7 +154,6 @@ func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
 		}
 		return a.Ref < b.Ref
 	})
-	return cands
 }
 
 // better orders candidates for the next pick: benefit per cold byte is the

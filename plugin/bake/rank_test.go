@@ -17,7 +17,7 @@ func TestChooseCountsSharedLayersOnceAndSkipsTheAMI(t *testing.T) {
 	batch := cand("batch", 4, base, layer{"sha256:batch", 500})
 	sc := cand("servercore", 30, base)
 	rare := cand("rare", 0, layer{"sha256:rare", 10})
-	got := choose([]Candidate{cart, batch, sc, rare, web}, map[string]bool{"sha256:base": true}, Limits{MaxBytes: 1 << 30, MinStarts: 1})
+	got := choose([]Candidate{cart, batch, sc, rare, web}, map[string]bool{"sha256:base": true}, Limits{MaxBytes: 1 << 30, MinPods: 1})
 	byRef := map[string]Candidate{}
 	for _, c := range got {
 		byRef[c.Ref] = c
@@ -49,7 +49,7 @@ func TestChooseKeepsToTheBudgetAndTop(t *testing.T) {
 	mid := cand("mid", 5, layer{"sha256:mid", 300})
 	small := cand("small", 3, layer{"sha256:small", 100})
 	tiny := cand("tiny", 2, layer{"sha256:tiny", 10})
-	got := choose([]Candidate{big, mid, small, tiny}, nil, Limits{MaxBytes: 1000, MinStarts: 1, Top: 2})
+	got := choose([]Candidate{big, mid, small, tiny}, nil, Limits{MaxBytes: 1000, MinPods: 1, Top: 2})
 	chosen := map[string]string{}
 	for _, c := range got {
 		chosen[c.Ref] = c.Reason

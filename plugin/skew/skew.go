@@ -49,40 +49,29 @@ func maxKubeletLag(kubeletMinor int) int {
 	return 3
 }
 
-// Check returns the skew findings for nodes against the apiserver version.
+// Check returns the skew findings for nodes against the apiserver version:
+// each family (kubelet versions, AMIs, Windows builds) in its own pass.
 func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
-	var out []finding.Finding
-	serverMinor, serverOK := Minor(serverVersion)
+	out := kubeletFindings(serverVersion, nodes)
+	out = append(out, amiFindings(nodes)...)
+	out = append(out, buildFindings(nodes)...)
+	finding.Sort(out)
+	return out
+}
 
+// kubeletFindings checks each kubelet version against the skew policy and
+// the fleet for more than one version.
+func kubeletFindings(serverVersion string, nodes []inventory.Node) []finding.Finding {
+	var out []finding.Finding
 	byKubelet := map[string][]string{}
 	for _, n := range nodes {
 		byKubelet[n.Kubelet] = append(byKubelet[n.Kubelet], n.Name)
 	}
-	for _, kubelet := range slices.Sorted(maps.Keys(byKubelet)) {
-		names := byKubelet[kubelet]
-		km, ok := Minor(kubelet)
-		if !ok || !serverOK {
-			continue
-		}
-		switch lag := serverMinor - km; {
-		case lag < 0:
-			out = append(out, finding.Finding{
-				Code: KubeletNewerThanAPIServer, Severity: finding.Error, Nodes: names,
-				Message: fmt.Sprintf("kubelet %s is newer than the apiserver %s; the skew policy never allows that", kubelet, serverVersion),
-				Fix:     "upgrade the control plane first, or replace these nodes with ones on the apiserver's minor",
-			})
-		case lag > maxKubeletLag(km):
-			out = append(out, finding.Finding{
-				Code: KubeletSkewUnsupported, Severity: finding.Error, Nodes: names,
-				Message: fmt.Sprintf("kubelet %s is %d minors behind the apiserver %s; the skew policy allows %d", kubelet, lag, serverVersion, maxKubeletLag(km)),
-				Fix:     fmt.Sprintf("roll these nodes to an EKS-optimized Windows AMI for 1.%d", serverMinor),
-			})
-		case lag > 0:
-			out = append(out, finding.Finding{
-				Code: KubeletBehindAPIServer, Severity: finding.Info, Nodes: names,
-				Message: fmt.Sprintf("kubelet %s is %d minor(s) behind the apiserver %s (within policy)", kubelet, lag, serverVersion),
-				Fix:     fmt.Sprintf("plan a node roll to the 1.%d EKS-optimized Windows AMI", serverMinor),
-			})
+	if serverMinor, ok := Minor(serverVersion); ok {
+		for _, kubelet := range slices.Sorted(maps.Keys(byKubelet)) {
+			if f, ok := kubeletSkew(serverVersion, serverMinor, kubelet, byKubelet[kubelet]); ok {
+				out = append(out, f)
+			}
 		}
 	}
 	if len(byKubelet) > 1 {
@@ -92,7 +81,42 @@ func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
 			Fix:     "converge every Windows node group on one EKS-optimized AMI and kubelet version",
 		})
 	}
+	return out
+}
 
+// kubeletSkew is the finding for the nodes on one kubelet version, if any.
+func kubeletSkew(serverVersion string, serverMinor int, kubelet string, names []string) (finding.Finding, bool) {
+	km, ok := Minor(kubelet)
+	if !ok {
+		return finding.Finding{}, false
+	}
+	switch lag := serverMinor - km; {
+	case lag < 0:
+		return finding.Finding{
+			Code: KubeletNewerThanAPIServer, Severity: finding.Error, Nodes: names,
+			Message: fmt.Sprintf("kubelet %s is newer than the apiserver %s; the skew policy never allows that", kubelet, serverVersion),
+			Fix:     "upgrade the control plane first, or replace these nodes with ones on the apiserver's minor",
+		}, true
+	case lag > maxKubeletLag(km):
+		return finding.Finding{
+			Code: KubeletSkewUnsupported, Severity: finding.Error, Nodes: names,
+			Message: fmt.Sprintf("kubelet %s is %d minors behind the apiserver %s; the skew policy allows %d", kubelet, lag, serverVersion, maxKubeletLag(km)),
+			Fix:     fmt.Sprintf("roll these nodes to an EKS-optimized Windows AMI for 1.%d", serverMinor),
+		}, true
+	case lag > 0:
+		return finding.Finding{
+			Code: KubeletBehindAPIServer, Severity: finding.Info, Nodes: names,
+			Message: fmt.Sprintf("kubelet %s is %d minor(s) behind the apiserver %s (within policy)", kubelet, lag, serverVersion),
+			Fix:     fmt.Sprintf("plan a node roll to the 1.%d EKS-optimized Windows AMI", serverMinor),
+		}, true
+	}
+	return finding.Finding{}, false
+}
+
+// amiFindings checks for more than one AMI in a node group or the fleet,
+// and for nodes whose AMI is unknown.
+func amiFindings(nodes []inventory.Node) []finding.Finding {
+	var out []finding.Finding
 	amis := map[string][]string{}
 	unknownAMI := []string{}
 	groupAMIs := map[string]map[string][]string{}
@@ -132,7 +156,13 @@ func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
 			Fix:     "run with --aws to read their AMI from EC2",
 		})
 	}
+	return out
+}
 
+// buildFindings checks for more than one Windows build, and for one build
+// at unequal patch levels.
+func buildFindings(nodes []inventory.Node) []finding.Finding {
+	var out []finding.Finding
 	builds := map[int][]string{}
 	revisions := map[int]map[int][]string{}
 	for _, n := range nodes {
@@ -160,8 +190,7 @@ func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
 		if len(revisions[b]) < 2 {
 			continue
 		}
-		var revs []string
-		var names []string
+		var revs, names []string
 		for _, r := range sortedInts(revisions[b]) {
 			revs = append(revs, fmt.Sprintf("10.0.%d.%d (%d nodes)", b, r, len(revisions[b][r])))
 			names = append(names, revisions[b][r]...)
@@ -172,7 +201,6 @@ func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
 			Fix:     "roll the older nodes to the current AMI so every node has the same cumulative update",
 		})
 	}
-	finding.Sort(out)
 	return out
 }
 

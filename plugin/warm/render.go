@@ -5,6 +5,7 @@
 package warm
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -164,24 +165,95 @@ func Kustomization(cfg Config) (map[string][]byte, error) {
 // userKustomization writes cfg as a kustomization over the embedded base or
 // overlay. Every value goes through the YAML encoder, never into text.
 func userKustomization(cfg Config) (map[string][]byte, error) {
-	base := "../manifests/base"
-	binary := "winimage-daemon.exe"
+	base, binary := "../manifests/base", "winimage-daemon.exe"
 	if cfg.OS == "linux" {
 		base, binary = "../manifests/overlays/linux", "winimage-daemon"
 	}
-	named, _ := reference.ParseDockerRef(cfg.DaemonImage)
+	listYAML, err := yaml.Marshal(map[string]any{"images": refsAsList(cfg.Images)})
+	if err != nil {
+		return nil, err
+	}
+	ov := &overlay{files: map[string][]byte{}}
+	ov.add("configmap-patch.yaml", map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": ConfigMapName},
+		"data": map[string]any{contract.ImageListKey: string(listYAML)},
+	}, nil)
+	ov.add("daemonset-patch.yaml", map[string]any{
+		"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": map[string]any{"name": DaemonName},
+		"spec": map[string]any{"template": map[string]any{"spec": podSpecPatch(cfg, binary)}},
+	}, nil)
+	if cfg.Namespace != "" {
+		// kustomize's namespace transformer leaves a subject namespace the
+		// base already set; the binding must follow the ServiceAccount.
+		ov.add("clusterrolebinding-patch.yaml", []any{map[string]any{"op": "replace", "path": "/subjects/0/namespace", "value": cfg.Namespace}},
+			map[string]any{"kind": "ClusterRoleBinding", "name": DaemonName})
+	}
+	if cfg.StartupTaint != "" {
+		// Removing the taint is the only reason the daemon may change nodes.
+		ov.add("clusterrole-taint-patch.yaml", []any{map[string]any{"op": "add", "path": "/rules/-", "value": map[string]any{
+			"apiGroups": []any{""}, "resources": []any{"nodes"}, "verbs": []any{"update", "patch"},
+		}}}, map[string]any{"kind": "ClusterRole", "name": DaemonName})
+	}
+	if ov.err != nil {
+		return nil, ov.err
+	}
+	kust := map[string]any{
+		"apiVersion": "kustomize.config.k8s.io/v1beta1",
+		"kind":       "Kustomization",
+		"resources":  []any{base},
+		"images":     []any{daemonImage(cfg.DaemonImage)},
+		"patches":    ov.patches,
+	}
+	if cfg.Namespace != "" {
+		kust["namespace"] = cfg.Namespace
+	}
+	data, err := yaml.Marshal(kust)
+	if err != nil {
+		return nil, err
+	}
+	ov.files["kustomization.yaml"] = data
+	return ov.files, nil
+}
+
+// overlay collects the patch files of the user's kustomization.
+type overlay struct {
+	files   map[string][]byte
+	patches []any
+	err     error
+}
+
+// add writes obj as the patch file name, for target (nil: the patch names
+// its object itself).
+func (ov *overlay) add(name string, obj any, target map[string]any) {
+	data, err := yaml.Marshal(obj)
+	if err != nil {
+		ov.err = errors.Join(ov.err, err)
+		return
+	}
+	ov.files[name] = data
+	patch := map[string]any{"path": name}
+	if target != nil {
+		patch["target"] = target
+	}
+	ov.patches = append(ov.patches, patch)
+}
+
+// daemonImage is the kustomize image entry that swaps the manifests'
+// placeholder for the daemon image, by digest when it has one.
+func daemonImage(ref string) map[string]any {
+	named, _ := reference.ParseDockerRef(ref)
 	img := map[string]any{"name": imageName, "newName": reference.TrimNamed(named).String()}
 	if d, ok := named.(reference.Digested); ok {
 		img["digest"] = d.Digest().String()
 	} else if t, ok := named.(reference.Tagged); ok {
 		img["newTag"] = t.Tag()
 	}
+	return img
+}
 
-	listYAML, err := yaml.Marshal(map[string]any{"images": refsAsList(cfg.Images)})
-	if err != nil {
-		return nil, err
-	}
-
+// podSpecPatch is the daemon container's command and the pull-secret
+// volumes.
+func podSpecPatch(cfg Config, binary string) map[string]any {
 	args := []string{binary, "run", "--images", contract.ImageListPath}
 	if cfg.MaxConcurrentNodes > 0 {
 		args = append(args, "--max-concurrent-nodes", fmt.Sprint(cfg.MaxConcurrentNodes))
@@ -192,14 +264,13 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 	if cfg.DiskThreshold > 0 && cfg.DiskThreshold != defaultDiskThreshold {
 		args = append(args, "--disk-threshold", strconv.FormatFloat(cfg.DiskThreshold, 'f', -1, 64))
 	}
-	container := map[string]any{"name": "daemon", "command": args}
+	container := map[string]any{"name": "daemon"}
 	podSpec := map[string]any{"containers": []any{container}}
 	if len(cfg.NodeSelector) > 0 {
 		podSpec["nodeSelector"] = cfg.NodeSelector
 	}
 	if len(cfg.PullSecrets) > 0 {
 		args = append(args, "--pull-secrets-dir", contract.PullSecretsDir)
-		container["command"] = args
 		var mounts, volumes []any
 		for _, s := range cfg.PullSecrets {
 			mounts = append(mounts, map[string]any{"name": "pull-secret-" + s, "mountPath": contract.PullSecretsDir + "/" + s, "readOnly": true})
@@ -208,64 +279,8 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 		container["volumeMounts"] = mounts
 		podSpec["volumes"] = volumes
 	}
-	dsPatch := map[string]any{
-		"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": map[string]any{"name": DaemonName},
-		"spec": map[string]any{"template": map[string]any{"spec": podSpec}},
-	}
-	cmPatch := map[string]any{
-		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": ConfigMapName},
-		"data": map[string]any{contract.ImageListKey: string(listYAML)},
-	}
-	files := map[string][]byte{}
-	var patches []any
-	for name, obj := range map[string]any{"daemonset-patch.yaml": dsPatch, "configmap-patch.yaml": cmPatch} {
-		data, err := yaml.Marshal(obj)
-		if err != nil {
-			return nil, err
-		}
-		files[name] = data
-		patches = append(patches, map[string]any{"path": name})
-	}
-	sort.Slice(patches, func(i, j int) bool {
-		return patches[i].(map[string]any)["path"].(string) < patches[j].(map[string]any)["path"].(string)
-	})
-	if cfg.Namespace != "" {
-		// kustomize's namespace transformer leaves a subject namespace the
-		// base already set; the binding must follow the ServiceAccount.
-		ops, err := yaml.Marshal([]any{map[string]any{"op": "replace", "path": "/subjects/0/namespace", "value": cfg.Namespace}})
-		if err != nil {
-			return nil, err
-		}
-		files["clusterrolebinding-patch.yaml"] = ops
-		patches = append(patches, map[string]any{"path": "clusterrolebinding-patch.yaml", "target": map[string]any{"kind": "ClusterRoleBinding", "name": DaemonName}})
-	}
-	if cfg.StartupTaint != "" {
-		// Removing the taint is the only reason the daemon may change nodes.
-		ops, err := yaml.Marshal([]any{map[string]any{"op": "add", "path": "/rules/-", "value": map[string]any{
-			"apiGroups": []any{""}, "resources": []any{"nodes"}, "verbs": []any{"update", "patch"},
-		}}})
-		if err != nil {
-			return nil, err
-		}
-		files["clusterrole-taint-patch.yaml"] = ops
-		patches = append(patches, map[string]any{"path": "clusterrole-taint-patch.yaml", "target": map[string]any{"kind": "ClusterRole", "name": DaemonName}})
-	}
-	kust := map[string]any{
-		"apiVersion": "kustomize.config.k8s.io/v1beta1",
-		"kind":       "Kustomization",
-		"resources":  []any{base},
-		"images":     []any{img},
-		"patches":    patches,
-	}
-	if cfg.Namespace != "" {
-		kust["namespace"] = cfg.Namespace
-	}
-	data, err := yaml.Marshal(kust)
-	if err != nil {
-		return nil, err
-	}
-	files["kustomization.yaml"] = data
-	return files, nil
+	container["command"] = args
+	return podSpec
 }
 
 func refsAsList(refs []string) []any {
