@@ -4,29 +4,52 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestParse(t *testing.T) {
-	l, err := Parse([]byte("images:\n- ref: mcr.microsoft.com/windows/servercore:ltsc2022\n- {ref: r.example/app@sha256:" + strings.Repeat("a", 64) + ", pin: false}\n- ref: nginx\n"))
-	if err != nil {
-		t.Fatal(err)
+	type want struct {
+		ref     string
+		pinned  bool
+		invalid bool
 	}
-	if len(l.Images) != 3 || !l.Images[0].Pinned() || l.Images[1].Pinned() || l.Images[2].Ref != "docker.io/library/nginx:latest" {
-		t.Fatalf("list = %+v", l)
+	cases := []struct {
+		name  string
+		doc   string
+		want  []want
+		error bool
+	}{
+		{"pins by default, pin: false kept, short names normalized as CRI does",
+			"images:\n- ref: mcr.microsoft.com/windows/servercore:ltsc2022\n- {ref: r.example/app@sha256:" + strings.Repeat("a", 64) + ", pin: false}\n- ref: nginx\n",
+			[]want{{"mcr.microsoft.com/windows/servercore:ltsc2022", true, false}, {"r.example/app@sha256:" + strings.Repeat("a", 64), false, false}, {"docker.io/library/nginx:latest", true, false}}, false},
+		{"bad references kept and marked, repeats dropped",
+			"images:\n- ref: a/UPPER:1\n- ref: a/b:1\n- ref: docker.io/a/b:1\n- ref: 'a/b:tag with space'\n",
+			[]want{{"a/UPPER:1", true, true}, {"docker.io/a/b:1", true, false}, {"a/b:tag with space", true, true}}, false},
+		{"unknown key", "images:\n- ref: a/b:1\n  colour: red\n", nil, true},
+		{"images not a list", "images: a/b:1\n", nil, true},
+		{"a bare list", "- a/b:1\n", nil, true},
 	}
-	l, err = Parse([]byte("images:\n- ref: a/UPPER:1\n- ref: a/b:1\n- ref: docker.io/a/b:1\n- ref: 'a/b:tag with space'\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(l.Images) != 3 || l.Images[0].Invalid == "" || l.Images[1].Invalid != "" || l.Images[2].Invalid == "" {
-		t.Fatalf("bad references must be kept and marked, repeats dropped: %+v", l.Images)
-	}
-	for _, bad := range []string{"images:\n- ref: a/b:1\n  colour: red\n", "images: a/b:1\n", "- a/b:1\n"} {
-		if _, err := Parse([]byte(bad)); err == nil {
-			t.Errorf("Parse accepted %q", bad)
+	for _, c := range cases {
+		l, err := Parse([]byte(c.doc))
+		if c.error {
+			if err == nil {
+				t.Errorf("%s: accepted", c.name)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		var got []want
+		for _, img := range l.Images {
+			got = append(got, want{img.Ref, img.Pinned(), img.Invalid != ""})
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
 		}
 	}
 }

@@ -23,8 +23,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
 )
 
-// ExitFindings is audit's exit code when findings reach --fail-on.
-const ExitFindings = 3
+var auditOutputs = outputFormats{"wide", "json", "yaml"}
 
 // AuditOptions drives `kubectl winimage audit`.
 type AuditOptions struct {
@@ -92,7 +91,7 @@ Exit codes: 0 ok, 3 findings at or above --fail-on, 1 the audit failed.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVarP(&o.Selector, "selector", "l", o.Selector, "Label selector of the nodes to audit")
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", o.Selector, "Node label selector")
 	cmd.Flags().StringSliceVar(&o.Sections, "sections", o.Sections, "Sections to report: "+strings.Join(audit.AllSections, ","))
 	cmd.Flags().StringVar(&o.FailOn, "fail-on", o.FailOn, "Exit 3 when a finding is at or above this severity: none, info, warning, error")
 	cmd.Flags().BoolVar(&o.NoRegistry, "no-registry", false, "Do not contact image registries (no sizes, no OS-build compatibility)")
@@ -127,8 +126,8 @@ func (o *AuditOptions) Complete(cmd *cobra.Command) error {
 
 // Validate rejects bad flags before anything is contacted.
 func (o *AuditOptions) Validate() error {
-	if f := *o.PrintFlags.OutputFormat; f != "" && f != "wide" && f != "json" && f != "yaml" {
-		return fmt.Errorf("--output %q is not supported by audit: use wide, json or yaml", f)
+	if err := auditOutputs.validate("audit", *o.PrintFlags.OutputFormat); err != nil {
+		return err
 	}
 	if _, err := labels.Parse(o.Selector); err != nil {
 		return fmt.Errorf("--selector %q: %w", o.Selector, err)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -52,10 +50,17 @@ type BakeOptions struct {
 	printer   printers.ResourcePrinter
 }
 
+var bakeOutputs = outputFormats{"table", "json", "yaml", "component", "policy"}
+
+// NewBakeOptions returns the defaults.
+func NewBakeOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *BakeOptions {
+	return &BakeOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags(""), Selector: "kubernetes.io/os=windows",
+		MaxBytes: defaultBakeBudget, MinPods: 1, Ctr: bake.DefaultCtr, Concurrency: 8, IOStreams: streams}
+}
+
 // NewCmdBake wires BakeOptions to cobra.
 func NewCmdBake(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &BakeOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags(""), Selector: "kubernetes.io/os=windows",
-		MaxBytes: defaultBakeBudget, MinPods: 1, Ctr: bake.DefaultCtr, Concurrency: 8, IOStreams: streams}
+	o := NewBakeOptions(configFlags, streams)
 	cmd := &cobra.Command{
 		Use:   "bake",
 		Short: "Plan the next Windows AMI: images to bake, an Image Builder component, IAM policy, Fast Launch",
@@ -90,7 +95,7 @@ ECR repositories used; -o json|yaml the whole plan, for pipelines.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVarP(&o.Selector, "selector", "l", o.Selector, "Label selector of the nodes to plan for")
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", o.Selector, "Node label selector")
 	cmd.Flags().StringVar(&o.MaxBytes, "max-bytes", o.MaxBytes, "Disk budget per AMI, in compressed image bytes (e.g. 10Gi)")
 	cmd.Flags().IntVar(&o.Top, "top", 0, "Choose at most this many images per build (0: no limit)")
 	cmd.Flags().IntVar(&o.MinPods, "min-pods", o.MinPods, "Choose only images with at least this many pod starts")
@@ -117,6 +122,10 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 		}
 		o.printer = p
 	}
+	o.budget = -1
+	if q, err := resource.ParseQuantity(o.MaxBytes); err == nil {
+		o.budget = q.Value()
+	}
 	if o.client == nil {
 		if o.client, err = protobufClient(o.ConfigFlags); err != nil {
 			return err
@@ -127,19 +136,15 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 
 // Validate rejects bad flags before the cluster is read.
 func (o *BakeOptions) Validate() error {
-	switch o.format {
-	case "", "table", "json", "yaml", "component", "policy":
-	default:
-		return fmt.Errorf("--output %q is not supported by bake: use table, json, yaml, component or policy", o.format)
+	if err := bakeOutputs.validate("bake", o.format); err != nil {
+		return err
 	}
 	if _, err := labels.Parse(o.Selector); err != nil {
 		return fmt.Errorf("--selector %q: %w", o.Selector, err)
 	}
-	q, err := resource.ParseQuantity(o.MaxBytes)
-	if err != nil || q.Sign() <= 0 {
+	if o.budget <= 0 {
 		return fmt.Errorf("--max-bytes %q: give a positive size such as 10Gi", o.MaxBytes)
 	}
-	o.budget = q.Value()
 	if o.Top < 0 || o.MinPods < 0 {
 		return fmt.Errorf("--top and --min-pods cannot be negative")
 	}
@@ -168,7 +173,7 @@ func (o *BakeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := bake.Options{Limits: bake.Limits{MaxBytes: o.budget, Top: o.Top, MinStarts: o.MinPods}, Ctr: o.Ctr,
+	opts := bake.Options{Limits: bake.Limits{MaxBytes: o.budget, Top: o.Top, MinPods: o.MinPods}, Ctr: o.Ctr,
 		Generator: "kubectl-winimage " + buildinfo.Version}
 	switch {
 	case slices.Equal(o.AMICached, []string{"none"}):
@@ -201,23 +206,10 @@ func (o *BakeOptions) Run(ctx context.Context) error {
 // printOne prints the component or the policy of the one build asked for
 // (or the only build with a choice).
 func (o *BakeOptions) printOne(plan *bake.Plan) error {
-	var with []*bake.BuildPlan
-	for i := range plan.Builds {
-		if plan.Builds[i].Component != nil {
-			with = append(with, &plan.Builds[i])
-		}
+	bp, err := plan.Single(o.format)
+	if err != nil {
+		return err
 	}
-	switch {
-	case len(with) == 0:
-		return fmt.Errorf("no image was chosen for any build, so there is no %s to print (see `kubectl winimage bake`)", o.format)
-	case len(with) > 1:
-		builds := make([]string, len(with))
-		for i, bp := range with {
-			builds[i] = strconv.Itoa(bp.Build)
-		}
-		return fmt.Errorf("-o %s is for one build; this plan has %s: pick one with --build", o.format, strings.Join(builds, ", "))
-	}
-	bp := with[0]
 	if o.format == "component" {
 		data, err := bp.Component.YAML()
 		if err != nil {

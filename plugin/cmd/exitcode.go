@@ -2,8 +2,20 @@ package cmd
 
 import "errors"
 
-// ExitError carries an exit code other than 1, such as audit's 3 for
-// "findings at or above --fail-on".
+// Exit codes of every command, in one place.
+const (
+	// ExitFailed: the command could not do its work (the default).
+	ExitFailed = 1
+	// ExitFindings: audit found findings at or above --fail-on.
+	ExitFindings = 3
+	// ExitImagesFailed: warm --wait saw every node settle, some with images
+	// that failed.
+	ExitImagesFailed = 3
+	// ExitInterrupted: Ctrl-C, as a shell reports SIGINT (128 + 2).
+	ExitInterrupted = 130
+)
+
+// ExitError carries an exit code other than ExitFailed.
 type ExitError struct {
 	Code int
 	Err  error
@@ -18,5 +30,5 @@ func ExitCode(err error) int {
 	if errors.As(err, &exitErr) {
 		return exitErr.Code
 	}
-	return 1
+	return ExitFailed
 }

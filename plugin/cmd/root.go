@@ -9,8 +9,9 @@ import (
 )
 
 // NewCmdRoot builds the `kubectl winimage` command tree. The kubectl global
-// flags come from ConfigFlags so that `kubectl --context X winimage ...`
-// behaves as every other kubectl command does.
+// flags come from ConfigFlags, so `kubectl winimage --context X ...` reads
+// the kubeconfig as every kubectl command does. (kubectl refuses flags
+// placed before a plugin's name: `kubectl --context X winimage` fails.)
 func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
 	configFlags := genericclioptions.NewConfigFlags(true)
 

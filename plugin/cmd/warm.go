@@ -1,11 +1,8 @@
 package cmd
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -19,11 +16,18 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
-	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
+
+// warmFlags maps warm.Config's fields to the flags that set them.
+var warmFlags = map[string]string{
+	"os": "--os", "daemonImage": "--daemon-image", "images": "image (argument, --from-file or --from-audit)",
+	"pullSecrets": "--pull-secret", "diskThreshold": "--disk-threshold", "maxConcurrentNodes": "--max-concurrent-nodes",
+}
+
+var warmOutputs = outputFormats{"yaml", "json", "name"}
 
 // WarmOptions drives `kubectl winimage warm`.
 type WarmOptions struct {
@@ -34,6 +38,7 @@ type WarmOptions struct {
 	FromFile           string
 	FromAudit          bool
 	Top                int
+	Concurrency        int
 	Selector           string
 	OS                 string
 	DaemonImage        string
@@ -48,13 +53,21 @@ type WarmOptions struct {
 	genericiooptions.IOStreams
 
 	cfg     warm.Config
+	dryRun  DryRunStrategy
 	dynamic dynamic.Interface
 	client  kubernetes.Interface
 }
 
+// NewWarmOptions returns the defaults.
+func NewWarmOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WarmOptions {
+	return &WarmOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags("").WithDefaultOutput(""),
+		OS: "windows", DaemonImage: buildinfo.DaemonImage, Top: 10, Concurrency: 8, DryRun: "none", DiskThreshold: 0.85,
+		Timeout: time.Hour, IOStreams: streams}
+}
+
 // NewCmdWarm wires WarmOptions and the status and remove subcommands.
 func NewCmdWarm(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &WarmOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags("").WithDefaultOutput(""), OS: "windows", DaemonImage: buildinfo.DaemonImage, Top: 10, DryRun: "none", Timeout: time.Hour, IOStreams: streams}
+	o := NewWarmOptions(configFlags, streams)
 	cmd := &cobra.Command{
 		Use:   "warm [IMAGE...]",
 		Short: "Deploy the warming DaemonSet: pull and pin images on every selected node",
@@ -87,13 +100,14 @@ wait leaves the DaemonSet warming.`,
 	cmd.Flags().StringVar(&o.FromFile, "from-file", "", "file of images: one per line, or a daemon image list (images: [{ref: …}])")
 	cmd.Flags().BoolVar(&o.FromAudit, "from-audit", false, "warm the images the audit finds on the selected nodes, most used first")
 	cmd.Flags().IntVar(&o.Top, "top", o.Top, "with --from-audit, how many images")
-	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "extra node labels (k=v,…) the nodes must have")
+	cmd.Flags().IntVar(&o.Concurrency, "registry-concurrency", o.Concurrency, "with --from-audit, registry lookups in flight at once")
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Node label selector, k=v,… only (a DaemonSet's nodeSelector), besides kubernetes.io/os from --os")
 	cmd.Flags().StringVar(&o.OS, "os", o.OS, "node OS: windows (HostProcess) or linux (privileged pod)")
 	cmd.Flags().StringVar(&o.DaemonImage, "daemon-image", o.DaemonImage, "daemon image (default: the one stamped into this build)")
 	cmd.Flags().StringArrayVar(&o.PullSecrets, "pull-secret", nil, "pull secret in the daemon's namespace to mount (repeatable)")
 	cmd.Flags().IntVar(&o.MaxConcurrentNodes, "max-concurrent-nodes", 0, "nodes pulling at once, cluster-wide (0: no limit)")
 	cmd.Flags().StringVar(&o.StartupTaint, "startup-taint", "", "taint key the daemon removes from a node once it is warm")
-	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", 0.85, "skip an image that would fill containerd's volume above this fraction (match kubelet's imageGCHighThresholdPercent)")
+	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", o.DiskThreshold, "skip an image that would fill containerd's volume above this fraction (match kubelet's imageGCHighThresholdPercent)")
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (print only) or "server" (validated by the API server, not stored)`)
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "follow per-node progress until every node is ready or failed")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "with --wait, how long to wait")
@@ -102,7 +116,7 @@ wait leaves the DaemonSet warming.`,
 	return cmd
 }
 
-// warmNamespace is -n when given, else winimage-system.
+// warmNamespace is -n when given, else the daemon's default namespace.
 func warmNamespace(cmd *cobra.Command, flags *genericclioptions.ConfigFlags) (string, error) {
 	if !cmd.Flags().Changed("namespace") {
 		return contract.DefaultNamespace, nil
@@ -111,91 +125,101 @@ func warmNamespace(cmd *cobra.Command, flags *genericclioptions.ConfigFlags) (st
 	return ns, err
 }
 
-// Complete gathers the image list and builds the configuration.
+// Complete reads the flags, the --from-file list and the clients into the
+// configuration; --from-audit's images come in Run.
 func (o *WarmOptions) Complete(cmd *cobra.Command) error {
 	ns, err := warmNamespace(cmd, o.ConfigFlags)
 	if err != nil {
 		return err
 	}
+	if o.dryRun, err = parseDryRun(o.DryRun); err != nil {
+		return err
+	}
 	images := append([]string(nil), o.Images...)
 	if o.FromFile != "" {
-		fromFile, err := readImageFile(o.FromFile)
+		fromFile, err := warm.ReadImageFile(o.FromFile)
 		if err != nil {
-			return err
+			return fmt.Errorf("--from-file: %w", err)
 		}
 		images = append(images, fromFile...)
 	}
-	sel := map[string]string{}
-	if o.Selector != "" {
-		set, err := labels.ConvertSelectorToLabelsMap(o.Selector)
-		if err != nil {
-			return fmt.Errorf("--selector %q: only k=v,… is possible in a DaemonSet's nodeSelector: %v", o.Selector, err)
-		}
-		sel = set
+	sel, err := labels.ConvertSelectorToLabelsMap(o.Selector)
+	if err != nil {
+		return fmt.Errorf("--selector %q: only k=v,… is possible in a DaemonSet's nodeSelector: %v", o.Selector, err)
 	}
-	if o.DryRun != "client" || o.FromAudit {
-		cfg, err := o.ConfigFlags.ToRESTConfig()
-		if err != nil {
+	if o.dryRun != DryRunClient || o.FromAudit {
+		if err := o.completeClients(); err != nil {
 			return err
 		}
-		if o.dynamic, err = dynamic.NewForConfig(cfg); err != nil {
-			return err
-		}
-		if o.client, err = kubernetes.NewForConfig(cfg); err != nil {
-			return err
-		}
-	}
-	if o.FromAudit {
-		fromAudit, err := o.auditImages(cmd.Context(), sel)
-		if err != nil {
-			return err
-		}
-		images = append(images, fromAudit...)
 	}
 	o.cfg = warm.Config{Namespace: ns, OS: o.OS, DaemonImage: o.DaemonImage, Images: images, PullSecrets: o.PullSecrets,
 		NodeSelector: sel, MaxConcurrentNodes: o.MaxConcurrentNodes, StartupTaint: o.StartupTaint, DiskThreshold: o.DiskThreshold}
 	return nil
 }
 
+func (o *WarmOptions) completeClients() error {
+	cfg, err := o.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	if o.dynamic, err = dynamic.NewForConfig(cfg); err != nil {
+		return err
+	}
+	o.client, err = kubernetes.NewForConfig(cfg)
+	return err
+}
+
 // Validate checks every flag and image before the cluster is touched.
 func (o *WarmOptions) Validate() error {
-	switch o.DryRun {
-	case "none", "client", "server":
-	default:
-		return fmt.Errorf(`--dry-run %q: use "none", "client" or "server"`, o.DryRun)
+	if err := warmOutputs.validate("warm", *o.PrintFlags.OutputFormat); err != nil {
+		return err
 	}
-	if f := *o.PrintFlags.OutputFormat; f != "" && f != "yaml" && f != "json" && f != "name" {
-		return fmt.Errorf("--output %q: use yaml, json or name", f)
-	}
-	if o.Wait && (o.DryRun != "none" || *o.PrintFlags.OutputFormat != "") {
+	if o.Wait && (o.dryRun != DryRunNone || *o.PrintFlags.OutputFormat != "") {
 		return fmt.Errorf("--wait shows progress; it does not go with --dry-run or --output")
 	}
 	if o.Wait && o.Timeout <= 0 {
 		return fmt.Errorf("--timeout must be positive")
 	}
-	if o.FromAudit && o.Top < 1 {
-		return fmt.Errorf("--top must be at least 1")
+	if o.FromAudit && (o.Top < 1 || o.Concurrency < 1) {
+		return fmt.Errorf("--top and --registry-concurrency must be at least 1")
 	}
-	return o.cfg.Validate()
+	if err := o.cfg.ValidateSettings(); err != nil {
+		return flagError(err, warmFlags)
+	}
+	if len(o.cfg.Images) > 0 || !o.FromAudit {
+		return flagError(o.cfg.ValidateImages(), warmFlags)
+	}
+	return nil
 }
 
-// Run renders and applies (or prints) the objects.
+// Run adds the audit's images (--from-audit), renders and applies (or
+// prints) the objects.
 func (o *WarmOptions) Run(ctx context.Context) error {
+	if o.FromAudit {
+		fromAudit, err := o.auditImages(ctx)
+		if err != nil {
+			return err
+		}
+		o.cfg.Images = append(o.cfg.Images, fromAudit...)
+		if err := o.cfg.ValidateImages(); err != nil {
+			return flagError(err, warmFlags)
+		}
+	}
 	objs, err := warm.Render(o.cfg)
 	if err != nil {
 		return err
 	}
-	if o.DryRun != "client" {
+	if o.dryRun != DryRunClient {
 		mapper, err := o.ConfigFlags.ToRESTMapper()
 		if err != nil {
 			return err
 		}
-		if objs, err = warm.Apply(ctx, o.dynamic, mapper, objs, o.DryRun == "server"); err != nil {
+		if objs, err = warm.Apply(ctx, o.dynamic, mapper, objs, o.dryRun == DryRunServer); err != nil {
 			return err
 		}
 	}
 	format := *o.PrintFlags.OutputFormat
-	if format == "" && o.DryRun != "none" {
+	if format == "" && o.dryRun != DryRunNone {
 		format = "yaml"
 	}
 	if format == "" {
@@ -220,72 +244,23 @@ func (o *WarmOptions) Run(ctx context.Context) error {
 	return printer.PrintObj(list, o.Out)
 }
 
-// readImageFile reads one reference per line (# comments allowed) or a
-// daemon image list.
-func readImageFile(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+// auditImages runs the audit on the nodes warm will cover and returns its
+// top images.
+func (o *WarmOptions) auditImages(ctx context.Context) ([]string, error) {
+	selector := labels.Set{}
+	for k, v := range o.cfg.NodeSelector {
+		selector[k] = v
 	}
-	if strings.HasPrefix(strings.TrimSpace(string(data)), "images:") {
-		l, err := imagelist.Parse(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		var out []string
-		for _, img := range l.Images {
-			out = append(out, img.Ref)
-		}
-		return out, nil
-	}
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line != "" && !strings.HasPrefix(line, "#") {
-			out = append(out, line)
-		}
-	}
-	return out, nil
-}
-
-// auditImages runs the audit on the nodes warm will cover and returns the
-// top images by pods using them, then by size.
-func (o *WarmOptions) auditImages(ctx context.Context, sel map[string]string) ([]string, error) {
-	selector := labels.Set(sel)
 	selector["kubernetes.io/os"] = o.OS
 	report, err := audit.Run(ctx, audit.Options{
 		Client: o.client, NodeSelector: selector.String(),
 		Sections: map[string]bool{audit.SectionImages: true},
-		Resolver: &imagesize.Resolver{Concurrency: 8},
+		Resolver: &imagesize.Resolver{Concurrency: o.Concurrency},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("--from-audit: %w", err)
 	}
-	imgs := append([]audit.Image(nil), report.Images...)
-	size := func(i audit.Image) int64 {
-		var s int64
-		for _, p := range i.Platforms {
-			s = max(s, p.Size)
-		}
-		return s
-	}
-	sort.SliceStable(imgs, func(a, b int) bool {
-		if imgs[a].Pods != imgs[b].Pods {
-			return imgs[a].Pods > imgs[b].Pods
-		}
-		return size(imgs[a]) > size(imgs[b])
-	})
-	var out []string
-	for _, img := range imgs {
-		if img.Error != "" {
-			continue
-		}
-		out = append(out, img.Ref)
-		if len(out) == o.Top {
-			break
-		}
-	}
+	out := audit.TopImages(report, o.Top)
 	if len(out) == 0 {
 		return nil, fmt.Errorf("--from-audit: no images found on %s nodes", o.OS)
 	}

@@ -28,9 +28,14 @@ type WarmRemoveOptions struct {
 	namespace string
 }
 
+// NewWarmRemoveOptions returns the defaults.
+func NewWarmRemoveOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WarmRemoveOptions {
+	return &WarmRemoveOptions{ConfigFlags: configFlags, Timeout: 2 * time.Minute, IOStreams: streams}
+}
+
 // NewCmdWarmRemove wires WarmRemoveOptions.
 func NewCmdWarmRemove(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &WarmRemoveOptions{ConfigFlags: configFlags, Timeout: 2 * time.Minute, IOStreams: streams}
+	o := NewWarmRemoveOptions(configFlags, streams)
 	cmd := &cobra.Command{
 		Use:   "remove",
 		Short: "Delete everything warm created and verify nothing is left",

@@ -25,14 +25,22 @@ type WarmStatusOptions struct {
 	genericiooptions.IOStreams
 
 	namespace string
+	extra     labels.Set
 	client    kubernetes.Interface
 	printer   printers.ResourcePrinter
 	wide      bool
 }
 
+var statusOutputs = outputFormats{"wide", "json", "yaml"}
+
+// NewWarmStatusOptions returns the defaults.
+func NewWarmStatusOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WarmStatusOptions {
+	return &WarmStatusOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags(""), OS: "windows", IOStreams: streams}
+}
+
 // NewCmdWarmStatus wires WarmStatusOptions.
 func NewCmdWarmStatus(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &WarmStatusOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags(""), OS: "windows", IOStreams: streams}
+	o := NewWarmStatusOptions(configFlags, streams)
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Per-node warming progress: images ready, bytes, failures",
@@ -49,7 +57,7 @@ func NewCmdWarmStatus(configFlags *genericclioptions.ConfigFlags, streams generi
 	}
 	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "keep printing as the daemons report progress")
 	cmd.Flags().StringVar(&o.OS, "os", o.OS, "node OS the DaemonSet covers")
-	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "extra node labels the DaemonSet selects")
+	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Node label selector, k=v,… only (the DaemonSet's nodeSelector), besides kubernetes.io/os from --os")
 	o.PrintFlags.AddFlags(cmd)
 	cmd.Flags().Lookup("output").Usage = "Output format: wide, json or yaml (default: table)"
 	return cmd
@@ -64,27 +72,26 @@ func (o *WarmStatusOptions) Complete(cmd *cobra.Command) error {
 	if o.wide, o.printer, err = tableOrPrinter(o.PrintFlags); err != nil {
 		return err
 	}
+	if o.extra, err = labels.ConvertSelectorToLabelsMap(o.Selector); err != nil {
+		return fmt.Errorf("--selector %q: %v", o.Selector, err)
+	}
 	o.client, err = protobufClient(o.ConfigFlags)
 	return err
 }
 
 // Validate checks the flags.
 func (o *WarmStatusOptions) Validate() error {
-	if f := *o.PrintFlags.OutputFormat; f != "" && f != "wide" && f != "json" && f != "yaml" {
-		return fmt.Errorf("--output %q: use wide, json or yaml", f)
+	if err := statusOutputs.validate("warm status", *o.PrintFlags.OutputFormat); err != nil {
+		return err
 	}
 	if o.OS != "windows" && o.OS != "linux" {
 		return fmt.Errorf("--os %q: use windows or linux", o.OS)
-	}
-	if _, err := labels.ConvertSelectorToLabelsMap(o.Selector); o.Selector != "" && err != nil {
-		return fmt.Errorf("--selector %q: %v", o.Selector, err)
 	}
 	return nil
 }
 
 func (o *WarmStatusOptions) nodeSelector() string {
-	extra, _ := labels.ConvertSelectorToLabelsMap(o.Selector)
-	return warm.NodeSelector(o.OS, extra)
+	return warm.NodeSelector(o.OS, o.extra)
 }
 
 func (o *WarmStatusOptions) print(r *warm.StatusReport) error {

@@ -11,10 +11,6 @@ import (
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
 
-// exitImagesFailed is warm --wait's exit code when every node finished but
-// some images failed on some nodes.
-const exitImagesFailed = 3
-
 // waitForNodes follows the daemons until every selected node is ready or
 // failed. Whatever ends the wait, the DaemonSet stays: it is declarative
 // and keeps warming (and warms new nodes) without this process.
@@ -42,7 +38,7 @@ func (o *WarmOptions) waitForNodes(parent context.Context) error {
 	switch {
 	case parent.Err() != nil:
 		fmt.Fprintf(o.ErrOut, "interrupted: the DaemonSet stays and keeps warming; %s\n", follow)
-		return &ExitError{Code: 130, Err: errors.New("interrupted")}
+		return &ExitError{Code: ExitInterrupted, Err: errors.New("interrupted")}
 	case errors.Is(err, context.DeadlineExceeded):
 		ready := 0
 		if last != nil {
@@ -54,7 +50,7 @@ func (o *WarmOptions) waitForNodes(parent context.Context) error {
 	case last.Summary.Nodes == 0:
 		return fmt.Errorf("no %s node matches the DaemonSet's selector; it stays and warms nodes as they join; %s", o.cfg.OS, follow)
 	case last.Summary.Failed > 0:
-		return &ExitError{Code: exitImagesFailed, Err: fmt.Errorf("%d of %d nodes have images that failed (reasons above)", last.Summary.Failed, last.Summary.Nodes)}
+		return &ExitError{Code: ExitImagesFailed, Err: fmt.Errorf("%d of %d nodes have images that failed (reasons above)", last.Summary.Failed, last.Summary.Nodes)}
 	}
 	fmt.Fprintf(o.Out, "all %d nodes warm\n", last.Summary.Nodes)
 	return nil

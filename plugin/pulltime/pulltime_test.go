@@ -6,16 +6,23 @@ import (
 )
 
 func TestParseKubeletMessages(t *testing.T) {
-	p, ok := Parse(`Successfully pulled image "r.example/app:1" in 8m2.3s (8m9.1s including waiting). Image size: 8240000000 bytes.`)
-	if !ok || p.Image != "r.example/app:1" || p.Duration != 8*time.Minute+2300*time.Millisecond || p.Waiting != 8*time.Minute+9100*time.Millisecond || p.Bytes != 8240000000 {
-		t.Fatalf("Parse = %+v, %v", p, ok)
+	cases := []struct {
+		name string
+		msg  string
+		ok   bool
+		want Pull
+	}{
+		{"1.30+ with size", `Successfully pulled image "r.example/app:1" in 8m2.3s (8m9.1s including waiting). Image size: 8240000000 bytes.`, true,
+			Pull{Image: "r.example/app:1", Duration: 8*time.Minute + 2300*time.Millisecond, Waiting: 8*time.Minute + 9100*time.Millisecond, Bytes: 8240000000}},
+		{"before 1.30, no size", `Successfully pulled image "a:1" in 512ms (512ms including waiting)`, true,
+			Pull{Image: "a:1", Duration: 512 * time.Millisecond, Waiting: 512 * time.Millisecond}},
+		{"already present is no pull", `Container image "a:1" already present on machine`, false, Pull{}},
 	}
-	// Before 1.30 kubelet did not report the size.
-	if p, ok := Parse(`Successfully pulled image "a:1" in 512ms (512ms including waiting)`); !ok || p.Bytes != 0 || p.Duration != 512*time.Millisecond {
-		t.Fatalf("sizeless = %+v, %v", p, ok)
-	}
-	if _, ok := Parse(`Container image "a:1" already present on machine`); ok {
-		t.Fatal("parsed an already-present message")
+	for _, c := range cases {
+		got, ok := Parse(c.msg)
+		if ok != c.ok || (ok && got != c.want) {
+			t.Errorf("%s: Parse = %+v, %v; want %+v, %v", c.name, got, ok, c.want, c.ok)
+		}
 	}
 }
 

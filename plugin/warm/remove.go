@@ -54,8 +54,9 @@ func Remove(ctx context.Context, client dynamic.Interface, mapper meta.RESTMappe
 	return deleted, nil
 }
 
-// Leftovers lists objects with the part-of label that still exist (and are
-// not already being deleted), to verify a removal.
+// Leftovers lists objects with the part-of label that still exist,
+// including those being deleted (a finalizer can hold them), to verify a
+// removal: only when nothing is listed is everything gone.
 func Leftovers(ctx context.Context, client dynamic.Interface, mapper meta.RESTMapper) ([]string, error) {
 	var left []string
 	for _, gvk := range kinds {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
@@ -54,41 +55,57 @@ type Config struct {
 	DiskThreshold float64
 }
 
-// Validate checks everything before anything is rendered or applied.
+// Validate checks everything before anything is rendered or applied. Its
+// errors are field errors (field.Error) naming the Config field, which the
+// command maps to its flag.
 func (c Config) Validate() error {
+	if err := c.ValidateSettings(); err != nil {
+		return err
+	}
+	return c.ValidateImages()
+}
+
+// ValidateSettings checks everything but the image list.
+func (c Config) ValidateSettings() error {
 	if c.OS != "windows" && c.OS != "linux" {
-		return fmt.Errorf("--os %q: use windows or linux", c.OS)
+		return field.NotSupported(field.NewPath("os"), c.OS, []string{"windows", "linux"})
 	}
 	if c.DaemonImage == "" {
-		return fmt.Errorf("no daemon image: this build has none stamped in; pass --daemon-image")
+		return field.Required(field.NewPath("daemonImage"), "this build has none stamped in")
 	}
 	if _, err := reference.ParseDockerRef(c.DaemonImage); err != nil {
-		return fmt.Errorf("--daemon-image %q: %v", c.DaemonImage, err)
+		return field.Invalid(field.NewPath("daemonImage"), c.DaemonImage, err.Error())
 	}
-	if len(c.Images) == 0 {
-		return fmt.Errorf("no images to warm: name them, or use --from-file or --from-audit")
-	}
-	seen := map[string]bool{}
-	for _, img := range c.Images {
-		named, err := reference.ParseDockerRef(img)
-		if err != nil {
-			return fmt.Errorf("image %q is not a valid reference: %v", img, err)
-		}
-		if seen[named.String()] {
-			return fmt.Errorf("image %s is listed twice", named.String())
-		}
-		seen[named.String()] = true
-	}
-	for _, s := range c.PullSecrets {
+	for i, s := range c.PullSecrets {
 		if s == "" || strings.ContainsAny(s, "/ ") {
-			return fmt.Errorf("--pull-secret %q is not a secret name", s)
+			return field.Invalid(field.NewPath("pullSecrets").Index(i), s, "not a secret name")
 		}
 	}
 	if c.DiskThreshold < 0 || c.DiskThreshold > 1 {
-		return fmt.Errorf("--disk-threshold %v: give a fraction of the disk, such as 0.85", c.DiskThreshold)
+		return field.Invalid(field.NewPath("diskThreshold"), c.DiskThreshold, "give a fraction of the disk, such as 0.85")
 	}
 	if c.MaxConcurrentNodes < 0 {
-		return fmt.Errorf("--max-concurrent-nodes must be 0 (no limit) or more")
+		return field.Invalid(field.NewPath("maxConcurrentNodes"), c.MaxConcurrentNodes, "must be 0 (no limit) or more")
+	}
+	return nil
+}
+
+// ValidateImages checks the image list: at least one, each a valid
+// reference, none twice (after normalization, as kubelet's CRI sees them).
+func (c Config) ValidateImages() error {
+	if len(c.Images) == 0 {
+		return field.Required(field.NewPath("images"), "nothing to warm")
+	}
+	seen := map[string]bool{}
+	for i, img := range c.Images {
+		named, err := reference.ParseDockerRef(img)
+		if err != nil {
+			return field.Invalid(field.NewPath("images").Index(i), img, "not a valid reference: "+err.Error())
+		}
+		if seen[named.String()] {
+			return field.Duplicate(field.NewPath("images").Index(i), named.String())
+		}
+		seen[named.String()] = true
 	}
 	return nil
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
@@ -75,7 +75,7 @@ func BenchmarkAuditLargeFleet(b *testing.B) {
 	expectedManifests := createPods(ctx, b, client, r.Registry.Host(), nodes)
 	b.Logf("created %d pods in %s", benchPods, time.Since(start).Round(time.Second))
 
-	plugin := buildMain(b, "./cmd/kubectl-winimage")
+	plugin := gobuild.Binary(b, "./cmd/kubectl-winimage")
 	env := append(os.Environ(), "KUBECONFIG="+r.Kubeconfig)
 	kubectl := func() time.Duration {
 		cmd := exec.Command("sh", "-c", r.Binaries.Kubectl+" get nodes,pods -A -o json > /dev/null")
@@ -250,16 +250,3 @@ func createPods(ctx context.Context, b *testing.B, client kubernetes.Interface, 
 }
 
 func podImage(i int) int { return (i / 50) % benchImages }
-
-// buildMain builds a main package of this module into a temp folder.
-func buildMain(b *testing.B, pkg string) string {
-	dir := b.TempDir()
-	wd, _ := os.Getwd()
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = filepath.Dir(filepath.Dir(wd))
-	if data, err := cmd.CombinedOutput(); err != nil {
-		b.Fatalf("build %s: %v\n%s", pkg, err, data)
-	}
-	return out
-}

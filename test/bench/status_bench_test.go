@@ -19,6 +19,7 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
@@ -69,7 +70,7 @@ func BenchmarkWarmStatus(b *testing.B) {
 		return err
 	})
 	b.Logf("created %d nodes and daemon pods in %s", statusNodes, time.Since(start).Round(time.Second))
-	plugin := buildMain(b, "./cmd/kubectl-winimage")
+	plugin := gobuild.Binary(b, "./cmd/kubectl-winimage")
 	env := append(os.Environ(), "KUBECONFIG="+r.Kubeconfig)
 	timed := func(name string, args ...string) time.Duration {
 		cmd := exec.Command(name, args...)

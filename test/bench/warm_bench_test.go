@@ -20,6 +20,7 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	"github.com/winimage-io/kubectl-winimage/test/fleet"
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
@@ -70,7 +71,7 @@ func BenchmarkWarm(b *testing.B) {
 		refs = append(refs, applied.Ref(img.Ref))
 	}
 	uniqueLayers, configs := uniqueBytes(b, applied)
-	daemonBin := buildMain(b, "./cmd/winimage-daemon")
+	daemonBin := gobuild.Binary(b, "./cmd/winimage-daemon")
 	node := applied.Nodes["node"][0]
 
 	// Three rounds, the methods interleaved, each into a fresh containerd;
@@ -160,10 +161,10 @@ func rounded(ds []time.Duration) []string {
 func uniqueBytes(b *testing.B, applied *fleet.Applied) (layers, configs int64) {
 	seen := map[string]bool{}
 	for ref := range applied.Catalog {
-		for _, l := range layersOf(b, applied.Ref(ref)) {
-			if !seen[l.digest] {
-				seen[l.digest] = true
-				layers += l.size
+		for _, l := range imagefixtures.LinuxLayers(b, applied.Ref(ref)) {
+			if !seen[l.Digest] {
+				seen[l.Digest] = true
+				layers += l.Size
 			}
 		}
 		configs += configSize(b, applied.Ref(ref))

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
@@ -128,7 +129,7 @@ func TestAuditRegistryErrorsAndMinimalRBAC(t *testing.T) {
 
 func loadAuditRole(t *testing.T) *rbacv1.ClusterRole {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(moduleRoot(t), "manifests", "audit", "clusterrole.yaml"))
+	data, err := os.ReadFile(filepath.Join(gobuild.ModuleRoot(t), "manifests", "audit", "clusterrole.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

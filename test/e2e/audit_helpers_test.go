@@ -12,12 +12,13 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 )
 
 // pluginBinary is kubectl-winimage stamped v9.9.9-e2e.
 func pluginBinary(t *testing.T) string {
 	t.Helper()
-	return buildBinary(t, "./cmd/kubectl-winimage", "kubectl-winimage", "github.com/winimage-io/kubectl-winimage/daemon/buildinfo.Version=v9.9.9-e2e") + "/kubectl-winimage"
+	return gobuild.Binary(t, "./cmd/kubectl-winimage", "github.com/winimage-io/kubectl-winimage/daemon/buildinfo.Version=v9.9.9-e2e")
 }
 
 // runPlugin runs the plugin with a kubeconfig and returns stdout, stderr and

@@ -19,18 +19,16 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
 func daemonBinary(t *testing.T) string {
 	t.Helper()
-	return filepath.Join(buildBinary(t, "./cmd/winimage-daemon", "winimage-daemon"), "winimage-daemon")
+	return gobuild.Binary(t, "./cmd/winimage-daemon")
 }
 
 // daemon is a winimage-daemon process playing one node.
@@ -185,33 +183,6 @@ func progressAnnotation(t *testing.T, r *rig.Rig, pod string) contract.Progress 
 	var prog contract.Progress
 	_ = json.Unmarshal([]byte(p.Annotations[contract.AnnotationProgress]), &prog)
 	return prog
-}
-
-type layer struct {
-	digest string
-	size   int64
-}
-
-// layersOf reads the linux/amd64 entry's layers from the registry.
-func layersOf(t *testing.T, ref string) []layer {
-	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(r, remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []layer
-	for _, l := range m.Layers {
-		out = append(out, layer{l.Digest.String(), l.Size})
-	}
-	return out
 }
 
 // runCmd runs a command and returns stdout, stderr and the exit code.

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 )
 
 // Six images on two bases, with Windows entries too (the rig's Linux
@@ -69,10 +70,10 @@ func TestDaemonWarmsVerifiesPinsAndReports(t *testing.T) {
 	var unique int64
 	seen := map[string]bool{}
 	for _, img := range daemonImages {
-		for _, l := range layersOf(t, applied.Ref(img)) {
-			if !seen[l.digest] {
-				seen[l.digest] = true
-				unique += l.size
+		for _, l := range imagefixtures.LinuxLayers(t, applied.Ref(img)) {
+			if !seen[l.Digest] {
+				seen[l.Digest] = true
+				unique += l.Size
 			}
 		}
 	}

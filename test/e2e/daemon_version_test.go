@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 )
 
 func TestDaemonVersionReachesNodeContainerd(t *testing.T) {
 	r, _ := startRig(t, "")
-	bin := buildBinary(t, "./cmd/winimage-daemon", "winimage-daemon",
+	bin := gobuild.Dir(t, "./cmd/winimage-daemon",
 		"github.com/winimage-io/kubectl-winimage/daemon/buildinfo.Version=v9.9.9-e2e")
 	out := runOK(t, os.Environ(), bin+"/winimage-daemon", "version", "--containerd-address", r.Containerd.Address)
 	var report struct {

@@ -22,6 +22,7 @@ import (
 
 	daemonimage "github.com/winimage-io/kubectl-winimage/daemon/image"
 	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 )
 
 // pushBase pushes a small generated image (or, for several platforms, an
@@ -131,7 +132,7 @@ func TestDaemonImageIndexResolvesPerPlatformAndIsWarmDefault(t *testing.T) {
 	}
 
 	// A plugin stamped with it deploys it by default and says so.
-	plugin := buildBinary(t, "./cmd/kubectl-winimage", "kubectl-winimage", "github.com/winimage-io/kubectl-winimage/daemon/buildinfo.DaemonImage="+ref) + "/kubectl-winimage"
+	plugin := gobuild.Binary(t, "./cmd/kubectl-winimage", "github.com/winimage-io/kubectl-winimage/daemon/buildinfo.DaemonImage="+ref)
 	out := runOK(t, nil, plugin, "--kubeconfig", r.Kubeconfig, "warm", "r.example/app:1", "--dry-run=client", "-o", "yaml")
 	var list struct {
 		Items []struct {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
@@ -18,8 +19,8 @@ import (
 // by their ./cmd/… paths).
 func release(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command(buildBinary(t, "./cmd/winimage-release", "winimage-release")+"/winimage-release", args...)
-	cmd.Dir = moduleRoot(t)
+	cmd := exec.Command(gobuild.Binary(t, "./cmd/winimage-release"), args...)
+	cmd.Dir = gobuild.ModuleRoot(t)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("winimage-release %v: %v\n%s", args, err, out)
@@ -69,7 +70,7 @@ func TestDistIsDeterministicValidatesAndInstallsThroughKrew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{filepath.Join(out1, "winimage.yaml"), filepath.Join(moduleRoot(t), "krew", "winimage.yaml")} {
+	for _, m := range []string{filepath.Join(out1, "winimage.yaml"), filepath.Join(gobuild.ModuleRoot(t), "krew", "winimage.yaml")} {
 		if b, err := exec.Command(validator, "-manifest", m, "-skip-install").CombinedOutput(); err != nil {
 			t.Errorf("validate-krew-manifest %s: %v\n%s", m, err, b)
 		}

@@ -8,14 +8,12 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/winimage-io/kubectl-winimage/test/fleet"
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
@@ -61,46 +59,6 @@ func (l testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// moduleRoot is the repository root (two levels above this package).
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Dir(filepath.Dir(wd))
-}
-
-// builds caches binaries per (package, stamps) for the test binary's life.
-var builds sync.Map
-
-// buildBinary builds a main package of this module with extra -X stamps,
-// once per test binary, and returns the folder holding it.
-func buildBinary(t *testing.T, pkg, out string, stamps ...string) string {
-	t.Helper()
-	key := pkg + "|" + strings.Join(stamps, "|")
-	if dir, ok := builds.Load(key); ok {
-		return dir.(string)
-	}
-	dir, err := os.MkdirTemp("", "winimage-e2e-bin-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ldflags := ""
-	for _, s := range stamps {
-		ldflags += " -X " + s
-	}
-	// Built the way release builds are (no cgo, -trimpath), so they share
-	// the build cache with the release tests' builds.
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", ldflags, "-o", filepath.Join(dir, out), pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	cmd.Dir = moduleRoot(t)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
-	}
-	actual, _ := builds.LoadOrStore(key, dir)
-	return actual.(string)
-}
 func startRigRaw(ctx context.Context, t *testing.T) (*rig.Rig, error) {
 	return rig.Start(ctx, rig.Options{Log: testLog{t}})
 }
@@ -126,9 +84,16 @@ func applyFleet(ctx context.Context, t *testing.T, r *rig.Rig, f *fleet.Fleet) *
 // TestMain removes the binaries built for the tests once they are done.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	builds.Range(func(_, dir any) bool {
-		os.RemoveAll(dir.(string))
-		return true
-	})
+	gobuild.Cleanup()
 	os.Exit(code)
+}
+
+// phase runs one step of a long end-to-end test as a subtest, so its name
+// says which step failed; later steps build on it, so a failure stops the
+// test.
+func phase(t *testing.T, name string, f func(t *testing.T)) {
+	t.Helper()
+	if !t.Run(name, f) {
+		t.FailNow()
+	}
 }

@@ -8,13 +8,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 )
 
 // TestVersionThroughKubectlPluginDiscovery runs the built plugin the way
 // users do: kubectl finds kubectl-winimage on PATH.
 func TestVersionThroughKubectlPluginDiscovery(t *testing.T) {
 	r, _ := startRig(t, "")
-	bin := buildBinary(t, "./cmd/kubectl-winimage", "kubectl-winimage",
+	bin := gobuild.Dir(t, "./cmd/kubectl-winimage",
 		"github.com/winimage-io/kubectl-winimage/daemon/buildinfo.Version=v9.9.9-e2e")
 	env := append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "KUBECONFIG="+r.Kubeconfig)
 

@@ -108,128 +108,142 @@ func TestWarmOnRealDaemonsThroughTheKubeletStandIn(t *testing.T) {
 	warmArgs := []string{"warm", "--os", "linux", "--daemon-image", "r.example/winimage-daemon:e2e", "--wait", "--timeout", "3m", "--disk-threshold", "0.99"}
 	// --wait follows every node until it settles: the five images Ready,
 	// the missing one Failed with its reason (exit 3), on every node.
-	out, stderr, code := runPlugin(t, r.Kubeconfig, append(append(warmArgs, images...), missing)...)
-	if code != 3 {
-		t.Fatalf("warm --wait with a missing image: exit %d, want 3\n%s\n%s", code, out, stderr)
-	}
-	for n := range nodes {
-		if !strings.Contains(out, n+": Failed, 5/6 images") {
-			t.Errorf("no settled line for %s in:\n%s", n, out)
+	phase(t, "a missing image fails alone, exit 3", func(t *testing.T) {
+		out, stderr, code := runPlugin(t, r.Kubeconfig, append(append(warmArgs, images...), missing)...)
+		if code != 3 {
+			t.Fatalf("warm --wait with a missing image: exit %d, want 3\n%s\n%s", code, out, stderr)
 		}
-	}
-	if !strings.Contains(stderr, "3 of 3 nodes have images that failed") || !strings.Contains(out, missing+" Failed: ") {
-		t.Errorf("warm --wait output:\n%s\n%s", out, stderr)
-	}
-	st := statusOf(t, r.Kubeconfig, time.Minute, func(s *warm.StatusReport) bool { return s.Summary.Failed == 3 })
-	for _, n := range st.Nodes {
-		if n.State != warm.NodeFailed || n.Ready != 5 || n.Total != 6 {
-			t.Errorf("%s: %s %d/%d", n.Node, n.State, n.Ready, n.Total)
-		}
-		if len(n.Failures) != 1 || n.Failures[0].Ref != missing || !strings.Contains(n.Failures[0].Reason, "404") {
-			t.Errorf("%s failures: %+v", n.Node, n.Failures)
-		}
-		for _, ref := range images {
-			if img := criImage(t, nodes[n.Node], ref); img == nil || !img.Pinned || len(img.RepoDigests) != 1 {
-				t.Errorf("%s: %s through CRI: %+v", n.Node, ref, img)
+		for n := range nodes {
+			if !strings.Contains(out, n+": Failed, 5/6 images") {
+				t.Errorf("no settled line for %s in:\n%s", n, out)
 			}
 		}
-	}
-	// The daemon pods are not Ready while an image failed (the probe).
-	pods, _ := r.Client.CoreV1().Pods("winimage-system").List(ctx, metav1.ListOptions{LabelSelector: warm.ComponentLabel + "=daemon"})
-	for _, p := range pods.Items {
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-				t.Errorf("pod %s Ready with a failed image", p.Name)
+		if !strings.Contains(stderr, "3 of 3 nodes have images that failed") || !strings.Contains(out, missing+" Failed: ") {
+			t.Errorf("warm --wait output:\n%s\n%s", out, stderr)
+		}
+		st := statusOf(t, r.Kubeconfig, time.Minute, func(s *warm.StatusReport) bool { return s.Summary.Failed == 3 })
+		for _, n := range st.Nodes {
+			if n.State != warm.NodeFailed || n.Ready != 5 || n.Total != 6 {
+				t.Errorf("%s: %s %d/%d", n.Node, n.State, n.Ready, n.Total)
+			}
+			if len(n.Failures) != 1 || n.Failures[0].Ref != missing || !strings.Contains(n.Failures[0].Reason, "404") {
+				t.Errorf("%s failures: %+v", n.Node, n.Failures)
+			}
+			for _, ref := range images {
+				if img := criImage(t, nodes[n.Node], ref); img == nil || !img.Pinned || len(img.RepoDigests) != 1 {
+					t.Errorf("%s: %s through CRI: %+v", n.Node, ref, img)
+				}
 			}
 		}
-	}
+		// The daemon pods are not Ready while an image failed (the probe).
+		pods, _ := r.Client.CoreV1().Pods("winimage-system").List(ctx, metav1.ListOptions{LabelSelector: warm.ComponentLabel + "=daemon"})
+		for _, p := range pods.Items {
+			for _, c := range p.Status.Conditions {
+				if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+					t.Errorf("pod %s Ready with a failed image", p.Name)
+				}
+			}
+		}
+
+	})
 
 	// Dropping the bad image: right after the apply the daemons still
 	// report the old list, which --wait must not take for settled; every
 	// node goes Ready without pulling again.
-	_, blobsBefore, _ := r.Registry.Counts()
-	out, stderr, code = runPlugin(t, r.Kubeconfig, append(warmArgs, images...)...)
-	if code != 0 || !strings.Contains(out, "all 3 nodes warm") {
-		t.Fatalf("warm --wait: exit %d\n%s\n%s", code, out, stderr)
-	}
-	if _, got, _ := r.Registry.Counts(); got != blobsBefore {
-		t.Errorf("dropping an image fetched %d blobs again", got-blobsBefore)
-	}
+	phase(t, "dropping it settles without pulling again", func(t *testing.T) {
+		_, blobsBefore, _ := r.Registry.Counts()
+		out, stderr, code := runPlugin(t, r.Kubeconfig, append(warmArgs, images...)...)
+		if code != 0 || !strings.Contains(out, "all 3 nodes warm") {
+			t.Fatalf("warm --wait: exit %d\n%s\n%s", code, out, stderr)
+		}
+		if _, got, _ := r.Registry.Counts(); got != blobsBefore {
+			t.Errorf("dropping an image fetched %d blobs again", got-blobsBefore)
+		}
+
+	})
 
 	// A node registered but with no kubelet yet: its daemon pod never
 	// starts, so --wait cannot settle; Ctrl-C leaves the DaemonSet running
 	// and says how to follow or remove it.
 	newNode := "ip-10-0-99-1.us-east-2.compute.internal"
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: newNode, Labels: map[string]string{"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}}}
-	if _, err := r.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	patch := []byte(`{"status":{"nodeInfo":{"operatingSystem":"linux","architecture":"amd64","kernelVersion":"6.1.141"},"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady"}],"capacity":{"cpu":"8","memory":"32Gi","pods":"110"},"allocatable":{"cpu":"8","memory":"32Gi","pods":"110"}}}`)
-	if _, err := r.Client.CoreV1().Nodes().Patch(ctx, newNode, "application/strategic-merge-patch+json", patch, metav1.PatchOptions{}, "status"); err != nil {
-		t.Fatal(err)
-	}
-	bg := startPlugin(t, r.Kubeconfig, append(warmArgs, images...)...)
-	bg.waitFor(t, time.Minute, newNode+": ")
-	out, stderr, code = bg.interrupt(t)
-	if code != 130 || !strings.Contains(stderr, "the DaemonSet stays and keeps warming") || !strings.Contains(stderr, "kubectl winimage warm status -w -n winimage-system") || !strings.Contains(stderr, "kubectl winimage warm remove -n winimage-system") {
-		t.Errorf("interrupted --wait: exit %d\n%s\n%s", code, out, stderr)
-	}
-	if _, err := r.Client.AppsV1().DaemonSets("winimage-system").Get(ctx, warm.DaemonName, metav1.GetOptions{}); err != nil {
-		t.Fatalf("the DaemonSet after Ctrl-C: %v", err)
-	}
+	phase(t, "Ctrl-C on a node that cannot settle keeps the DaemonSet", func(t *testing.T) {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: newNode, Labels: map[string]string{"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}}}
+		if _, err := r.Client.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		patch := []byte(`{"status":{"nodeInfo":{"operatingSystem":"linux","architecture":"amd64","kernelVersion":"6.1.141"},"conditions":[{"type":"Ready","status":"True","reason":"KubeletReady"}],"capacity":{"cpu":"8","memory":"32Gi","pods":"110"},"allocatable":{"cpu":"8","memory":"32Gi","pods":"110"}}}`)
+		if _, err := r.Client.CoreV1().Nodes().Patch(ctx, newNode, "application/strategic-merge-patch+json", patch, metav1.PatchOptions{}, "status"); err != nil {
+			t.Fatal(err)
+		}
+		bg := startPlugin(t, r.Kubeconfig, append(warmArgs, images...)...)
+		bg.waitFor(t, time.Minute, newNode+": ")
+		out, stderr, code := bg.interrupt(t)
+		if code != 130 || !strings.Contains(stderr, "the DaemonSet stays and keeps warming") || !strings.Contains(stderr, "kubectl winimage warm status -w -n winimage-system") || !strings.Contains(stderr, "kubectl winimage warm remove -n winimage-system") {
+			t.Errorf("interrupted --wait: exit %d\n%s\n%s", code, out, stderr)
+		}
+		if _, err := r.Client.AppsV1().DaemonSets("winimage-system").Get(ctx, warm.DaemonName, metav1.GetOptions{}); err != nil {
+			t.Fatalf("the DaemonSet after Ctrl-C: %v", err)
+		}
+
+	})
 
 	// Its kubelet comes up: the node is warmed without any user action.
-	c, err := r.StartContainerd(ctx, "late")
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubelet.AddNode(newNode, c)
-	nodes[newNode] = c
-	statusOf(t, r.Kubeconfig, 3*time.Minute, func(s *warm.StatusReport) bool { return s.Summary.Nodes == 4 && s.Summary.Ready == 4 })
-	for _, ref := range images {
-		if img := criImage(t, c, ref); img == nil || !img.Pinned {
-			t.Errorf("late node: %s through CRI: %+v", ref, img)
+	phase(t, "the late node is warmed once its kubelet runs", func(t *testing.T) {
+		c, err := r.StartContainerd(ctx, "late")
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		kubelet.AddNode(newNode, c)
+		nodes[newNode] = c
+		statusOf(t, r.Kubeconfig, 3*time.Minute, func(s *warm.StatusReport) bool { return s.Summary.Nodes == 4 && s.Summary.Ready == 4 })
+		for _, ref := range images {
+			if img := criImage(t, c, ref); img == nil || !img.Pinned {
+				t.Errorf("late node: %s through CRI: %+v", ref, img)
+			}
+		}
+
+	})
 
 	// remove --unpin: every node drops the pins (the images stay, for
 	// kubelet's GC to manage), then no object is left.
-	out, stderr, code = runPlugin(t, r.Kubeconfig, "warm", "remove", "--unpin", "--timeout", "2m")
-	if code != 0 || !strings.Contains(out, "unpinned on all 4 nodes") || !strings.Contains(out, "nothing left") {
-		t.Fatalf("remove --unpin: exit %d\n%s\n%s", code, out, stderr)
-	}
-	for n, c := range nodes {
-		if !strings.Contains(out, "node/"+n+" unpinned 10 image records") { // tag and digest records of five images
-			t.Errorf("no unpin line for %s in:\n%s", n, out)
+	phase(t, "remove --unpin leaves no pins and no objects", func(t *testing.T) {
+		out, stderr, code := runPlugin(t, r.Kubeconfig, "warm", "remove", "--unpin", "--timeout", "2m")
+		if code != 0 || !strings.Contains(out, "unpinned on all 4 nodes") || !strings.Contains(out, "nothing left") {
+			t.Fatalf("remove --unpin: exit %d\n%s\n%s", code, out, stderr)
 		}
-		for _, ref := range images {
-			if img := criImage(t, c, ref); img == nil || img.Pinned {
-				t.Errorf("%s after remove --unpin: %s through CRI: %+v", n, ref, img)
+		for n, c := range nodes {
+			if !strings.Contains(out, "node/"+n+" unpinned 10 image records") { // tag and digest records of five images
+				t.Errorf("no unpin line for %s in:\n%s", n, out)
+			}
+			for _, ref := range images {
+				if img := criImage(t, c, ref); img == nil || img.Pinned {
+					t.Errorf("%s after remove --unpin: %s through CRI: %+v", n, ref, img)
+				}
+			}
+			for _, label := range []string{noderuntime.LabelPinned, noderuntime.LabelPinnedBy} {
+				if left, err := c.ImagesLabelled(ctx, label); err != nil || len(left) != 0 {
+					t.Errorf("%s: images still labelled %s: %v %v", n, label, left, err)
+				}
 			}
 		}
-		for _, label := range []string{noderuntime.LabelPinned, noderuntime.LabelPinnedBy} {
-			if left, err := c.ImagesLabelled(ctx, label); err != nil || len(left) != 0 {
-				t.Errorf("%s: images still labelled %s: %v %v", n, label, left, err)
+		for _, check := range []func() (int, error){
+			func() (int, error) {
+				l, err := r.Client.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{LabelSelector: warm.PartOfLabel + "=" + warm.PartOf})
+				return len(l.Items), err
+			},
+			func() (int, error) {
+				l, err := r.Client.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{LabelSelector: warm.PartOfLabel + "=" + warm.PartOf})
+				return len(l.Items), err
+			},
+		} {
+			if n, err := check(); err != nil || n != 0 {
+				t.Errorf("objects left after remove --unpin: %d %v", n, err)
 			}
 		}
-	}
-	for _, check := range []func() (int, error){
-		func() (int, error) {
-			l, err := r.Client.AppsV1().DaemonSets("").List(ctx, metav1.ListOptions{LabelSelector: warm.PartOfLabel + "=" + warm.PartOf})
-			return len(l.Items), err
-		},
-		func() (int, error) {
-			l, err := r.Client.RbacV1().ClusterRoles().List(ctx, metav1.ListOptions{LabelSelector: warm.PartOfLabel + "=" + warm.PartOf})
-			return len(l.Items), err
-		},
-	} {
-		if n, err := check(); err != nil || n != 0 {
-			t.Errorf("objects left after remove --unpin: %d %v", n, err)
+		if _, err := r.Client.CoreV1().Namespaces().Get(ctx, "winimage-system", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("namespace after remove --unpin: %v", err)
 		}
-	}
-	if _, err := r.Client.CoreV1().Namespaces().Get(ctx, "winimage-system", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
-		t.Errorf("namespace after remove --unpin: %v", err)
-	}
+	})
 }
 
 func tail(s string, n int) string {

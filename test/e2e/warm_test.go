@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 )
 
 const warmFleet = daemonFleet + `- {name: win, kind: managed, count: 1, windowsVersion: 10.0.20348.2582, ami: ami-0aaa, kubelet: v1.37.2-eks-1a2b3c4}
@@ -168,7 +169,7 @@ func TestWarmRendersWhatKubectlKustomizeRenders(t *testing.T) {
 			PullSecrets: []string{"regcred"}, MaxConcurrentNodes: 3, StartupTaint: "winimage.io/warming", NodeSelector: map[string]string{"pool": "x"}},
 	} {
 		dir := t.TempDir()
-		cp := exec.Command("cp", "-r", filepath.Join(moduleRoot(t), "manifests"), filepath.Join(dir, "manifests"))
+		cp := exec.Command("cp", "-r", filepath.Join(gobuild.ModuleRoot(t), "manifests"), filepath.Join(dir, "manifests"))
 		if out, err := cp.CombinedOutput(); err != nil {
 			t.Fatalf("%v %s", err, out)
 		}

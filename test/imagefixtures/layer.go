@@ -14,8 +14,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -133,4 +136,38 @@ func (f *foreignLayer) Uncompressed() (io.ReadCloser, error) { return f.Compress
 
 func (f *foreignLayer) url() string {
 	return "https://mcr.microsoft.com/v2/windows/servercore/blobs/" + f.digest.String()
+}
+
+// Layer is one layer of a pushed image: its digest and compressed size.
+type Layer struct {
+	Digest string
+	Size   int64
+}
+
+// LinuxImage reads the linux/amd64 entry of ref from its registry.
+func LinuxImage(tb testing.TB, ref string) v1.Image {
+	tb.Helper()
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	img, err := remote.Image(r, remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return img
+}
+
+// LinuxLayers are the layers of ref's linux/amd64 entry, base first.
+func LinuxLayers(tb testing.TB, ref string) []Layer {
+	tb.Helper()
+	m, err := LinuxImage(tb, ref).Manifest()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := make([]Layer, 0, len(m.Layers))
+	for _, l := range m.Layers {
+		out = append(out, Layer{Digest: l.Digest.String(), Size: l.Size})
+	}
+	return out
 }
