@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"os"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/agent"
 )
@@ -10,8 +11,9 @@ import (
 func probe(args []string) error {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	state := fs.String("state-file", agent.DefaultStateFile(), "state file written by run")
+	pod := fs.String("pod-name", os.Getenv("POD_NAME"), "this pod (downward API POD_NAME): a state file another pod wrote is not ready")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	return agent.Probe(*state)
+	return agent.Probe(*state, *pod)
 }

@@ -104,7 +104,7 @@ func KubeClient(kubeconfig string) (kubernetes.Interface, error) {
 	if kubeconfig != "" {
 		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
 	} else {
-		cfg, err = rest.InClusterConfig()
+		cfg, err = hostprocess.InClusterConfig()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)

@@ -13,7 +13,12 @@ import (
 
 func writeState(t *testing.T, path string, snap contract.Snapshot) {
 	t.Helper()
-	data, err := json.Marshal(contract.Progress{Node: "n1", Snapshot: snap})
+	writeStateOf(t, path, "pod-1", snap)
+}
+
+func writeStateOf(t *testing.T, path, pod string, snap contract.Snapshot) {
+	t.Helper()
+	data, err := json.Marshal(contract.Progress{Node: "n1", Pod: pod, Snapshot: snap})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +47,7 @@ func TestProbe(t *testing.T) {
 		if c.snap != nil {
 			writeState(t, path, *c.snap)
 		}
-		err := Probe(path)
+		err := Probe(path, "pod-1")
 		if (err == nil) != (c.wantErr == "") || (err != nil && !strings.Contains(err.Error(), c.wantErr)) {
 			t.Errorf("%s: Probe = %v, want %q", c.name, err, c.wantErr)
 		}
@@ -53,7 +58,16 @@ func TestProbeReadsTheStateFileInsideTheSandbox(t *testing.T) {
 	sandbox := t.TempDir()
 	t.Setenv(hostprocess.SandboxEnv, sandbox)
 	writeState(t, filepath.Join(sandbox, "run", "winimage", "state.json"), contract.Snapshot{Ready: 1, Total: 1, Done: true})
-	if err := Probe("/run/winimage/state.json"); err != nil {
+	if err := Probe("/run/winimage/state.json", "pod-1"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestProbeIgnoresAReadyStateLeftByThePreviousPod(t *testing.T) {
+	t.Setenv(hostprocess.SandboxEnv, "")
+	path := filepath.Join(t.TempDir(), "state.json")
+	writeStateOf(t, path, "winimage-daemon-old", contract.Snapshot{Ready: 3, Total: 3, Done: true})
+	if err := Probe(path, "winimage-daemon-new"); err == nil || !strings.Contains(err.Error(), "winimage-daemon-old") {
+		t.Fatalf("Probe = %v: the new pod is Ready before it checked anything", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -86,6 +87,10 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 		return nil, nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.StateFile), 0o755); err != nil {
+		return nil, nil, err
+	}
+	// The file is on the host and outlives the pod that wrote it.
+	if err := os.Remove(cfg.StateFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, err
 	}
 	client, err := cfg.connect(ctx)

@@ -9,8 +9,10 @@ const (
 	DefaultNamespace = "winimage-system"
 	// ImageListKey is the ConfigMap key holding the ImageList.
 	ImageListKey = "images.yaml"
-	// ImageListDir is where the ConfigMap is mounted.
-	ImageListDir = "/etc/winimage"
+	// ImageListDir is where the ConfigMap is mounted: a folder of its own,
+	// so the pull-secret volumes sit beside it rather than inside the
+	// read-only ConfigMap volume (whose contents kubelet replaces).
+	ImageListDir = "/etc/winimage/list"
 	// ImageListPath is the file the daemon reads.
 	ImageListPath = ImageListDir + "/" + ImageListKey
 	// PullSecretsDir holds one folder per mounted pull secret.

@@ -23,7 +23,11 @@ const (
 // Progress is the document published in AnnotationProgress and in the
 // state file the readiness probe reads.
 type Progress struct {
-	Node    string    `json:"node"`
+	Node string `json:"node"`
+	// Pod is the daemon pod that wrote it. The state file outlives the pod
+	// on the host, so a new pod's probe must not take its predecessor's
+	// Ready for its own.
+	Pod     string    `json:"pod,omitempty"`
 	Updated time.Time `json:"updated"`
 	Snapshot
 }

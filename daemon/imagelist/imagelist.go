@@ -61,11 +61,14 @@ func Load(path string) (*List, [32]byte, error) {
 
 // Watch calls onChange with each new valid list at path, checking every
 // interval. A ConfigMap volume updates by swapping a symlink, which inotify
-// on the file misses; comparing content hashes catches it. An invalid new
-// list is reported to onError and the last good list stays in force.
+// on the file misses; comparing content hashes catches it. On Windows the
+// swap is not atomic (a reader can find no file, or a half-written one), so
+// a list that cannot be read or parsed is reported to onError only when the
+// next check sees the same; the last good list stays in force meanwhile.
 func Watch(ctx context.Context, path string, interval time.Duration, last [32]byte, onChange func(*List), onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var bad *[32]byte // the content that failed at the last check
 	for {
 		select {
 		case <-ctx.Done():
@@ -73,14 +76,22 @@ func Watch(ctx context.Context, path string, interval time.Duration, last [32]by
 		case <-t.C:
 		}
 		l, sum, err := Load(path)
+		if err == nil {
+			bad = nil
+			if sum != last {
+				last = sum
+				onChange(l)
+			}
+			continue
+		}
 		if sum == last {
 			continue
 		}
-		last = sum
-		if err != nil {
+		if bad != nil && *bad == sum {
+			last = sum
 			onError(err)
 			continue
 		}
-		onChange(l)
+		bad = &sum
 	}
 }

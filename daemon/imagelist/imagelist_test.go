@@ -94,3 +94,38 @@ func TestWatchSeesConfigMapStyleSwapsAndKeepsLastGoodList(t *testing.T) {
 		t.Fatal("invalid list not reported")
 	}
 }
+
+func TestWatchWaitsOutAHalfWrittenList(t *testing.T) {
+	// Windows: kubelet's swap is not atomic; one check can see a partial
+	// file or none at all. That is not a rejected list.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "images.yaml")
+	os.WriteFile(path, []byte("images:\n- ref: a/b:1\n"), 0o644)
+	_, sum, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, errs := make(chan *List, 4), make(chan error, 4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go Watch(ctx, path, 200*time.Millisecond, sum, func(l *List) { changes <- l }, func(err error) { errs <- err })
+	time.Sleep(50 * time.Millisecond)
+	os.WriteFile(path, []byte("images:\n- ref: a/b:1\n- {ref: a/"), 0o644) // a torn write
+	time.Sleep(300 * time.Millisecond)                                     // one check sees it
+	os.WriteFile(path, []byte("images:\n- ref: a/b:1\n- ref: a/c:2\n"), 0o644)
+	select {
+	case l := <-changes:
+		if len(l.Images) != 2 {
+			t.Fatalf("new list = %+v", l)
+		}
+	case err := <-errs:
+		t.Fatalf("a torn write was reported as a rejected list: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("change not seen")
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("reported: %v", err)
+	default:
+	}
+}

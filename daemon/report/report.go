@@ -69,7 +69,7 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 func (p *Publisher) publish(_ context.Context, s contract.Snapshot) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	doc := contract.Progress{Node: p.NodeName, Snapshot: s}
+	doc := contract.Progress{Node: p.NodeName, Pod: p.PodName, Snapshot: s}
 	body, err := json.Marshal(doc.Snapshot)
 	if err != nil {
 		return

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -350,11 +351,26 @@ func (k *Kubelet) prepare(ctx context.Context, pod *corev1.Pod, container corev1
 	if err != nil {
 		return nil, fmt.Errorf("token for %s: %w", sa, err)
 	}
-	kubeconfig := filepath.Join(sandbox, "kubeconfig")
-	if err := writeKubeconfig(kubeconfig, k.r.RESTConfig.Host, k.r.pki.caPEM, "sa", tr.Status.Token); err != nil {
+	// The ServiceAccount volume as a Windows Server 2019 host (no bind
+	// filter) gives it to a HostProcess container: only under the sandbox
+	// (hcsshim internal/jobcontainers fallbackMountSetup), never at
+	// /var/run/secrets/kubernetes.io/serviceaccount; and the in-cluster
+	// environment kubelet sets, not a kubeconfig.
+	saDir := filepath.Join(sandbox, "var", "run", "secrets", "kubernetes.io", "serviceaccount")
+	if err := os.MkdirAll(saDir, 0o755); err != nil {
 		return nil, err
 	}
-	env := []string{"PATH=" + os.Getenv("PATH"), "CONTAINER_SANDBOX_MOUNT_POINT=" + sandbox, "KUBECONFIG=" + kubeconfig}
+	for name, data := range map[string][]byte{"token": []byte(tr.Status.Token), "ca.crt": k.r.pki.caPEM, "namespace": []byte(pod.Namespace)} {
+		if err := os.WriteFile(filepath.Join(saDir, name), data, 0o600); err != nil {
+			return nil, err
+		}
+	}
+	apiURL, err := url.Parse(k.r.RESTConfig.Host)
+	if err != nil {
+		return nil, err
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "CONTAINER_SANDBOX_MOUNT_POINT=" + sandbox,
+		"KUBERNETES_SERVICE_HOST=" + apiURL.Hostname(), "KUBERNETES_SERVICE_PORT=" + apiURL.Port()}
 	for _, e := range container.Env {
 		val := e.Value
 		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
