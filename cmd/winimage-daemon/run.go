@@ -24,6 +24,7 @@ func run(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.RecheckInterval, "recheck-interval", c.RecheckInterval, "how often warm images are checked again (moved tags, GC)")
 	fs.IntVar(&c.MaxConcurrentNodes, "max-concurrent-nodes", 0, "nodes pulling at once cluster-wide, coordinated through Leases (0: no limit)")
 	fs.StringVar(&c.SlotLeasePrefix, "slot-lease-prefix", c.SlotLeasePrefix, "name prefix of the pull-slot Leases")
+	fs.BoolVar(&c.DiscardUnpackedLayers, "discard-unpacked-layers", false, "the node's containerd sets discard_unpacked_layers: pull as its CRI does, letting layer blobs go once unpacked")
 	fs.StringVar(&c.StartupTaint, "startup-taint", "", "taint key removed from the node once every image is Ready")
 	if err := parse(fs, args); err != nil {
 		return err

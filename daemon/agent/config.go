@@ -28,6 +28,9 @@ type Containerd struct {
 	Address, Namespace, Snapshotter string
 	// Root is containerd's root folder; its volume is checked before pulls.
 	Root string
+	// DiscardUnpackedLayers mirrors the node's containerd setting of that
+	// name, so pulls leave the content store as CRI's would.
+	DiscardUnpackedLayers bool
 }
 
 // DefaultContainerd is the stock setting for a node running this OS.

@@ -99,7 +99,7 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 	}
 	a.closeAll = func() { client.Close() }
 	rt := &noderuntime.Containerd{Client: client, Snapshotter: cfg.Snapshotter, Platform: platform, Matcher: osbuild.Matcher(platform),
-		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2)))}
+		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2))), DiscardUnpackedLayers: cfg.DiscardUnpackedLayers}
 	a.warmer = a.newWarmer(rt)
 	a.planner = func() warm.Planner {
 		// A new resolver per pass: it caches answers, and tags move.

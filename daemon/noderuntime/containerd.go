@@ -36,6 +36,10 @@ type Containerd struct {
 	// UnpackLimiter, when set, lets containerd unpack layers in parallel on
 	// snapshotters that can rebase (overlayfs); others unpack in order.
 	UnpackLimiter *semaphore.Weighted
+	// DiscardUnpackedLayers pulls as CRI does on a node whose containerd
+	// sets discard_unpacked_layers: the manifest does not keep its layer
+	// blobs from garbage collection once they are unpacked.
+	DiscardUnpackedLayers bool
 }
 
 func (c *Containerd) resolver() remotes.Resolver {
@@ -86,6 +90,14 @@ func (c *Containerd) Status(ctx context.Context, ref string) (ImageStatus, error
 	return c.statusOf(ctx, rec)
 }
 
+// statusOf says what CRI would say of the record. CRI's image store takes
+// an image as present when its record exists and the manifest and config
+// for the platform can be read; the layer blobs need not be there
+// (containerd v2.4.2 internal/cri/store/image/image.go getImage; v1.7.35
+// pkg/cri/store/image/image.go getImage, whose Size walks only manifests).
+// A container then starts from the unpacked snapshots. So warm is: record,
+// manifest, config, snapshots; a node that discards unpacked layers, or
+// content GC, may have dropped every layer blob.
 func (c *Containerd) statusOf(ctx context.Context, rec images.Image) (ImageStatus, error) {
 	st := ImageStatus{
 		Present:    true,
@@ -93,16 +105,23 @@ func (c *Containerd) statusOf(ctx context.Context, rec images.Image) (ImageStatu
 		Pinned:     rec.Labels[LabelPinned] == "pinned",
 		PinnedByUs: rec.Labels[LabelPinnedBy] == "true",
 	}
-	available, _, _, missing, err := images.Check(ctx, c.Client.ContentStore(), rec.Target, c.Matcher)
-	if err != nil && !errdefs.IsNotFound(err) {
+	cs := c.Client.ContentStore()
+	manifest, err := images.Manifest(ctx, cs, rec.Target, c.Matcher)
+	if errdefs.IsNotFound(err) {
+		return st, nil
+	}
+	if err != nil {
 		return st, err
 	}
-	st.Complete = available && len(missing) == 0
-	if st.Complete {
-		img := containerd.NewImageWithPlatform(c.Client, rec, c.Matcher)
-		if st.Unpacked, err = img.IsUnpacked(ctx, c.Snapshotter); err != nil {
-			return st, err
-		}
+	if _, err := cs.Info(ctx, manifest.Config.Digest); errdefs.IsNotFound(err) {
+		return st, nil
+	} else if err != nil {
+		return st, err
+	}
+	st.Complete = true
+	img := containerd.NewImageWithPlatform(c.Client, rec, c.Matcher)
+	if st.Unpacked, err = img.IsUnpacked(ctx, c.Snapshotter); err != nil {
+		return st, err
 	}
 	return st, nil
 }
@@ -152,6 +171,12 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	}
 	if c.UnpackLimiter != nil {
 		pullOpts = append(pullOpts, containerd.WithUnpackOpts([]containerd.UnpackOpt{containerd.WithUnpackLimiter(c.UnpackLimiter)}))
+	}
+	if c.DiscardUnpackedLayers {
+		// The same child-label filter CRI uses (containerd v2.4.2
+		// internal/cri/server/images/image_pull.go, v1.7.35
+		// pkg/cri/server/image_pull.go): no gc.ref labels to layers.
+		pullOpts = append(pullOpts, containerd.WithChildLabelMap(images.ChildGCLabelsFilterLayers))
 	}
 	img, err := c.Client.Pull(ctx, named.String(), pullOpts...)
 	if err != nil {

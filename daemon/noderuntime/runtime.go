@@ -23,8 +23,10 @@ type ImageStatus struct {
 	// Digest is the digest the reference points at (an index for
 	// multi-platform images).
 	Digest string
-	// Complete means every blob for the node's platform is in the content
-	// store (each verified against its digest when it was written).
+	// Complete means the manifest and config for the node's platform are
+	// in the content store (each verified against its digest when it was
+	// written): what CRI needs to list the image. Layer blobs may be gone
+	// once unpacked.
 	Complete bool
 	// Unpacked means the node's snapshotter has the image's layers.
 	Unpacked bool

@@ -47,6 +47,7 @@ type WarmOptions struct {
 	StartupTaint       string
 	DryRun             string
 	DiskThreshold      float64
+	DiscardLayers      bool
 	Wait               bool
 	Timeout            time.Duration
 
@@ -108,6 +109,7 @@ wait leaves the DaemonSet warming.`,
 	cmd.Flags().IntVar(&o.MaxConcurrentNodes, "max-concurrent-nodes", 0, "nodes pulling at once, cluster-wide (0: no limit)")
 	cmd.Flags().StringVar(&o.StartupTaint, "startup-taint", "", "taint key the daemon removes from a node once it is warm")
 	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", o.DiskThreshold, "skip an image that would fill containerd's volume above this fraction (match kubelet's imageGCHighThresholdPercent)")
+	cmd.Flags().BoolVar(&o.DiscardLayers, "discard-unpacked-layers", false, "the nodes' containerd sets discard_unpacked_layers: the daemon pulls as CRI does there")
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (print only) or "server" (validated by the API server, not stored)`)
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "follow per-node progress until every node is ready or failed")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "with --wait, how long to wait")
@@ -153,7 +155,7 @@ func (o *WarmOptions) Complete(cmd *cobra.Command) error {
 		}
 	}
 	o.cfg = warm.Config{Namespace: ns, OS: o.OS, DaemonImage: o.DaemonImage, Images: images, PullSecrets: o.PullSecrets,
-		NodeSelector: sel, MaxConcurrentNodes: o.MaxConcurrentNodes, StartupTaint: o.StartupTaint, DiskThreshold: o.DiskThreshold}
+		NodeSelector: sel, MaxConcurrentNodes: o.MaxConcurrentNodes, StartupTaint: o.StartupTaint, DiskThreshold: o.DiskThreshold, DiscardUnpackedLayers: o.DiscardLayers}
 	return nil
 }
 

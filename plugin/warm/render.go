@@ -49,6 +49,9 @@ type Config struct {
 	NodeSelector       map[string]string
 	MaxConcurrentNodes int
 	StartupTaint       string
+	// DiscardUnpackedLayers: the nodes' containerd sets
+	// discard_unpacked_layers, and the daemon pulls as CRI does there.
+	DiscardUnpackedLayers bool
 	// DiskThreshold is the fraction of containerd's volume the daemon will
 	// not fill beyond (kubelet's imageGCHighThresholdPercent / 100); 0 is
 	// the daemon's default, 0.85 as kubelet's.
@@ -277,6 +280,9 @@ func podSpecPatch(cfg Config, binary string) map[string]any {
 	}
 	if cfg.StartupTaint != "" {
 		args = append(args, "--startup-taint", cfg.StartupTaint)
+	}
+	if cfg.DiscardUnpackedLayers {
+		args = append(args, "--discard-unpacked-layers")
 	}
 	if cfg.DiskThreshold > 0 && cfg.DiskThreshold != defaultDiskThreshold {
 		args = append(args, "--disk-threshold", strconv.FormatFloat(cfg.DiskThreshold, 'f', -1, 64))

@@ -81,7 +81,7 @@ func TestRenderOptionsAndLinuxOverlay(t *testing.T) {
 	cfg := base()
 	cfg.OS, cfg.Namespace = "linux", "warmers"
 	cfg.PullSecrets = []string{"regcred"}
-	cfg.MaxConcurrentNodes, cfg.StartupTaint = 5, "winimage.io/warming"
+	cfg.MaxConcurrentNodes, cfg.StartupTaint, cfg.DiscardUnpackedLayers = 5, "winimage.io/warming", true
 	cfg.NodeSelector = map[string]string{"eks.amazonaws.com/nodegroup": "ng-a"}
 	objs, err := Render(cfg)
 	if err != nil {
@@ -98,7 +98,7 @@ func TestRenderOptionsAndLinuxOverlay(t *testing.T) {
 	}
 	c := spec["containers"].([]any)[0].(map[string]any)
 	cmd := strings.Join(toStrings(c["command"].([]any)), " ")
-	for _, want := range []string{"winimage-daemon run", "--max-concurrent-nodes 5", "--startup-taint winimage.io/warming", "--pull-secrets-dir /etc/winimage/pull-secrets"} {
+	for _, want := range []string{"winimage-daemon run", "--max-concurrent-nodes 5", "--startup-taint winimage.io/warming", "--discard-unpacked-layers", "--pull-secrets-dir /etc/winimage/pull-secrets"} {
 		if !strings.Contains(cmd, want) {
 			t.Errorf("command %q lacks %q", cmd, want)
 		}

@@ -1,0 +1,155 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
+	"github.com/containerd/platforms"
+	"github.com/opencontainers/go-digest"
+)
+
+// An image whose layer blobs are gone from the content store (a node with
+// discard_unpacked_layers, or content GC) but whose manifest, config and
+// snapshots are there is present to CRI, so kubelet starts pods from it
+// without pulling. The daemon must count it Ready the same way, or it
+// retries forever and a startup taint is never removed.
+func TestDaemonTakesAnImageWithoutLayerBlobsForPresentAsCRIDoes(t *testing.T) {
+	r, applied := startRig(t, daemonFleet)
+	ref := applied.Ref("apps/b2:1")
+	node := applied.Nodes["workers"][0]
+	d := startDaemon(t, r, daemonOpts{node: node, containerd: r.Containerd, images: []string{ref}})
+	if p := d.waitDone(2 * time.Minute); !p.AllReady() {
+		t.Fatalf("first warm: %+v", p)
+	}
+	if err := d.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	deleted := deleteLayerBlobs(t, r.Containerd.Address, ref)
+	if deleted == 0 {
+		t.Fatal("no layer blob deleted")
+	}
+	if img := criImage(t, r.Containerd, ref); img == nil {
+		t.Fatal("CRI no longer lists the image: the test does not model what it means to")
+	}
+
+	r.Registry.ResetCounts()
+	d2 := startDaemon(t, r, daemonOpts{node: node, containerd: r.Containerd, images: []string{ref}})
+	p := d2.waitDone(time.Minute)
+	if !p.AllReady() || p.Images[0].Attempts > 1 {
+		t.Fatalf("after the layer blobs went: %+v", p)
+	}
+	if _, blobs, _ := r.Registry.Counts(); blobs != 0 {
+		t.Errorf("the daemon fetched %d blobs for an image CRI has", blobs)
+	}
+}
+
+// deleteLayerBlobs removes the layer blobs of ref's linux/amd64 entry from
+// the content store, as discard_unpacked_layers does after unpacking.
+func deleteLayerBlobs(t *testing.T, address, ref string) int {
+	t.Helper()
+	client, err := containerd.New(address, containerd.WithDefaultNamespace("k8s.io"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	rec, err := client.ImageService().Get(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := images.Manifest(ctx, client.ContentStore(), rec.Target, platforms.Only(platforms.MustParse("linux/amd64")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, l := range m.Layers {
+		if err := client.ContentStore().Delete(ctx, digest.Digest(l.Digest)); err != nil {
+			t.Fatalf("delete %s: %v", l.Digest, err)
+		}
+		n++
+	}
+	return n
+}
+
+// With --discard-unpacked-layers the daemon pulls as CRI does on such a
+// node: the manifest holds no GC reference to its layers, so they go once
+// unpacked, instead of doubling a Windows image's disk use.
+func TestDaemonPullsAsCRIDoesWhenTheNodeDiscardsUnpackedLayers(t *testing.T) {
+	r, applied := startRig(t, daemonFleet)
+	node := applied.Nodes["workers"][0]
+	kept, discarded := applied.Ref("apps/b1:1"), applied.Ref("apps/b3:1")
+	d := startDaemon(t, r, daemonOpts{node: node, containerd: r.Containerd, images: []string{kept}})
+	if p := d.waitDone(2 * time.Minute); !p.AllReady() {
+		t.Fatalf("warm: %+v", p)
+	}
+	d.stop()
+	d2 := startDaemon(t, r, daemonOpts{node: node, containerd: r.Containerd, images: []string{discarded}, extra: []string{"--discard-unpacked-layers"}})
+	if p := d2.waitDone(2 * time.Minute); !p.AllReady() {
+		t.Fatalf("warm with --discard-unpacked-layers: %+v", p)
+	}
+	if n := layerGCRefs(t, r.Containerd.Address, kept); n == 0 {
+		t.Fatalf("the default pull keeps no layer reference: the check cannot tell the two apart")
+	}
+	if n := layerGCRefs(t, r.Containerd.Address, discarded); n != 0 {
+		t.Errorf("with --discard-unpacked-layers the manifest still holds %d layer references", n)
+	}
+}
+
+// layerGCRefs counts the GC references from ref's linux/amd64 manifest to
+// its layers.
+func layerGCRefs(t *testing.T, address, ref string) int {
+	t.Helper()
+	client, err := containerd.New(address, containerd.WithDefaultNamespace("k8s.io"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx := context.Background()
+	rec, err := client.ImageService().Get(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := images.Config(ctx, client.ContentStore(), rec.Target, platforms.Only(platforms.MustParse("linux/amd64")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := images.Manifest(ctx, client.ContentStore(), rec.Target, platforms.Only(platforms.MustParse("linux/amd64")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := map[string]bool{}
+	for _, l := range m.Layers {
+		layers[l.Digest.String()] = true
+	}
+	// Find the manifest blob: the one whose gc refs name the config.
+	var n int
+	err = client.ContentStore().Walk(ctx, func(info content.Info) error {
+		refsConfig := false
+		for k, v := range info.Labels {
+			if strings.HasPrefix(k, "containerd.io/gc.ref.content.") && v == desc.Digest.String() {
+				refsConfig = true
+			}
+		}
+		if !refsConfig {
+			return nil
+		}
+		for k, v := range info.Labels {
+			if strings.HasPrefix(k, "containerd.io/gc.ref.content.") && layers[v] {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
