@@ -137,13 +137,9 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	if err != nil {
 		return ImageStatus{}, err
 	}
-	labels := map[string]string{labelCRIManaged: "managed"}
-	if opts.Pin {
-		labels[LabelPinned] = "pinned"
-		labels[LabelPinnedBy] = "true"
-	}
-	if !before.Present {
-		labels[LabelAdded] = "true"
+	labels, err := c.pullLabels(ctx, ref, opts.Pin, before.Present)
+	if err != nil {
+		return ImageStatus{}, err
 	}
 
 	// The sampler must be gone before Pull returns, or a late sample could
@@ -182,13 +178,8 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	if err != nil {
 		return ImageStatus{}, err
 	}
-	// CRI keeps a repo@digest record beside repo:tag; kubelet looks images
-	// up by either, so both must exist for the image to count as present.
-	if _, tagged := named.(reference.Tagged); tagged {
-		byDigest := reference.TrimNamed(named).String() + "@" + img.Target().Digest.String()
-		if err := c.upsert(ctx, images.Image{Name: byDigest, Target: img.Target(), Labels: img.Labels()}); err != nil {
-			return ImageStatus{}, err
-		}
+	if err := c.writeCRIRecords(ctx, named, img, ours(labels)); err != nil {
+		return ImageStatus{}, err
 	}
 	st, err := c.Status(ctx, named.String())
 	if err != nil {
@@ -244,13 +235,78 @@ func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, l
 	}
 }
 
-// upsert creates or updates an image record.
+// pullLabels are the labels the pulled repo:tag record gets: CRI's managed
+// label and ours, over those the record already has. containerd's client
+// replaces every label of an existing record when it pulls (v2.4.2
+// client/pull.go createNewImage updates without field paths), so the labels
+// others set are carried over here.
+func (c *Containerd) pullLabels(ctx context.Context, ref string, pin, present bool) (map[string]string, error) {
+	labels := map[string]string{}
+	rec, err := c.Client.ImageService().Get(ctx, ref)
+	if err != nil && !errdefs.IsNotFound(err) {
+		return nil, err
+	}
+	for k, v := range rec.Labels {
+		labels[k] = v
+	}
+	labels[labelCRIManaged] = "managed"
+	if pin {
+		labels[LabelPinned] = "pinned"
+		labels[LabelPinnedBy] = "true"
+	}
+	if !present {
+		labels[LabelAdded] = "true"
+	}
+	return labels, nil
+}
+
+// ours keeps the labels this daemon sets (CRI's and winimage's).
+func ours(labels map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, k := range []string{labelCRIManaged, LabelPinned, LabelPinnedBy, LabelAdded} {
+		if v, ok := labels[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// writeCRIRecords writes the other records CRI's PullImage writes beside
+// repo:tag: repo@digest and the image id (the config digest), each with
+// CRI's managed label (containerd v2.4.2 internal/cri/server/images
+// image_pull.go PullImage and createOrUpdateImageReference; v1.7.35
+// pkg/cri/server/image_pull.go the same). kubelet finds the image by any of
+// them, and with all three present CRI's own image-event handler has
+// nothing to add.
+func (c *Containerd) writeCRIRecords(ctx context.Context, named reference.Named, img containerd.Image, labels map[string]string) error {
+	config, err := img.Config(ctx)
+	if err != nil {
+		return fmt.Errorf("config of %s: %w", named, err)
+	}
+	names := []string{config.Digest.String()}
+	if _, tagged := named.(reference.Tagged); tagged {
+		names = append(names, reference.TrimNamed(named).String()+"@"+img.Target().Digest.String())
+	}
+	for _, name := range names {
+		if err := c.upsert(ctx, images.Image{Name: name, Target: img.Target(), Labels: labels}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// upsert creates an image record, or points an existing one at img's
+// target and sets img's labels on it, leaving every other label as it is.
 func (c *Containerd) upsert(ctx context.Context, img images.Image) error {
 	is := c.Client.ImageService()
 	if _, err := is.Create(ctx, img); err == nil || !errdefs.IsAlreadyExists(err) {
 		return err
 	}
-	_, err := is.Update(ctx, img)
+	paths := []string{"target"}
+	for k := range img.Labels {
+		paths = append(paths, "labels."+k)
+	}
+	_, err := is.Update(ctx, img, paths...)
 	return err
 }
 

@@ -113,7 +113,7 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if len(res.Unpinned) != 4 { // tag and digest records of a1 and b1
+	if len(res.Unpinned) != 6 { // the tag, digest and image-id records of a1 and b1, as CRI writes them
 		t.Errorf("unpinned %v, want both records of our two images", res.Unpinned)
 	}
 	for _, ref := range refs[:2] {
@@ -158,8 +158,8 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if len(res.Removed) != 4 || len(res.Unpinned) != 0 {
-		t.Errorf("unpin --remove-unused: %s, want a1 and a3 (tag and digest records) removed", out)
+	if len(res.Removed) != 6 || len(res.Unpinned) != 0 {
+		t.Errorf("unpin --remove-unused: %s, want a1 and a3 (tag, digest and id records) removed", out)
 	}
 	for _, ref := range []string{applied.Ref("apps/a1:1"), applied.Ref("apps/a3:1")} {
 		if img := criImage(t, r.Containerd, ref); img != nil {
