@@ -181,6 +181,11 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	if err := c.writeCRIRecords(ctx, named, img, ours(labels)); err != nil {
 		return ImageStatus{}, err
 	}
+	if before.Present && before.Digest != img.Target().Digest.String() {
+		if err := c.retire(ctx, named, digest.Digest(before.Digest)); err != nil {
+			return ImageStatus{}, fmt.Errorf("%s moved to %s; releasing %s: %w", ref, img.Target().Digest, before.Digest, err)
+		}
+	}
 	st, err := c.Status(ctx, named.String())
 	if err != nil {
 		return st, err
@@ -308,74 +313,6 @@ func (c *Containerd) upsert(ctx context.Context, img images.Image) error {
 	}
 	_, err := is.Update(ctx, img, paths...)
 	return err
-}
-
-// records are the tag and digest records that point at the same target as ref.
-func (c *Containerd) records(ctx context.Context, ref string) ([]images.Image, error) {
-	rec, err := c.Client.ImageService().Get(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	all, err := c.Client.ImageService().List(ctx, "target.digest=="+rec.Target.Digest.String())
-	if err != nil {
-		return nil, err
-	}
-	return all, nil
-}
-
-// Pin labels an existing image (both its records) as pinned by us, unless
-// something else pinned it already: then it stays theirs to unpin.
-func (c *Containerd) Pin(ctx context.Context, ref string) error {
-	recs, err := c.records(ctx, ref)
-	if err != nil {
-		return err
-	}
-	for _, rec := range recs {
-		if rec.Labels[LabelPinned] == "pinned" {
-			continue
-		}
-		if rec.Labels == nil {
-			rec.Labels = map[string]string{}
-		}
-		rec.Labels[LabelPinned] = "pinned"
-		rec.Labels[LabelPinnedBy] = "true"
-		if _, err := c.Client.ImageService().Update(ctx, rec, "labels."+LabelPinned, "labels."+LabelPinnedBy); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Unpin removes our pins; with remove, it also deletes the images we added
-// that no container uses.
-func (c *Containerd) Unpin(ctx context.Context, remove bool) (unpinned, removed []string, err error) {
-	is := c.Client.ImageService()
-	ours, err := is.List(ctx, fmt.Sprintf(`labels."%s"==true`, LabelPinnedBy))
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, rec := range ours {
-		if remove && rec.Labels[LabelAdded] == "true" {
-			used, err := c.Client.Containers(ctx, fmt.Sprintf(`image==%q`, rec.Name))
-			if err != nil {
-				return unpinned, removed, err
-			}
-			if len(used) == 0 {
-				if err := is.Delete(ctx, rec.Name); err != nil && !errdefs.IsNotFound(err) {
-					return unpinned, removed, err
-				}
-				removed = append(removed, rec.Name)
-				continue
-			}
-		}
-		delete(rec.Labels, LabelPinned)
-		delete(rec.Labels, LabelPinnedBy)
-		if _, err := is.Update(ctx, rec, "labels."+LabelPinned, "labels."+LabelPinnedBy); err != nil {
-			return unpinned, removed, err
-		}
-		unpinned = append(unpinned, rec.Name)
-	}
-	return unpinned, removed, nil
 }
 
 // Permanent reports whether a pull error will not go away by retrying:
