@@ -98,18 +98,25 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 		return nil, nil, err
 	}
 	a.closeAll = func() { client.Close() }
-	rt := &noderuntime.Containerd{Client: client, Snapshotter: cfg.Snapshotter, Platform: platform, Matcher: osbuild.Matcher(platform),
+	// Pick the entry the node's own CRI would pick, or kubelet pulls again.
+	version, err := client.Version(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	rule := osbuild.RuleOf(version.Version)
+	rt := &noderuntime.Containerd{Client: client, Snapshotter: cfg.Snapshotter, Platform: platform, Matcher: osbuild.MatcherFor(platform, rule),
 		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2))), DiscardUnpackedLayers: cfg.DiscardUnpackedLayers}
 	a.warmer = a.newWarmer(rt)
 	a.planner = func() warm.Planner {
 		// A new resolver per pass: it caches answers, and tags move.
 		resolver := &imagesize.Resolver{Concurrency: 4, Keychain: func(string) authn.Keychain { return keychain }}
-		return warm.RegistryPlanner{Resolver: resolver, Host: platform}
+		return warm.RegistryPlanner{Resolver: resolver, Host: platform, Rule: rule}
 	}
 	go imagelist.Watch(ctx, cfg.ImageList, cfg.ListInterval, sum, a.listChanged, func(err error) {
 		a.log.Error("image list rejected; keeping the last good one", "err", err)
 	})
-	a.log.Info("warming", "images", len(list.Images), "platform", fmt.Sprintf("%s/%s %s", platform.OS, platform.Architecture, platform.OSVersion))
+	a.log.Info("warming", "images", len(list.Images), "platform", fmt.Sprintf("%s/%s %s", platform.OS, platform.Architecture, platform.OSVersion),
+		"containerd", version.Version, "entry", rule.String())
 	return a, list, nil
 }
 

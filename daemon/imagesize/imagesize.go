@@ -145,12 +145,18 @@ func (r *Resolver) fetchImage(ctx context.Context, ref string) *Image {
 // For returns the manifest img resolves to on host, ok=false when no entry
 // can run there.
 func (r *Resolver) For(ctx context.Context, img *Image, host ocispec.Platform) (Manifest, bool, error) {
+	return r.ForRule(ctx, img, host, osbuild.HighestOSVersion)
+}
+
+// ForRule is For on a node whose containerd chooses among matching entries
+// by rule (see osbuild.RuleOf).
+func (r *Resolver) ForRule(ctx context.Context, img *Image, host ocispec.Platform, rule osbuild.Rule) (Manifest, bool, error) {
 	if img.Err != nil {
 		return Manifest{}, false, img.Err
 	}
 	i := 0
 	if img.Platforms[0].OS != "" {
-		if i = osbuild.Pick(host, img.Platforms); i < 0 {
+		if i = osbuild.PickFor(host, img.Platforms, rule); i < 0 {
 			return Manifest{}, false, nil
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 )
 
@@ -200,5 +201,44 @@ func TestDescribeUsesTheStatusCodeNotTheMessage(t *testing.T) {
 	refused := fmt.Errorf("dial tcp 127.0.0.1:40181: connect: connection refused")
 	if describe(refused) != refused {
 		t.Error("a connection error was rewritten")
+	}
+}
+
+func TestForRulePicksTheEntryEachContainerdLinePulls(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	q := resource.MustParse
+	// Two entries a 20348.2582 host can run, the older revision first.
+	catalog, err := imagefixtures.Push(context.Background(), host, imagefixtures.Spec{
+		Bases:  map[string]imagefixtures.Base{"sc": {Layers: []resource.Quantity{q("8Ki")}}},
+		Images: []imagefixtures.Image{{Ref: "apps/two:1", Bases: []string{"sc"}, Layers: []resource.Quantity{q("4Ki")}, Windows: []string{"10.0.20348.1000", "10.0.20348.2582"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := &Resolver{Concurrency: 2}
+	img := r.Resolve(ctx, host+"/apps/two:1")
+	var older, newer imagefixtures.Manifest
+	for _, e := range catalog["apps/two:1"].Entries {
+		switch e.OSVersion {
+		case "10.0.20348.1000":
+			older = e
+		case "10.0.20348.2582":
+			newer = e
+		}
+	}
+	if older.Digest == "" || newer.Digest == "" || older.Digest == newer.Digest {
+		t.Fatalf("fixture entries: %+v %+v", older, newer)
+	}
+	for _, c := range []struct {
+		rule osbuild.Rule
+		want string
+	}{{osbuild.FirstMatch, older.Digest}, {osbuild.HighestOSVersion, newer.Digest}} {
+		m, ok, err := r.ForRule(ctx, img, win("10.0.20348.2582"), c.rule)
+		if err != nil || !ok || m.Digest != c.want {
+			t.Errorf("%v: %s (%v, %v), want %s", c.rule, m.Digest, ok, err, c.want)
+		}
 	}
 }

@@ -54,33 +54,20 @@ func HostPlatform(os, arch, kernelVersion string) ocispec.Platform {
 // if none can run there. Matching is containerd's own matcher: on Windows,
 // process isolation needs the exact build before Server 2022 and a build
 // from 20348 up to the host's from then on, and an entry without os.version
-// matches any host. Among matches, a Windows node's containerd
+// matches any host. Among matches, a Windows node's containerd 2.x
 // (platforms.Default there) prefers the greater os.version string; elsewhere
 // the index order decides. That preference is only wired in on Windows
 // builds of containerd/platforms, so it is restated here for Windows hosts.
+// Nodes on containerd 1.7 take the first match: see PickFor and Rule.
 func Pick(host ocispec.Platform, entries []ocispec.Platform) int {
-	m := Matcher(host)
-	best := -1
-	for i, e := range entries {
-		if !m.Match(e) {
-			continue
-		}
-		if best < 0 || m.Less(e, entries[best]) {
-			best = i
-		}
-	}
-	return best
+	return PickFor(host, entries, HighestOSVersion)
 }
 
 // Matcher is the platform matcher of a node's containerd, for pulls made on
 // its behalf: containerd's own matching, with a Windows host's preference
 // for the greatest os.version among matches.
 func Matcher(host ocispec.Platform) platforms.MatchComparer {
-	m := platforms.Only(host)
-	if host.OS != "windows" {
-		return m
-	}
-	return windowsMatcher{m}
+	return MatcherFor(host, HighestOSVersion)
 }
 
 type windowsMatcher struct{ platforms.MatchComparer }

@@ -8,6 +8,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 )
 
 // RegistryPlanner plans from the registry: the digest a tag names now and
@@ -16,6 +17,8 @@ import (
 type RegistryPlanner struct {
 	Resolver *imagesize.Resolver
 	Host     ocispec.Platform
+	// Rule is how the node's containerd picks among matching entries.
+	Rule osbuild.Rule
 }
 
 // Plan implements Planner.
@@ -24,7 +27,7 @@ func (p RegistryPlanner) Plan(ctx context.Context, ref string) (Plan, error) {
 	if img.Err != nil {
 		return Plan{}, img.Err
 	}
-	m, ok, err := p.Resolver.For(ctx, img, p.Host)
+	m, ok, err := p.Resolver.ForRule(ctx, img, p.Host, p.Rule)
 	if err != nil {
 		return Plan{}, err
 	}
