@@ -14,9 +14,11 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"golang.org/x/sync/semaphore"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/containerdversion"
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/diskguard"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
@@ -31,12 +33,14 @@ import (
 
 // agent is one running daemon: what Run set up, used by the warm loop.
 type agent struct {
-	cfg      Config
-	log      *slog.Logger
-	kube     kubernetes.Interface
-	warmer   *warm.Warmer
-	planner  func() warm.Planner
-	changed  chan struct{}
+	cfg     Config
+	log     *slog.Logger
+	kube    kubernetes.Interface
+	warmer  *warm.Warmer
+	planner func() warm.Planner
+	changed chan struct{}
+	// warnings about the node, published with the progress.
+	warnings []string
 	lists    chan *imagelist.List
 	closeAll func()
 }
@@ -56,7 +60,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer a.closeAll()
 	pub := &report.Publisher{Client: a.kube, Namespace: cfg.PodNamespace, PodName: cfg.Pod, NodeName: cfg.Node,
-		StateFile: cfg.StateFile, Interval: cfg.PublishInterval, Log: a.log}
+		StateFile: cfg.StateFile, Interval: cfg.PublishInterval, Log: a.log, Warnings: a.warnings}
 	published := make(chan struct{})
 	go func() { pub.Run(ctx, a.changed, a.warmer.Snapshot); close(published) }()
 	a.loop(ctx, list)
@@ -104,6 +108,13 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 		return nil, nil, err
 	}
 	rule := osbuild.RuleOf(version.Version)
+	if warning, ok := pinWarning(version.Version); ok {
+		a.warnings = append(a.warnings, warning)
+		if err := report.NodeEvent(ctx, a.kube, cfg.Node, corev1.EventTypeWarning, "PinsNotHonoured", warning); err != nil {
+			a.log.Error("node event", "err", err)
+		}
+		a.log.Warn(warning)
+	}
 	rt := &noderuntime.Containerd{Client: client, Snapshotter: cfg.Snapshotter, Platform: platform, Matcher: osbuild.MatcherFor(platform, rule),
 		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2))), DiscardUnpackedLayers: cfg.DiscardUnpackedLayers}
 	a.warmer = a.newWarmer(rt)
@@ -211,4 +222,15 @@ func (a *agent) passDone(ctx context.Context, snap contract.Snapshot, took time.
 			a.log.Error("remove startup taint", "taint", a.cfg.StartupTaint, "err", err)
 		}
 	}
+}
+
+// pinWarning says so when the node's containerd would not keep pinned
+// images from kubelet's image GC: the images are warm, not protected.
+func pinWarning(containerdVersion string) (string, bool) {
+	v, err := containerdversion.Parse(containerdVersion)
+	if err != nil || containerdversion.PinsHonoured(v) {
+		return "", false
+	}
+	return fmt.Sprintf("containerd %s ignores the pin label on images already present (it needs %s or later): kubelet's image GC may remove warmed images; move the node to a current EKS Windows AMI",
+		v, containerdversion.PinsFrom), true
 }

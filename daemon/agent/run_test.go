@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -167,5 +168,14 @@ func TestLoopStopsWhenTheContextEnds(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("loop did not stop")
+	}
+}
+
+func TestPinWarningOnlyBelow1710(t *testing.T) {
+	for v, want := range map[string]bool{"1.7.9": true, "v1.6.36": true, "1.7.10": false, "v2.1.4": false, "garbage": false} {
+		msg, got := pinWarning(v)
+		if got != want || (got && !strings.Contains(msg, "1.7.10")) {
+			t.Errorf("pinWarning(%q) = %q, %v", v, msg, got)
+		}
 	}
 }

@@ -29,6 +29,9 @@ type Progress struct {
 	// Ready for its own.
 	Pod     string    `json:"pod,omitempty"`
 	Updated time.Time `json:"updated"`
+	// Warnings about the node that hold for every image, such as a
+	// containerd that ignores pins.
+	Warnings []string `json:"warnings,omitempty"`
 	Snapshot
 }
 

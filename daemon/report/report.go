@@ -30,6 +30,8 @@ type Publisher struct {
 	StateFile          string
 	Interval           time.Duration
 	Log                *slog.Logger
+	// Warnings about the node, published with every snapshot.
+	Warnings []string
 
 	last     []byte
 	lastDone bool
@@ -69,7 +71,7 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 func (p *Publisher) publish(_ context.Context, s contract.Snapshot) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	doc := contract.Progress{Node: p.NodeName, Pod: p.PodName, Snapshot: s}
+	doc := contract.Progress{Node: p.NodeName, Pod: p.PodName, Warnings: p.Warnings, Snapshot: s}
 	body, err := json.Marshal(doc.Snapshot)
 	if err != nil {
 		return
@@ -117,26 +119,33 @@ func (p *Publisher) nodeEvent(ctx context.Context, s contract.Snapshot) {
 		eventType, reason = corev1.EventTypeWarning, "WarmFailed"
 		msg = fmt.Sprintf("%d of %d images not warm: %s", len(failed), s.Total, strings.Join(failed, "; "))
 	}
+	if err := NodeEvent(ctx, p.Client, p.NodeName, eventType, reason, msg); err != nil {
+		p.Log.Error("node event", "err", err)
+	}
+}
+
+// NodeEvent records an Event on the node, where operators look for
+// node-level happenings.
+func NodeEvent(ctx context.Context, client kubernetes.Interface, node, eventType, reason, msg string) error {
 	if len(msg) > 1000 {
 		msg = msg[:1000]
 	}
 	now := metav1.NewTime(time.Now())
 	ev := &corev1.Event{
-		ObjectMeta:          metav1.ObjectMeta{GenerateName: p.NodeName + ".", Namespace: metav1.NamespaceDefault},
-		InvolvedObject:      corev1.ObjectReference{Kind: "Node", Name: p.NodeName, UID: types.UID(p.NodeName), APIVersion: "v1"},
+		ObjectMeta:          metav1.ObjectMeta{GenerateName: node + ".", Namespace: metav1.NamespaceDefault},
+		InvolvedObject:      corev1.ObjectReference{Kind: "Node", Name: node, UID: types.UID(node), APIVersion: "v1"},
 		Reason:              reason,
 		Message:             msg,
 		Type:                eventType,
-		Source:              corev1.EventSource{Component: "winimage-daemon", Host: p.NodeName},
+		Source:              corev1.EventSource{Component: "winimage-daemon", Host: node},
 		ReportingController: "winimage.io/daemon",
-		ReportingInstance:   p.NodeName,
+		ReportingInstance:   node,
 		FirstTimestamp:      now,
 		LastTimestamp:       now,
 		Count:               1,
 	}
-	if _, err := p.Client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
-		p.Log.Error("node event", "err", err)
-	}
+	_, err := client.CoreV1().Events(metav1.NamespaceDefault).Create(ctx, ev, metav1.CreateOptions{})
+	return err
 }
 
 // ReadState reads a state file written by a Publisher.

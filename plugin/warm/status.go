@@ -48,9 +48,11 @@ type NodeStatus struct {
 	BytesDone  int64                 `json:"bytesDone"`
 	BytesTotal int64                 `json:"bytesTotal"`
 	Failures   []contract.ImageState `json:"failures,omitempty"`
-	Images     []contract.ImageState `json:"images,omitempty"`
-	Updated    *metav1.Time          `json:"updated,omitempty"`
-	Age        string                `json:"age,omitempty"`
+	// Warnings the daemon raised about the node (e.g. pins not honoured).
+	Warnings []string              `json:"warnings,omitempty"`
+	Images   []contract.ImageState `json:"images,omitempty"`
+	Updated  *metav1.Time          `json:"updated,omitempty"`
+	Age      string                `json:"age,omitempty"`
 }
 
 // Summary counts nodes by state.
@@ -164,6 +166,7 @@ func fillFromPod(ns *NodeStatus, p *corev1.Pod, want []string, now time.Time) {
 	}
 	t := metav1.NewTime(prog.Updated)
 	ns.Updated = &t
+	ns.Warnings = prog.Warnings
 	images, current := prog.Images, true
 	if want != nil {
 		images, current = selectWanted(prog.Images, want)

@@ -31,7 +31,7 @@ func daemonPod(name, nodeName string, p *contract.Progress) *corev1.Pod {
 }
 
 func TestStatusStatesAndNodesWithoutDaemons(t *testing.T) {
-	ready := &contract.Progress{Snapshot: contract.Snapshot{Total: 2, Ready: 2, Done: true, Images: []contract.ImageState{
+	ready := &contract.Progress{Warnings: []string{"containerd 1.7.9 ignores the pin label"}, Snapshot: contract.Snapshot{Total: 2, Ready: 2, Done: true, Images: []contract.ImageState{
 		{Ref: "a", State: contract.Ready, BytesDone: 1 << 20, BytesTotal: 1 << 20}, {Ref: "b", State: contract.Ready}}}}
 	failed := &contract.Progress{Snapshot: contract.Snapshot{Total: 2, Ready: 1, Done: true, Images: []contract.ImageState{
 		{Ref: "a", State: contract.Ready}, {Ref: "b", State: contract.Failed, Reason: "not found (404) in the registry"}}}}
@@ -55,7 +55,8 @@ func TestStatusStatesAndNodesWithoutDaemons(t *testing.T) {
 	if err := PrintStatus(&buf, r, true); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "b: not found (404) in the registry") || !strings.Contains(buf.String(), "5 nodes: 1 ready, 2 warming, 1 failed, 1 without a daemon pod") {
+	if !strings.Contains(buf.String(), "warning: node/n1: containerd 1.7.9 ignores the pin label") ||
+		!strings.Contains(buf.String(), "b: not found (404) in the registry") || !strings.Contains(buf.String(), "5 nodes: 1 ready, 2 warming, 1 failed, 1 without a daemon pod") {
 		t.Errorf("table:\n%s", buf.String())
 	}
 }

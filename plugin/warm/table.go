@@ -31,6 +31,11 @@ func PrintStatus(w io.Writer, r *StatusReport, wide bool) error {
 			return err
 		}
 	}
+	for _, n := range r.Nodes {
+		for _, warning := range n.Warnings {
+			fmt.Fprintf(w, "warning: node/%s: %s\n", n.Node, warning)
+		}
+	}
 	s := r.Summary
 	_, err := fmt.Fprintf(w, "%d nodes: %d ready, %d warming, %d failed, %d without a daemon pod\n", s.Nodes, s.Ready, s.Warming, s.Failed, s.NoDaemon)
 	return err
