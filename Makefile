@@ -17,6 +17,9 @@ DEMO_DIR ?= $(CURDIR)/.demo
 DEMO_DAEMON_IMAGE ?= winimage-daemon:demo
 BIN      := $(CURDIR)/bin
 TEST_TIMEOUT ?= 40m
+# The daemon's end-to-end suite runs again on each containerd line EKS
+# Windows AMIs ship: 1.7.x up to Kubernetes 1.33, 2.1.x from 1.34.
+CONTAINERD_LINES ?= 1.7 2.1
 # Fuzz budgets are execution counts: a duration races Go 1.26's fuzzing
 # coordinator at its deadline (golang/go#75804) and fails with a bare
 # "context deadline exceeded". 30k runs take 10–60 s here, 2M over 10 min.
@@ -51,6 +54,10 @@ test: vet cross rig
 	go test -race -short -count=1 ./daemon/... ./daemon/imagesize/ ./plugin/warm/
 	go test -run '^$$' -fuzz '^FuzzComponent$$' -fuzztime $(FUZZ_SHORT) ./plugin/bake/
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	for line in $(CONTAINERD_LINES); do \
+	  echo "daemon end-to-end suite on containerd $$line"; \
+	  WINIMAGE_RIG_CONTAINERD=$$line go test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestDaemon' ./test/e2e/ || exit 1; \
+	done
 
 # The bake component generator against hostile references and paths, longer.
 fuzz:

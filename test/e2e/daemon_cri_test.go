@@ -13,6 +13,8 @@ import (
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/platforms"
 	"github.com/opencontainers/go-digest"
+
+	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
 // An image whose layer blobs are gone from the content store (a node with
@@ -100,6 +102,18 @@ func TestDaemonPullsAsCRIDoesWhenTheNodeDiscardsUnpackedLayers(t *testing.T) {
 	}
 	if n := layerGCRefs(t, r.Containerd.Address, discarded); n != 0 {
 		t.Errorf("with --discard-unpacked-layers the manifest still holds %d layer references", n)
+	}
+	// What the check stands for: CRI itself, on a containerd configured
+	// with discard_unpacked_layers, leaves no such reference either.
+	eks, err := r.StartContainerdWith(context.Background(), "discarding", rig.ContainerdOptions{DiscardUnpackedLayers: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eks.CRIPull(context.Background(), discarded); err != nil {
+		t.Fatal(err)
+	}
+	if n := layerGCRefs(t, eks.Address, discarded); n != 0 {
+		t.Errorf("CRI with discard_unpacked_layers keeps %d layer references: the daemon's flag does not match it", n)
 	}
 }
 

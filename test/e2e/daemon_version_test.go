@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/winimage-io/kubectl-winimage/test/gobuild"
@@ -23,8 +24,8 @@ func TestDaemonVersionReachesNodeContainerd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &report); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if report.Daemon.Version != "v9.9.9-e2e" || report.Containerd == "" {
-		t.Fatalf("report = %+v", report)
+	if report.Daemon.Version != "v9.9.9-e2e" || !strings.HasPrefix(report.Containerd, strings.TrimPrefix(r.Containerd.Version, "v")) {
+		t.Fatalf("report = %+v, want the rig's containerd %s", report, r.Containerd.Version)
 	}
 
 	// A wrong address fails with a clear error and a non-zero exit.

@@ -60,6 +60,8 @@ var components = []component{
 	{name: "etcd", version: EtcdVersion, files: []string{"etcd"}, build: buildEtcd},
 	{name: "kwok", version: KwokVersion, files: []string{"kwok", "stages.yaml"}, build: buildKwok},
 	{name: "containerd", version: ContainerdVersion, files: []string{"containerd", "ctr"}, build: buildContainerd},
+	{name: "containerd", version: Containerd17Version, files: []string{"containerd", "ctr"}, build: buildContainerdIn("github.com/containerd/containerd", Containerd17Version)},
+	{name: "containerd", version: Containerd21Version, files: []string{"containerd", "ctr"}, build: buildContainerdIn("github.com/containerd/containerd/v2", Containerd21Version)},
 	{name: "crictl", version: CrictlVersion, files: []string{"crictl"}, build: goInstall("sigs.k8s.io/cri-tools/cmd/crictl@" + CrictlVersion)},
 	{name: "krew", version: KrewVersion, files: []string{"krew", "validate-krew-manifest"}, build: goInstalls(
 		"sigs.k8s.io/krew/cmd/krew@"+KrewVersion, "sigs.k8s.io/krew/cmd/validate-krew-manifest@"+KrewVersion)},

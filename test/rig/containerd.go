@@ -22,7 +22,10 @@ import (
 // runtime: its own root, state and socket, the CRI image service on, and the
 // rig registry reachable over plain HTTP through CRI's hosts.toml.
 type Containerd struct {
-	Name        string
+	Name string
+	// Line is the containerd line ("1.7", "2.1", "2.4") and Version its
+	// release.
+	Line, Version string
 	Address     string
 	Snapshotter string
 	// HostsDir holds the registry hosts.toml files (ctr --hosts-dir).
@@ -50,8 +53,36 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
 
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = '{{.Snapshotter}}'
+  discard_unpacked_layers = {{.Discard}}
   [plugins.'io.containerd.cri.v1.images'.registry]
     config_path = '{{.CertsDir}}'
+`
+
+// containerd17Config is the same in 1.7's configuration format (version
+// 2, the CRI plugin as io.containerd.grpc.v1.cri), as EKS writes it on its
+// Windows AMIs up to Kubernetes 1.33.
+const containerd17Config = `version = 2
+root = '{{.Root}}'
+state = '{{.State}}'
+
+[grpc]
+  address = '{{.Socket}}'
+
+[ttrpc]
+  address = '{{.Socket}}.ttrpc'
+
+[debug]
+  address = ''
+
+[plugins.'io.containerd.internal.v1.opt']
+  path = '{{.Opt}}'
+
+[plugins.'io.containerd.grpc.v1.cri'.containerd]
+  snapshotter = '{{.Snapshotter}}'
+  discard_unpacked_layers = {{.Discard}}
+
+[plugins.'io.containerd.grpc.v1.cri'.registry]
+  config_path = '{{.CertsDir}}'
 `
 
 const hostsTOML = `server = "http://{{.Registry}}"
@@ -60,12 +91,33 @@ const hostsTOML = `server = "http://{{.Registry}}"
   capabilities = ["pull", "resolve"]
 `
 
-// StartContainerd starts a containerd named name under the rig folder. It
-// prefers overlayfs and falls back to native where overlayfs cannot load.
+// ContainerdOptions shape one containerd like a node's.
+type ContainerdOptions struct {
+	// Line is "1.7", "2.1" or "2.4"; "" is $WINIMAGE_RIG_CONTAINERD, else
+	// 2.4.
+	Line string
+	// DiscardUnpackedLayers sets the CRI option of that name.
+	DiscardUnpackedLayers bool
+}
+
+// StartContainerd starts a containerd named name under the rig folder, of
+// the line $WINIMAGE_RIG_CONTAINERD names (default 2.4). It prefers
+// overlayfs and falls back to native where overlayfs cannot load.
 func (r *Rig) StartContainerd(ctx context.Context, name string) (*Containerd, error) {
-	c, err := r.startContainerdWith(ctx, name, "overlayfs")
+	return r.StartContainerdWith(ctx, name, ContainerdOptions{})
+}
+
+// StartContainerdWith is StartContainerd with options.
+func (r *Rig) StartContainerdWith(ctx context.Context, name string, o ContainerdOptions) (*Containerd, error) {
+	if o.Line == "" {
+		o.Line = os.Getenv(ContainerdLineEnv)
+	}
+	if o.Line == "" {
+		o.Line = "2.4"
+	}
+	c, err := r.startContainerdWith(ctx, name, "overlayfs", o)
 	if err == errSnapshotterUnavailable {
-		c, err = r.startContainerdWith(ctx, name, "native")
+		c, err = r.startContainerdWith(ctx, name, "native", o)
 	}
 	if err != nil {
 		return nil, err
@@ -76,7 +128,15 @@ func (r *Rig) StartContainerd(ctx context.Context, name string) (*Containerd, er
 
 var errSnapshotterUnavailable = fmt.Errorf("snapshotter unavailable")
 
-func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string) (*Containerd, error) {
+func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string, o ContainerdOptions) (*Containerd, error) {
+	root, err := CacheDir()
+	if err != nil {
+		return nil, err
+	}
+	binary, _, err := containerdBinaries(root, o.Line)
+	if err != nil {
+		return nil, err
+	}
 	base := filepath.Join(r.Dir, "containerd", name)
 	// Unix socket paths are limited to 108 bytes; keep the socket short.
 	sockDir, err := os.MkdirTemp("", "wi-ctrd-")
@@ -92,23 +152,28 @@ func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string)
 		"Socket":      filepath.Join(sockDir, "containerd.sock"),
 		"Snapshotter": snapshotter,
 		"Registry":    r.Registry.Host(),
+		"Discard":     fmt.Sprint(o.DiscardUnpackedLayers),
 	}
 	for _, d := range []string{vals["Root"], vals["State"], vals["Opt"]} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
 	}
-	if err := renderFile(filepath.Join(base, "config.toml"), containerdConfig, vals); err != nil {
+	config := containerdConfig
+	if o.Line == "1.7" {
+		config = containerd17Config
+	}
+	if err := renderFile(filepath.Join(base, "config.toml"), config, vals); err != nil {
 		return nil, err
 	}
 	if err := renderFile(filepath.Join(vals["CertsDir"], r.Registry.Host(), "hosts.toml"), hostsTOML, vals); err != nil {
 		return nil, err
 	}
-	p, err := r.start("containerd-"+name, r.bins.Containerd, "--config", filepath.Join(base, "config.toml"), "--log-level", "info")
+	p, err := r.start("containerd-"+name, binary, "--config", filepath.Join(base, "config.toml"), "--log-level", "info")
 	if err != nil {
 		return nil, err
 	}
-	c := &Containerd{Name: name, Address: vals["Socket"], Snapshotter: snapshotter, Root: vals["Root"], HostsDir: vals["CertsDir"], proc: p}
+	c := &Containerd{Name: name, Line: o.Line, Version: ContainerdLines[o.Line], Address: vals["Socket"], Snapshotter: snapshotter, Root: vals["Root"], HostsDir: vals["CertsDir"], proc: p}
 	if err := waitFor(ctx, p, 30*time.Second, c.answers); err != nil {
 		return nil, err
 	}
