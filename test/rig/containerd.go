@@ -26,8 +26,8 @@ type Containerd struct {
 	// Line is the containerd line ("1.7", "2.1", "2.4") and Version its
 	// release.
 	Line, Version string
-	Address     string
-	Snapshotter string
+	Address       string
+	Snapshotter   string
 	// HostsDir holds the registry hosts.toml files (ctr --hosts-dir).
 	HostsDir string
 	Root     string
