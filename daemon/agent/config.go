@@ -19,6 +19,7 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/hostprocess"
+	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 )
 
@@ -28,15 +29,18 @@ type Containerd struct {
 	Address, Namespace, Snapshotter string
 	// Root is containerd's root folder; its volume is checked before pulls.
 	Root string
-	// DiscardUnpackedLayers mirrors the node's containerd setting of that
-	// name, so pulls leave the content store as CRI's would.
+	// ConfigFile is containerd's configuration, read for the registry hosts
+	// directory and discard_unpacked_layers, so pulls go and land as CRI's.
+	ConfigFile string
+	// DiscardUnpackedLayers forces the CRI setting of that name on (it is
+	// also taken from ConfigFile).
 	DiscardUnpackedLayers bool
 }
 
 // DefaultContainerd is the stock setting for a node running this OS.
 func DefaultContainerd() Containerd {
 	d := noderuntime.DefaultsFor(runtime.GOOS)
-	return Containerd{Address: d.Address, Namespace: noderuntime.Namespace, Snapshotter: d.Snapshotter, Root: d.Root}
+	return Containerd{Address: d.Address, Namespace: noderuntime.Namespace, Snapshotter: d.Snapshotter, Root: d.Root, ConfigFile: nodeconfig.DefaultPathHere()}
 }
 
 func (c Containerd) connect(ctx context.Context) (*containerd.Client, error) {

@@ -23,6 +23,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/diskguard"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
@@ -115,8 +116,13 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 		}
 		a.log.Warn(warning)
 	}
+	nodeCfg, err := nodeconfig.Read(cfg.ConfigFile)
+	if err != nil {
+		return nil, nil, err
+	}
 	rt := &noderuntime.Containerd{Client: client, Snapshotter: cfg.Snapshotter, Platform: platform, Matcher: osbuild.MatcherFor(platform, rule),
-		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2))), DiscardUnpackedLayers: cfg.DiscardUnpackedLayers}
+		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2))),
+		HostsDirs: nodeCfg.HostsDirs, DiscardUnpackedLayers: cfg.DiscardUnpackedLayers || nodeCfg.DiscardUnpackedLayers}
 	a.warmer = a.newWarmer(rt)
 	a.planner = func() warm.Planner {
 		// A new resolver per pass: it caches answers, and tags move.

@@ -10,13 +10,11 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
-	"github.com/containerd/containerd/v2/core/remotes"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/semaphore"
@@ -31,8 +29,10 @@ type Containerd struct {
 	Matcher     platforms.MatchComparer
 	// Keychain supplies registry credentials (pull secrets, ECR).
 	Keychain authn.Keychain
-	// PlainHTTP says which registry hosts speak HTTP (the test rig's).
-	PlainHTTP func(host string) (bool, error)
+	// HostsDirs are the node's registry hosts directories (CRI's
+	// registry.config_path), so pulls go where kubelet's would: mirrors,
+	// pull-through caches, private CAs.
+	HostsDirs []string
 	// UnpackLimiter, when set, lets containerd unpack layers in parallel on
 	// snapshotters that can rebase (overlayfs); others unpack in order.
 	UnpackLimiter *semaphore.Weighted
@@ -40,41 +40,6 @@ type Containerd struct {
 	// sets discard_unpacked_layers: the manifest does not keep its layer
 	// blobs from garbage collection once they are unpacked.
 	DiscardUnpackedLayers bool
-}
-
-func (c *Containerd) resolver() remotes.Resolver {
-	creds := func(host string) (string, string, error) {
-		if c.Keychain == nil {
-			return "", "", nil
-		}
-		if host == "registry-1.docker.io" {
-			host = name.DefaultRegistry
-		}
-		reg, err := name.NewRegistry(host, name.WeakValidation)
-		if err != nil {
-			return "", "", nil
-		}
-		auth, err := c.Keychain.Resolve(reg)
-		if err != nil {
-			return "", "", err
-		}
-		cfg, err := auth.Authorization()
-		if err != nil {
-			return "", "", err
-		}
-		if cfg.IdentityToken != "" {
-			return "", cfg.IdentityToken, nil
-		}
-		return cfg.Username, cfg.Password, nil
-	}
-	plain := c.PlainHTTP
-	if plain == nil {
-		plain = docker.MatchLocalhost
-	}
-	return docker.NewResolver(docker.ResolverOptions{Hosts: docker.ConfigureDefaultRegistries(
-		docker.WithAuthorizer(docker.NewDockerAuthorizer(docker.WithAuthCreds(creds))),
-		docker.WithPlainHTTP(plain),
-	)})
 }
 
 // Status reads the image record of ref and checks its content and
@@ -159,7 +124,7 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	}
 
 	pullOpts := []containerd.RemoteOpt{
-		containerd.WithResolver(c.resolver()),
+		containerd.WithResolver(c.resolver(ctx)),
 		containerd.WithPlatformMatcher(c.Matcher),
 		containerd.WithPullUnpack,
 		containerd.WithPullSnapshotter(c.Snapshotter),

@@ -48,6 +48,9 @@ type WarmOptions struct {
 	DryRun             string
 	DiskThreshold      float64
 	DiscardLayers      bool
+	HTTPProxy          string
+	HTTPSProxy         string
+	NoProxy            string
 	Wait               bool
 	Timeout            time.Duration
 
@@ -110,6 +113,9 @@ wait leaves the DaemonSet warming.`,
 	cmd.Flags().StringVar(&o.StartupTaint, "startup-taint", "", "taint key the daemon removes from a node once it is warm")
 	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", o.DiskThreshold, "skip an image that would fill containerd's volume above this fraction (match kubelet's imageGCHighThresholdPercent)")
 	cmd.Flags().BoolVar(&o.DiscardLayers, "discard-unpacked-layers", false, "the nodes' containerd sets discard_unpacked_layers: the daemon pulls as CRI does there")
+	cmd.Flags().StringVar(&o.HTTPProxy, "http-proxy", "", "HTTP_PROXY of the nodes' containerd service, for the daemon's pulls")
+	cmd.Flags().StringVar(&o.HTTPSProxy, "https-proxy", "", "HTTPS_PROXY of the nodes' containerd service, for the daemon's pulls")
+	cmd.Flags().StringVar(&o.NoProxy, "no-proxy", "", "NO_PROXY of the nodes' containerd service")
 	cmd.Flags().StringVar(&o.DryRun, "dry-run", o.DryRun, `"none", "client" (print only) or "server" (validated by the API server, not stored)`)
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "follow per-node progress until every node is ready or failed")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "with --wait, how long to wait")
@@ -155,7 +161,7 @@ func (o *WarmOptions) Complete(cmd *cobra.Command) error {
 		}
 	}
 	o.cfg = warm.Config{Namespace: ns, OS: o.OS, DaemonImage: o.DaemonImage, Images: images, PullSecrets: o.PullSecrets,
-		NodeSelector: sel, MaxConcurrentNodes: o.MaxConcurrentNodes, StartupTaint: o.StartupTaint, DiskThreshold: o.DiskThreshold, DiscardUnpackedLayers: o.DiscardLayers}
+		NodeSelector: sel, MaxConcurrentNodes: o.MaxConcurrentNodes, StartupTaint: o.StartupTaint, DiskThreshold: o.DiskThreshold, DiscardUnpackedLayers: o.DiscardLayers, Proxy: o.proxy()}
 	return nil
 }
 
@@ -267,4 +273,15 @@ func (o *WarmOptions) auditImages(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("--from-audit: no images found on %s nodes", o.OS)
 	}
 	return out, nil
+}
+
+// proxy is the proxy environment given by the flags.
+func (o *WarmOptions) proxy() map[string]string {
+	env := map[string]string{}
+	for k, v := range map[string]string{"HTTP_PROXY": o.HTTPProxy, "HTTPS_PROXY": o.HTTPSProxy, "NO_PROXY": o.NoProxy} {
+		if v != "" {
+			env[k] = v
+		}
+	}
+	return env
 }

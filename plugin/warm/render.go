@@ -49,6 +49,10 @@ type Config struct {
 	NodeSelector       map[string]string
 	MaxConcurrentNodes int
 	StartupTaint       string
+	// Proxy is the proxy environment the nodes' containerd service has
+	// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), given to the daemon too so its
+	// registry lookups and pulls leave the node the same way.
+	Proxy map[string]string
 	// DiscardUnpackedLayers: the nodes' containerd sets
 	// discard_unpacked_layers, and the daemon pulls as CRI does there.
 	DiscardUnpackedLayers bool
@@ -288,6 +292,15 @@ func podSpecPatch(cfg Config, binary string) map[string]any {
 		args = append(args, "--disk-threshold", strconv.FormatFloat(cfg.DiskThreshold, 'f', -1, 64))
 	}
 	container := map[string]any{"name": "daemon"}
+	if len(cfg.Proxy) > 0 {
+		var env []any
+		for _, k := range []string{"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"} {
+			if v, ok := cfg.Proxy[k]; ok {
+				env = append(env, map[string]any{"name": k, "value": v})
+			}
+		}
+		container["env"] = env
+	}
 	podSpec := map[string]any{"containers": []any{container}}
 	if len(cfg.NodeSelector) > 0 {
 		podSpec["nodeSelector"] = cfg.NodeSelector

@@ -83,6 +83,7 @@ func TestRenderOptionsAndLinuxOverlay(t *testing.T) {
 	cfg.PullSecrets = []string{"regcred"}
 	cfg.MaxConcurrentNodes, cfg.StartupTaint, cfg.DiscardUnpackedLayers = 5, "winimage.io/warming", true
 	cfg.NodeSelector = map[string]string{"eks.amazonaws.com/nodegroup": "ng-a"}
+	cfg.Proxy = map[string]string{"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "169.254.169.254,.internal"}
 	objs, err := Render(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +103,15 @@ func TestRenderOptionsAndLinuxOverlay(t *testing.T) {
 		if !strings.Contains(cmd, want) {
 			t.Errorf("command %q lacks %q", cmd, want)
 		}
+	}
+	env := map[string]string{}
+	for _, e := range c["env"].([]any) {
+		e := e.(map[string]any)
+		env[e["name"].(string)], _ = e["value"].(string)
+	}
+	_, hasNode := env["NODE_NAME"]
+	if env["HTTPS_PROXY"] != "http://proxy.corp:3128" || env["NO_PROXY"] != "169.254.169.254,.internal" || !hasNode {
+		t.Errorf("container env %v: the proxy settings, and the downward API kept", env)
 	}
 	if priv, _, _ := unstructured.NestedBool(c, "securityContext", "privileged"); !priv {
 		t.Error("Linux daemon is not privileged")

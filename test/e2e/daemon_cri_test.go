@@ -167,3 +167,36 @@ func layerGCRefs(t *testing.T, address, ref string) int {
 	}
 	return n
 }
+
+// A node behind a registry mirror (or pull-through cache, or a private CA)
+// is configured in containerd's hosts directory. kubelet's pulls follow it,
+// so the daemon's must: here the image's registry resolves nowhere and only
+// the mirror serves it.
+func TestDaemonPullsThroughTheNodesRegistryMirror(t *testing.T) {
+	r, applied := startRig(t, daemonFleet)
+	ctx := context.Background()
+	const upstream = "registry.mirror-only.invalid"
+	node, err := r.StartContainerdWith(ctx, "mirrored", rig.ContainerdOptions{Mirror: upstream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := upstream + "/apps/b3:1"
+	if _, err := node.CRIPull(ctx, ref); err != nil {
+		t.Fatalf("CRI cannot pull through the mirror either: %v", err)
+	}
+	if err := node.RemoveImage(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	r.Registry.ResetCounts()
+	d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: node, images: []string{ref}})
+	p := d.waitDone(time.Minute)
+	if !p.AllReady() {
+		t.Fatalf("through the mirror: %+v", p)
+	}
+	if _, blobs, _ := r.Registry.Counts(); blobs == 0 {
+		t.Error("the mirror (the rig registry) served no blob")
+	}
+	if img := criImage(t, node, ref); img == nil || !img.Pinned {
+		t.Errorf("CRI after the warm: %+v", img)
+	}
+}

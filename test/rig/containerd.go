@@ -30,8 +30,10 @@ type Containerd struct {
 	Snapshotter   string
 	// HostsDir holds the registry hosts.toml files (ctr --hosts-dir).
 	HostsDir string
-	Root     string
-	proc     *process
+	// ConfigFile is its configuration, as a node's daemon would read it.
+	ConfigFile string
+	Root       string
+	proc       *process
 }
 
 const containerdConfig = `version = 3
@@ -98,7 +100,17 @@ type ContainerdOptions struct {
 	Line string
 	// DiscardUnpackedLayers sets the CRI option of that name.
 	DiscardUnpackedLayers bool
+	// Mirror is a registry host name that resolves nowhere, whose pulls the
+	// hosts directory sends to the rig registry: a node behind a mirror or
+	// pull-through cache.
+	Mirror string
 }
+
+const mirrorTOML = `server = "https://{{.Mirror}}"
+
+[host."http://{{.Registry}}"]
+  capabilities = ["pull", "resolve"]
+`
 
 // StartContainerd starts a containerd named name under the rig folder, of
 // the line $WINIMAGE_RIG_CONTAINERD names (default 2.4). It prefers
@@ -169,11 +181,17 @@ func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string,
 	if err := renderFile(filepath.Join(vals["CertsDir"], r.Registry.Host(), "hosts.toml"), hostsTOML, vals); err != nil {
 		return nil, err
 	}
+	if o.Mirror != "" {
+		vals["Mirror"] = o.Mirror
+		if err := renderFile(filepath.Join(vals["CertsDir"], o.Mirror, "hosts.toml"), mirrorTOML, vals); err != nil {
+			return nil, err
+		}
+	}
 	p, err := r.start("containerd-"+name, binary, "--config", filepath.Join(base, "config.toml"), "--log-level", "info")
 	if err != nil {
 		return nil, err
 	}
-	c := &Containerd{Name: name, Line: o.Line, Version: ContainerdLines[o.Line], Address: vals["Socket"], Snapshotter: snapshotter, Root: vals["Root"], HostsDir: vals["CertsDir"], proc: p}
+	c := &Containerd{Name: name, Line: o.Line, Version: ContainerdLines[o.Line], Address: vals["Socket"], Snapshotter: snapshotter, Root: vals["Root"], HostsDir: vals["CertsDir"], ConfigFile: filepath.Join(base, "config.toml"), proc: p}
 	if err := waitFor(ctx, p, 30*time.Second, c.answers); err != nil {
 		return nil, err
 	}
@@ -320,4 +338,15 @@ func (c *Containerd) ImagesLabelled(ctx context.Context, key string) ([]string, 
 		names = append(names, img.Name)
 	}
 	return names, nil
+}
+
+// RemoveImage is CRI RemoveImage of ref (kubelet's image removal).
+func (c *Containerd) RemoveImage(ctx context.Context, ref string) error {
+	client, done, err := c.criClient()
+	if err != nil {
+		return err
+	}
+	defer done()
+	_, err = client.RemoveImage(ctx, &runtimeapi.RemoveImageRequest{Image: &runtimeapi.ImageSpec{Image: ref}})
+	return err
 }

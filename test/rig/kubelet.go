@@ -309,7 +309,7 @@ func nodeArgs(argv []string, c *Containerd) []string {
 	}
 	switch argv[1] {
 	case "run":
-		return []string{"--containerd-address", c.Address, "--snapshotter", c.Snapshotter, "--containerd-root", c.Root}
+		return []string{"--containerd-address", c.Address, "--snapshotter", c.Snapshotter, "--containerd-root", c.Root, "--containerd-config", c.ConfigFile}
 	case "unpin":
 		return []string{"--containerd-address", c.Address, "--snapshotter", c.Snapshotter}
 	}
