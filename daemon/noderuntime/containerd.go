@@ -141,6 +141,12 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	}
 	img, err := c.Client.Pull(ctx, named.String(), pullOpts...)
 	if err != nil {
+		if rangeRefused(err) {
+			// containerd resumes a half-written blob with a Range request;
+			// a registry or proxy that refuses it would fail every retry,
+			// the daemon's and kubelet's alike. Start those blobs again.
+			err = errors.Join(err, c.abortIngests(ctx, opts.Layers))
+		}
 		return ImageStatus{}, err
 	}
 	if err := c.writeCRIRecords(ctx, named, img, ours(labels)); err != nil {
@@ -278,6 +284,31 @@ func (c *Containerd) upsert(ctx context.Context, img images.Image) error {
 	}
 	_, err := is.Update(ctx, img, paths...)
 	return err
+}
+
+// rangeRefused reports whether the registry refused to resume a blob.
+func rangeRefused(err error) bool {
+	return strings.Contains(err.Error(), "416 Requested Range Not Satisfiable")
+}
+
+// abortIngests drops containerd's half-written ingests of these layers, so
+// the next pull fetches them from the start.
+func (c *Containerd) abortIngests(ctx context.Context, layers map[string]int64) error {
+	cs := c.Client.ContentStore()
+	statuses, err := cs.ListStatuses(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, st := range statuses {
+		_, d, _ := strings.Cut(st.Ref, "-")
+		if _, ok := layers[st.Expected.String()]; ok || layers[d] > 0 {
+			if err := cs.Abort(ctx, st.Ref); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Permanent reports whether a pull error will not go away by retrying:

@@ -76,6 +76,9 @@ func TestWarmOnRealDaemonsThroughTheKubeletStandIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As on Windows Server 2022+: pods are killed, never signalled, so
+	// nothing below may rely on the daemon stopping gracefully.
+	kubelet.StopWithoutSignal()
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return

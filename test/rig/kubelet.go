@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -37,6 +38,9 @@ import (
 // running the pod's exec readiness probe; a process that exits is started
 // again. It keeps the nodes' Leases and Ready condition fresh.
 type Kubelet struct {
+	// noStopSignal: see StopWithoutSignal.
+	noStopSignal atomic.Bool
+
 	r *Rig
 	// Nodes maps node names to the containerd each node's pods use.
 	nodes map[string]*Containerd
@@ -56,6 +60,11 @@ type podProcess struct {
 	cancel  context.CancelFunc
 	stopped chan struct{}
 }
+
+// StopWithoutSignal makes pods stop by SIGKILL alone, as on Windows Server
+// 2022 and later, where hcsshim runs a HostProcess command through cmd /c
+// and the stop signal never reaches it.
+func (k *Kubelet) StopWithoutSignal() { k.noStopSignal.Store(true) }
 
 // StartKubelet plays kubelet for nodes, running container commands whose
 // name is in binaries.
@@ -209,7 +218,11 @@ func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, c *Containerd) {
 		for {
 			select {
 			case <-ctx.Done():
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+				sig := syscall.SIGTERM
+				if k.noStopSignal.Load() {
+					sig = syscall.SIGKILL
+				}
+				_ = syscall.Kill(-cmd.Process.Pid, sig)
 				select {
 				case <-exited:
 				case <-time.After(15 * time.Second):

@@ -5,10 +5,14 @@ package rig
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +37,8 @@ type Registry struct {
 
 	// throttle caps blob bytes per second per request (0: no cap).
 	throttle atomic.Int64
+	// refuseRanges answers every ranged blob GET 416, as some proxies do.
+	refuseRanges atomic.Bool
 
 	manifestGets atomic.Int64
 	blobGets     atomic.Int64
@@ -104,6 +110,10 @@ func (r *Registry) Counts() (manifestGets, blobGets, blobBytes int64) {
 // a pull lasts long enough to be interrupted.
 func (r *Registry) Throttle(bytesPerSecond int64) { r.throttle.Store(bytesPerSecond) }
 
+// RefuseRanges makes the registry answer ranged blob GETs with 416 Range
+// Not Satisfiable, as some proxies and caches in front of registries do.
+func (r *Registry) RefuseRanges(refuse bool) { r.refuseRanges.Store(refuse) }
+
 // ResetCounts zeroes the request counters.
 func (r *Registry) ResetCounts() {
 	r.manifestGets.Store(0)
@@ -139,10 +149,33 @@ func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
 			r.manifestGets.Add(1)
 		case containsSegment(req.URL.Path, "blobs"):
 			r.blobGets.Add(1)
+			if r.refuseRanges.Load() && req.Header.Get("Range") != "" {
+				w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+				return
+			}
+			r.closeOpenRange(req)
 			w = &countingWriter{ResponseWriter: w, n: &r.blobBytes, rate: r.throttle.Load()}
 		}
 	}
 	r.handler.ServeHTTP(w, req)
+}
+
+// closeOpenRange turns an open-ended Range ("bytes=N-", what containerd
+// sends to resume a blob) into "bytes=N-END", the only form
+// go-containerregistry's registry parses; real registries (ECR, S3 behind
+// it) take both (RFC 9110).
+func (r *Registry) closeOpenRange(req *http.Request) {
+	rng := req.Header.Get("Range")
+	if !strings.HasPrefix(rng, "bytes=") || !strings.HasSuffix(rng, "-") {
+		return
+	}
+	head := httptest.NewRecorder()
+	r.handler.ServeHTTP(head, httptest.NewRequest(http.MethodHead, req.URL.String(), nil))
+	size, err := strconv.ParseInt(head.Header().Get("Content-Length"), 10, 64)
+	if err != nil || head.Code != http.StatusOK {
+		return
+	}
+	req.Header.Set("Range", fmt.Sprintf("%s%d", rng, size-1))
 }
 
 func containsSegment(path, seg string) bool {
