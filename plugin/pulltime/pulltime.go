@@ -9,9 +9,11 @@ import (
 	"time"
 )
 
-// kubelet: `Successfully pulled image "X" in 8m2.3s (8m2.3s including
-// waiting). Image size: N bytes.` (the size part since 1.30).
-var pulledRE = regexp.MustCompile(`^Successfully pulled image "([^"]+)" in ([0-9.a-zµ]+) \(([0-9.a-zµ]+) including waiting\)(?:\. Image size: (\d+) bytes\.)?`)
+// kubelet (pkg/kubelet/images/image_manager.go): `Successfully pulled image
+// "X" in 8m2.3s (8m2.3s including waiting). Image size: N bytes.` (the size
+// since 1.30, the waiting part since 1.26); before 1.26 only `Successfully
+// pulled image "X" in 49.657983991s`.
+var pulledRE = regexp.MustCompile(`^Successfully pulled image "([^"]+)" in ([0-9.a-zµ]+)(?: \(([0-9.a-zµ]+) including waiting\))?(?:\. Image size: (\d+) bytes\.)?`)
 
 // Pull is one observed pull.
 type Pull struct {

@@ -16,6 +16,8 @@ func TestParseKubeletMessages(t *testing.T) {
 			Pull{Image: "r.example/app:1", Duration: 8*time.Minute + 2300*time.Millisecond, Waiting: 8*time.Minute + 9100*time.Millisecond, Bytes: 8240000000}},
 		{"before 1.30, no size", `Successfully pulled image "a:1" in 512ms (512ms including waiting)`, true,
 			Pull{Image: "a:1", Duration: 512 * time.Millisecond, Waiting: 512 * time.Millisecond}},
+		{"before 1.26, no waiting part", `Successfully pulled image "mcr.microsoft.com/windows/servercore:ltsc2019" in 49.657983991s`, true,
+			Pull{Image: "mcr.microsoft.com/windows/servercore:ltsc2019", Duration: 49657983991, Waiting: 49657983991}},
 		{"already present is no pull", `Container image "a:1" already present on machine`, false, Pull{}},
 	}
 	for _, c := range cases {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/containerdversion"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
 )
@@ -26,6 +27,7 @@ const (
 	OSBuildsMixed             = "OS_BUILDS_MIXED"
 	OSRevisionsMixed          = "OS_REVISIONS_MIXED"
 	AMIUnknown                = "AMI_UNKNOWN"
+	PinsNotHonoured           = "PINS_NOT_HONOURED"
 )
 
 var minorRE = regexp.MustCompile(`^v?(\d+)\.(\d+)`)
@@ -55,6 +57,7 @@ func Check(serverVersion string, nodes []inventory.Node) []finding.Finding {
 	out := kubeletFindings(serverVersion, nodes)
 	out = append(out, amiFindings(nodes)...)
 	out = append(out, buildFindings(nodes)...)
+	out = append(out, pinFindings(nodes)...)
 	finding.Sort(out)
 	return out
 }
@@ -199,6 +202,27 @@ func buildFindings(nodes []inventory.Node) []finding.Finding {
 			Code: OSRevisionsMixed, Severity: finding.Warning, Nodes: names,
 			Message: fmt.Sprintf("build %d runs at unequal patch levels: %s", b, strings.Join(revs, ", ")),
 			Fix:     "roll the older nodes to the current AMI so every node has the same cumulative update",
+		})
+	}
+	return out
+}
+
+// pinFindings flags nodes whose containerd ignores the pin label on images
+// already present (before 1.7.10): warmed or baked images there are not
+// protected from kubelet's image GC.
+func pinFindings(nodes []inventory.Node) []finding.Finding {
+	byVersion := map[string][]string{}
+	for _, n := range nodes {
+		if v, err := containerdversion.Parse(n.Containerd); err == nil && !containerdversion.PinsHonoured(v) {
+			byVersion[v.String()] = append(byVersion[v.String()], n.Name)
+		}
+	}
+	var out []finding.Finding
+	for _, v := range slices.Sorted(maps.Keys(byVersion)) {
+		out = append(out, finding.Finding{
+			Code: PinsNotHonoured, Severity: finding.Warning, Nodes: byVersion[v],
+			Message: fmt.Sprintf("containerd %s ignores the pin label on images already present (honoured from %s): kubelet's image GC may remove warmed images", v, containerdversion.PinsFrom),
+			Fix:     "roll these nodes to a current EKS-optimized Windows AMI (containerd 1.7.10 or later)",
 		})
 	}
 	return out

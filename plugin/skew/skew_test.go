@@ -1,6 +1,7 @@
 package skew
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
@@ -73,5 +74,21 @@ func TestCheckAMIsAndOSBuilds(t *testing.T) {
 	}
 	if _, ok := got[KubeletVersionsMixed]; ok {
 		t.Error("one kubelet version reported as mixed")
+	}
+}
+
+func TestCheckFlagsContainerdThatIgnoresPins(t *testing.T) {
+	nodes := []inventory.Node{
+		{Name: "old-a", Containerd: "1.7.9"}, {Name: "old-b", Containerd: "1.6.36"},
+		{Name: "ok", Containerd: "1.7.10"}, {Name: "new", Containerd: "2.1.4"}, {Name: "unknown", Containerd: ""},
+	}
+	var got []string
+	for _, f := range Check("v1.33.1", nodes) {
+		if f.Code == PinsNotHonoured {
+			got = append(got, strings.Join(f.Nodes, ","))
+		}
+	}
+	if strings.Join(got, ";") != "old-b;old-a" {
+		t.Fatalf("PINS_NOT_HONOURED on %v, want old-b (1.6.36) and old-a (1.7.9)", got)
 	}
 }

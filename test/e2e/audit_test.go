@@ -32,7 +32,7 @@ images:
 nodeGroups:
 - {name: ng-a, kind: managed, count: 2, windowsVersion: 10.0.20348.2582, ami: ami-0aaa, kubelet: v1.36.1-eks-1a2b3c4, cachedImages: [apps/both:1]}
 - {name: ng-b, kind: managed, count: 1, windowsVersion: 10.0.20348.2340, ami: ami-0bbb, kubelet: v1.38.0-eks-1a2b3c4}
-- {name: pool-2019, kind: karpenter, count: 1, windowsVersion: 10.0.17763.6893, kubelet: v1.33.5-eks-1a2b3c4}
+- {name: pool-2019, kind: karpenter, count: 1, windowsVersion: 10.0.17763.6893, kubelet: v1.33.5-eks-1a2b3c4, containerd: 1.7.9}
 - {name: system, kind: managed, os: linux, count: 1, ami: ami-0lin, kubelet: v1.37.2-eks-1a2b3c4}
 workloads:
 - {name: both-a, replicas: 2, images: [apps/both:1], nodeGroup: ng-a}
@@ -94,6 +94,7 @@ func TestAuditReportsEveryFindingAndRealSizes(t *testing.T) {
 	expect(skew.AMIUnknown, finding.Info, pool...)
 	expect(skew.OSBuildsMixed, finding.Info, allWin...)
 	expect(skew.OSRevisionsMixed, finding.Warning, append(append([]string{}, ngA...), ngB...)...)
+	expect(skew.PinsNotHonoured, finding.Warning, pool...)
 
 	// Process isolation: only2022 running on the 2019 node, and the Pending
 	// only2025 pod against every 20348 node it could land on.
