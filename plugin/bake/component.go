@@ -105,6 +105,15 @@ func targetOf(ref, digest string) (pullTarget, error) {
 	return t, nil
 }
 
+// PlatformFor is ctr's --platform for exactly one Windows build's entry.
+// Plain windows/amd64 carries no OS version, so every Windows entry
+// matches: ctr 1.7 then unpacks the first in the index (a 17763 entry can
+// land on a 20348 AMI) and ctr 2.x every one. Both parse the OS version in
+// parentheses (containerd/platforms v0.2.1, which ctr v1.7.35 uses, and
+// v1.0.0-rc.2 of ctr v2.1.9: platforms.go Parse, `<os>[(<OSVersion>)]`),
+// and their Windows matcher then accepts only entries the build can run.
+func PlatformFor(build int) string { return fmt.Sprintf("windows(10.0.%d)/amd64", build) }
+
 // ComponentFor writes the component that pulls the chosen images of one
 // build: a step per image (log in to its ECR registry, pull by digest with
 // the pin label, tag with the name pods use) and a validate step that fails
@@ -127,7 +136,7 @@ func ComponentFor(bp *BuildPlan, ctr, generator string) (*Component, error) {
 			return nil, err
 		}
 		cmds := []string{"$ErrorActionPreference = 'Stop'"}
-		pull := []string{"-n", "k8s.io", "images", "pull", "--platform", "windows/amd64", "--label", PinLabel}
+		pull := []string{"-n", "k8s.io", "images", "pull", "--platform", PlatformFor(bp.Build), "--label", PinLabel}
 		if t.ecr != nil {
 			cmds = append(cmds, "$password = (Get-ECRLoginCommand -Region "+psQuote(t.ecr.Region)+").Password")
 			// The token goes in as one argument built from two literals.

@@ -74,7 +74,7 @@ func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ec
 			t.Errorf("step %d starts with %q", i, cmds[0])
 		}
 		k := 1
-		pullWords := []string{ctr, "-n", "k8s.io", "images", "pull", "--platform", "windows/amd64", "--label", PinLabel}
+		pullWords := []string{ctr, "-n", "k8s.io", "images", "pull", "--platform", "windows(10.0.20348)/amd64", "--label", PinLabel}
 		if ecrRegion[i] != "" {
 			if cmds[k] != "$password = (Get-ECRLoginCommand -Region "+psQuote(ecrRegion[i])+").Password" {
 				t.Errorf("login line %q", cmds[k])

@@ -224,7 +224,7 @@ func runCtr(t *testing.T, c *rig.Containerd, ctr string, words []string) []strin
 	t.Helper()
 	args := []string{"--address", c.Address}
 	for _, w := range words[1:] {
-		if w == "windows/amd64" {
+		if strings.HasPrefix(w, "windows(") && strings.HasSuffix(w, ")/amd64") {
 			w = "linux/amd64"
 		}
 		args = append(args, w)

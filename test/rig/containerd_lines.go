@@ -61,3 +61,13 @@ func containerdBinaries(root, line string) (containerd, ctr string, err error) {
 	dir := filepath.Join(root, "containerd-"+version)
 	return filepath.Join(dir, "containerd"), filepath.Join(dir, "ctr"), nil
 }
+
+// CtrOf is the ctr of a containerd line, from the cache (built by Build).
+func CtrOf(line string) (string, error) {
+	root, err := CacheDir()
+	if err != nil {
+		return "", err
+	}
+	_, ctr, err := containerdBinaries(root, line)
+	return ctr, err
+}
