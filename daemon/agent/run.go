@@ -122,7 +122,8 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 	}
 	rt := &noderuntime.Containerd{Client: client, Snapshotter: cfg.Snapshotter, Platform: platform, Matcher: osbuild.MatcherFor(platform, rule),
 		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2))),
-		HostsDirs: nodeCfg.HostsDirs, DiscardUnpackedLayers: cfg.DiscardUnpackedLayers || nodeCfg.DiscardUnpackedLayers}
+		HostsDirs: nodeCfg.HostsDirs, DiscardUnpackedLayers: cfg.DiscardUnpackedLayers || nodeCfg.DiscardUnpackedLayers,
+		Transfer: usesTransfer(version.Version)}
 	a.warmer = a.newWarmer(rt)
 	a.planner = func() warm.Planner {
 		// A new resolver per pass: it caches answers, and tags move.
@@ -239,4 +240,11 @@ func pinWarning(containerdVersion string) (string, bool) {
 	}
 	return fmt.Sprintf("containerd %s ignores the pin label on images already present (it needs %s or later): kubelet's image GC may remove warmed images; move the node to a current EKS Windows AMI",
 		v, containerdversion.PinsFrom), true
+}
+
+// usesTransfer: containerd 2.x's CRI pulls through the Transfer service, so
+// the daemon does too; 1.7 has no such service.
+func usesTransfer(containerdVersion string) bool {
+	v, err := containerdversion.Parse(containerdVersion)
+	return err == nil && v.Major >= 2
 }

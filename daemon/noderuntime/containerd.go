@@ -40,6 +40,9 @@ type Containerd struct {
 	// sets discard_unpacked_layers: the manifest does not keep its layer
 	// blobs from garbage collection once they are unpacked.
 	DiscardUnpackedLayers bool
+	// Transfer pulls through containerd's Transfer service (containerd 2.x
+	// without a local-pull setting), as the node's CRI does.
+	Transfer bool
 }
 
 // Status reads the image record of ref and checks its content and
@@ -139,7 +142,12 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 		// pkg/cri/server/image_pull.go): no gc.ref labels to layers.
 		pullOpts = append(pullOpts, containerd.WithChildLabelMap(images.ChildGCLabelsFilterLayers))
 	}
-	img, err := c.Client.Pull(ctx, named.String(), pullOpts...)
+	var img containerd.Image
+	if c.Transfer && !c.DiscardUnpackedLayers {
+		img, err = c.pullWithTransfer(ctx, named, labels)
+	} else {
+		img, err = c.Client.Pull(ctx, named.String(), pullOpts...)
+	}
 	if err != nil {
 		if rangeRefused(err) {
 			// containerd resumes a half-written blob with a Range request;
@@ -147,6 +155,10 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 			// the daemon's and kubelet's alike. Start those blobs again.
 			err = errors.Join(err, c.abortIngests(ctx, opts.Layers))
 		}
+		return ImageStatus{}, err
+	}
+	// The Transfer service sets labels only on a record it creates.
+	if err := c.upsert(ctx, images.Image{Name: named.String(), Target: img.Target(), Labels: ours(labels)}); err != nil {
 		return ImageStatus{}, err
 	}
 	if err := c.writeCRIRecords(ctx, named, img, ours(labels)); err != nil {

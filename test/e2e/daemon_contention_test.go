@@ -1,0 +1,93 @@
+//go:build linux
+
+package e2e
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	eventstypes "github.com/containerd/containerd/api/events"
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/typeurl/v2"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+)
+
+// kubelet pulls an image the daemon is warming (a pod lands on the node
+// mid-warm). On containerd 2.x both go through the Transfer service, whose
+// unpack duplication suppressor is shared by every transfer request, so
+// each layer is unpacked once; a client pull beside it would unpack every
+// layer a second time (containerd#11451: 38 min each instead of 19 alone).
+func TestDaemonAndKubeletPullingOneImageUnpackEachLayerOnce(t *testing.T) {
+	r, applied := startRig(t, bigImageFleet)
+	if strings.HasPrefix(r.Containerd.Line, "1.") {
+		t.Skip("containerd 1.7 has no Transfer service: CRI and the daemon pull on their own")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ref := applied.Ref("apps/big:1")
+	prepares := countPrepares(ctx, t, r.Containerd.Address)
+
+	r.Registry.Throttle(8 << 20)
+	d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{ref}})
+	waitPulling(t, d, ref)
+	if _, err := r.Containerd.CRIPull(ctx, ref); err != nil {
+		t.Fatalf("kubelet's pull: %v", err)
+	}
+	p := d.waitDone(2 * time.Minute)
+	if s := stateOf(p.Images, ref); s.State != contract.Ready {
+		t.Fatalf("warm: %+v", s)
+	}
+	time.Sleep(500 * time.Millisecond) // let the last events arrive
+	total, chains := prepares()
+	if chains != 3 || total != chains {
+		t.Errorf("%d layer unpacks for %d layers: each layer must be unpacked once", total, chains)
+	}
+}
+
+// countPrepares counts the snapshots prepared to unpack a layer (the
+// unpacker's "extract-…" keys), in all and per chain.
+func countPrepares(ctx context.Context, t *testing.T, address string) func() (total, chains int) {
+	t.Helper()
+	client, err := containerd.New(address, containerd.WithDefaultNamespace("k8s.io"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	envelopes, errs := client.EventService().Subscribe(ctx, `topic=="/snapshot/prepare"`)
+	var mu sync.Mutex
+	perChain := map[string]int{}
+	go func() {
+		for {
+			select {
+			case e := <-envelopes:
+				ev, err := typeurl.UnmarshalAny(e.Event)
+				if err != nil {
+					continue
+				}
+				if p, ok := ev.(*eventstypes.SnapshotPrepare); ok && strings.HasPrefix(p.Key, "extract-") {
+					_, chain, _ := strings.Cut(p.Key, " ")
+					mu.Lock()
+					perChain[chain]++
+					mu.Unlock()
+				}
+			case <-errs:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, c := range perChain {
+			n += c
+		}
+		return n, len(perChain)
+	}
+}
