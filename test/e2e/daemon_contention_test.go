@@ -21,22 +21,50 @@ import (
 // unpack duplication suppressor is shared by every transfer request, so
 // each layer is unpacked once; a client pull beside it would unpack every
 // layer a second time (containerd#11451: 38 min each instead of 19 alone).
+// On 1.7 (no Transfer service) CRI pulls on its own; when the daemon
+// starts second, containerd's ingest locks hold its fetch until kubelet's
+// pull has the layers, and it finds them unpacked.
 func TestDaemonAndKubeletPullingOneImageUnpackEachLayerOnce(t *testing.T) {
-	r, applied := startRig(t, bigImageFleet)
-	if strings.HasPrefix(r.Containerd.Line, "1.") {
-		t.Skip("containerd 1.7 has no Transfer service: CRI and the daemon pull on their own")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ref := applied.Ref("apps/big:1")
-	prepares := countPrepares(ctx, t, r.Containerd.Address)
+	t.Run("kubelet pulls mid-warm", func(t *testing.T) {
+		r, applied := startRig(t, bigImageFleet)
+		if strings.HasPrefix(r.Containerd.Line, "1.") {
+			t.Skip("containerd 1.7's CRI pulls on its own once it starts; only a daemon that starts second can wait")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ref := applied.Ref("apps/big:1")
+		prepares := countPrepares(ctx, t, r.Containerd.Address)
+		r.Registry.Throttle(8 << 20)
+		d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{ref}})
+		waitPulling(t, d, ref)
+		if _, err := r.Containerd.CRIPull(ctx, ref); err != nil {
+			t.Fatalf("kubelet's pull: %v", err)
+		}
+		checkUnpackedOnce(t, d, ref, prepares)
+	})
+	t.Run("the daemon starts while kubelet pulls", func(t *testing.T) {
+		r, applied := startRig(t, bigImageFleet)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		ref := applied.Ref("apps/big:1")
+		prepares := countPrepares(ctx, t, r.Containerd.Address)
+		r.Registry.Throttle(8 << 20)
+		kubelet := make(chan error, 1)
+		go func() { _, err := r.Containerd.CRIPull(ctx, ref); kubelet <- err }()
+		deadline := time.Now().Add(30 * time.Second)
+		for _, blobs, _ := r.Registry.Counts(); blobs == 0 && time.Now().Before(deadline); _, blobs, _ = r.Registry.Counts() {
+			time.Sleep(20 * time.Millisecond)
+		}
+		d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{ref}})
+		if err := <-kubelet; err != nil {
+			t.Fatalf("kubelet's pull: %v", err)
+		}
+		checkUnpackedOnce(t, d, ref, prepares)
+	})
+}
 
-	r.Registry.Throttle(8 << 20)
-	d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{ref}})
-	waitPulling(t, d, ref)
-	if _, err := r.Containerd.CRIPull(ctx, ref); err != nil {
-		t.Fatalf("kubelet's pull: %v", err)
-	}
+func checkUnpackedOnce(t *testing.T, d *daemon, ref string, prepares func() (int, int)) {
+	t.Helper()
 	p := d.waitDone(2 * time.Minute)
 	if s := stateOf(p.Images, ref); s.State != contract.Ready {
 		t.Fatalf("warm: %+v", s)
