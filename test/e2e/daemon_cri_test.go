@@ -12,7 +12,7 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/platforms"
-	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
@@ -57,28 +57,31 @@ func TestDaemonTakesAnImageWithoutLayerBlobsForPresentAsCRIDoes(t *testing.T) {
 // the content store, as discard_unpacked_layers does after unpacking.
 func deleteLayerBlobs(t *testing.T, address, ref string) int {
 	t.Helper()
-	client, err := containerd.New(address, containerd.WithDefaultNamespace("k8s.io"))
-	if err != nil {
-		t.Fatal(err)
+	client := nodeClient(t, address)
+	_, m := linuxManifest(t, client, ref)
+	for _, l := range m.Layers {
+		if err := client.ContentStore().Delete(context.Background(), l.Digest); err != nil {
+			t.Fatalf("delete %s: %v", l.Digest, err)
+		}
 	}
-	defer client.Close()
+	return len(m.Layers)
+}
+
+// linuxManifest is the config descriptor and manifest of ref's linux/amd64
+// entry, from the node's content store.
+func linuxManifest(t *testing.T, client *containerd.Client, ref string) (ocispec.Descriptor, ocispec.Manifest) {
+	t.Helper()
 	ctx := context.Background()
 	rec, err := client.ImageService().Get(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := images.Manifest(ctx, client.ContentStore(), rec.Target, platforms.Only(platforms.MustParse("linux/amd64")))
+	linux := platforms.Only(platforms.MustParse("linux/amd64"))
+	m, err := images.Manifest(ctx, client.ContentStore(), rec.Target, linux)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
-	for _, l := range m.Layers {
-		if err := client.ContentStore().Delete(ctx, digest.Digest(l.Digest)); err != nil {
-			t.Fatalf("delete %s: %v", l.Digest, err)
-		}
-		n++
-	}
-	return n
+	return m.Config, m
 }
 
 // With --discard-unpacked-layers the daemon pulls as CRI does on such a
@@ -121,31 +124,16 @@ func TestDaemonPullsAsCRIDoesWhenTheNodeDiscardsUnpackedLayers(t *testing.T) {
 // its layers.
 func layerGCRefs(t *testing.T, address, ref string) int {
 	t.Helper()
-	client, err := containerd.New(address, containerd.WithDefaultNamespace("k8s.io"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := nodeClient(t, address)
 	ctx := context.Background()
-	rec, err := client.ImageService().Get(ctx, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	desc, err := images.Config(ctx, client.ContentStore(), rec.Target, platforms.Only(platforms.MustParse("linux/amd64")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := images.Manifest(ctx, client.ContentStore(), rec.Target, platforms.Only(platforms.MustParse("linux/amd64")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	desc, m := linuxManifest(t, client, ref)
 	layers := map[string]bool{}
 	for _, l := range m.Layers {
 		layers[l.Digest.String()] = true
 	}
 	// Find the manifest blob: the one whose gc refs name the config.
 	var n int
-	err = client.ContentStore().Walk(ctx, func(info content.Info) error {
+	err := client.ContentStore().Walk(ctx, func(info content.Info) error {
 		refsConfig := false
 		for k, v := range info.Labels {
 			if strings.HasPrefix(k, "containerd.io/gc.ref.content.") && v == desc.Digest.String() {

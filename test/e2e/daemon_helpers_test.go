@@ -19,6 +19,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/images"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
@@ -202,29 +203,44 @@ func runCmd(name string, args ...string) (string, string, int) {
 	return stdout.String(), stderr.String(), code
 }
 
-// pinTheirs labels ref pinned the way another tool would (no winimage label).
-func pinTheirs(t *testing.T, address, ref string) {
+// nodeClient is a containerd client in kubelet's namespace, closed when
+// the test ends.
+func nodeClient(t *testing.T, address string) *containerd.Client {
 	t.Helper()
 	client, err := containerd.New(address, containerd.WithDefaultNamespace("k8s.io"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer client.Close()
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
+// recordsLike returns ref's image record and every record with its target.
+func recordsLike(t *testing.T, client *containerd.Client, ref string) (images.Image, []images.Image) {
+	t.Helper()
 	ctx := context.Background()
-	img, err := client.ImageService().Get(ctx, ref)
+	rec, err := client.ImageService().Get(ctx, ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := client.ImageService().List(ctx, "target.digest=="+img.Target.Digest.String())
+	all, err := client.ImageService().List(ctx, "target.digest=="+rec.Target.Digest.String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rec, all
+}
+
+// pinTheirs labels ref pinned the way another tool would (no winimage label).
+func pinTheirs(t *testing.T, address, ref string) {
+	t.Helper()
+	client := nodeClient(t, address)
+	_, all := recordsLike(t, client, ref)
 	for _, rec := range all {
 		if rec.Labels == nil {
 			rec.Labels = map[string]string{}
 		}
 		rec.Labels["io.cri-containerd.pinned"] = "pinned"
-		if _, err := client.ImageService().Update(ctx, rec, "labels.io.cri-containerd.pinned"); err != nil {
+		if _, err := client.ImageService().Update(context.Background(), rec, "labels.io.cri-containerd.pinned"); err != nil {
 			t.Fatal(err)
 		}
 	}

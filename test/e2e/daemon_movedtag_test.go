@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -36,12 +35,7 @@ func TestDaemonLetsGoOfTheImageAMovedTagLeft(t *testing.T) {
 	if !p.AllReady() || p.Images[0].Digest == old {
 		t.Fatalf("after the tag moved: %+v (old %s)", p, old)
 	}
-	client, err := containerd.New(r.Containerd.Address, containerd.WithDefaultNamespace("k8s.io"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	left, err := client.ImageService().List(context.Background(), "target.digest=="+old)
+	left, err := nodeClient(t, r.Containerd.Address).ImageService().List(context.Background(), "target.digest=="+old)
 	if err != nil {
 		t.Fatal(err)
 	}

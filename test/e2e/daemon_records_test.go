@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/images"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -69,20 +68,7 @@ func TestDaemonWritesTheRecordsCRIWrites(t *testing.T) {
 // recordsOf returns the image records that point where ref does, by name.
 func recordsOf(t *testing.T, address, ref string) map[string]images.Image {
 	t.Helper()
-	client, err := containerd.New(address, containerd.WithDefaultNamespace("k8s.io"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	ctx := context.Background()
-	rec, err := client.ImageService().Get(ctx, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := client.ImageService().List(ctx, "target.digest=="+rec.Target.Digest.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, all := recordsLike(t, nodeClient(t, address), ref)
 	out := map[string]images.Image{}
 	for _, r := range all {
 		out[r.Name] = r
@@ -94,12 +80,8 @@ func recordsOf(t *testing.T, address, ref string) map[string]images.Image {
 // label of its own.
 func presetLabel(t *testing.T, address, ref string, target ocispec.Descriptor, key, value string) {
 	t.Helper()
-	client, err := containerd.New(address, containerd.WithDefaultNamespace("k8s.io"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if _, err := client.ImageService().Create(context.Background(), images.Image{Name: ref, Target: target, Labels: map[string]string{key: value}}); err != nil {
+	rec := images.Image{Name: ref, Target: target, Labels: map[string]string{key: value}}
+	if _, err := nodeClient(t, address).ImageService().Create(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 }
