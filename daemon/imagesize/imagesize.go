@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"sync"
@@ -128,18 +129,41 @@ func (r *Resolver) fetchImage(ctx context.Context, ref string) *Image {
 		}
 		return img
 	}
-	// A single-platform image: its platform is in the config, which would
-	// cost a blob fetch; it matches whatever the node is, as containerd
-	// would try it anyway.
+	// A single-platform image (what `docker build && docker push` on a
+	// Windows host makes): its platform, OS version included, is only in
+	// its config. containerd reads the config and refuses an image whose
+	// platform does not match the node (containerd v2.4.2 core/images
+	// image.go Manifest; v1.7.35 images/image.go the same), so the config
+	// is fetched (a few KB, once per digest) and judged by the same rule.
 	m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
 	if err != nil {
 		img.Err = err
 		return img
 	}
-	r.storeManifest(img.repo.Digest(desc.Digest.String()).String(), summarize(desc.Digest.String(), "", m))
+	platform := r.configPlatform(ctx, img.repo.Digest(m.Config.Digest.String()), ref)
+	r.storeManifest(img.repo.Digest(desc.Digest.String()).String(), summarize(desc.Digest.String(), platform.OSVersion, m))
 	img.entries = []v1.Descriptor{{Digest: desc.Digest, MediaType: desc.MediaType}}
-	img.Platforms = []ocispec.Platform{{}}
+	img.Platforms = []ocispec.Platform{platform}
 	return img
+}
+
+// configPlatform reads the platform from an image config blob; an empty
+// platform (matches any node, as before) when the config cannot be read.
+func (r *Resolver) configPlatform(ctx context.Context, config name.Digest, ref string) ocispec.Platform {
+	layer, err := remote.Layer(config, r.remoteOptions(ctx, ref)...)
+	if err != nil {
+		return ocispec.Platform{}
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		return ocispec.Platform{}
+	}
+	defer rc.Close()
+	cfg, err := v1.ParseConfigFile(io.LimitReader(rc, 4<<20))
+	if err != nil {
+		return ocispec.Platform{}
+	}
+	return ocispec.Platform{OS: cfg.OS, Architecture: cfg.Architecture, OSVersion: cfg.OSVersion, Variant: cfg.Variant}
 }
 
 // For returns the manifest img resolves to on host, ok=false when no entry

@@ -12,8 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -240,5 +247,45 @@ func TestForRulePicksTheEntryEachContainerdLinePulls(t *testing.T) {
 		if err != nil || !ok || m.Digest != c.want {
 			t.Errorf("%v: %s (%v, %v), want %s", c.rule, m.Digest, ok, err, c.want)
 		}
+	}
+}
+
+func TestSingleManifestImageIsJudgedByItsConfigPlatform(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	// What `docker build && docker push` on a Server 2019 host pushes: one
+	// manifest, the OS version only in the config.
+	layer, err := random.Layer(2048, types.DockerLayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err = mutate.ConfigFile(img, &v1.ConfigFile{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.6893"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := name.ParseReference(host + "/apps/single:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	r := &Resolver{Concurrency: 2}
+	resolved := r.Resolve(ctx, ref.String())
+	if _, ok, err := r.For(ctx, resolved, win("10.0.20348.2582")); err != nil || ok {
+		t.Errorf("a 17763 single-manifest image runs on a 20348 host: ok=%v err=%v", ok, err)
+	}
+	m, ok, err := r.For(ctx, resolved, win("10.0.17763.7000"))
+	if err != nil || !ok || m.OSVersion != "10.0.17763.6893" {
+		t.Errorf("on its own build: %+v ok=%v err=%v", m, ok, err)
+	}
+	if v := resolved.OSVersions(); len(v) != 1 || v[0] != "10.0.17763.6893" {
+		t.Errorf("OSVersions = %v", v)
 	}
 }
