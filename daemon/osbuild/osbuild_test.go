@@ -1,22 +1,33 @@
 package osbuild
 
 import (
+	"fmt"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestParse(t *testing.T) {
-	v, err := Parse("10.0.20348.2340")
-	if err != nil || v.Build != 20348 || v.Revision != 2340 || v.BuildString() != "10.0.20348" {
-		t.Fatalf("Parse = %+v, %v", v, err)
+	cases := []struct {
+		in              string
+		build, revision int
+		bad             bool
+	}{
+		{in: "10.0.20348.2340", build: 20348, revision: 2340},
+		{in: "10.0.17763", build: 17763},
+		{in: "", bad: true}, {in: "ltsc2022", bad: true}, {in: "10.0", bad: true},
+		{in: "10.0.x.1", bad: true}, {in: "1.2.3.4.5", bad: true}, {in: "10.0.-1", bad: true},
 	}
-	if v, err := Parse("10.0.17763"); err != nil || v.Build != 17763 || v.Revision != 0 {
-		t.Fatalf("Parse without revision = %+v, %v", v, err)
-	}
-	for _, bad := range []string{"", "ltsc2022", "10.0", "10.0.x.1", "1.2.3.4.5", "10.0.-1"} {
-		if _, err := Parse(bad); err == nil {
-			t.Errorf("Parse(%q) accepted", bad)
+	for _, c := range cases {
+		v, err := Parse(c.in)
+		if c.bad {
+			if err == nil {
+				t.Errorf("Parse(%q) accepted", c.in)
+			}
+			continue
+		}
+		if err != nil || v.Build != c.build || v.Revision != c.revision || v.BuildString() != fmt.Sprintf("10.0.%d", c.build) {
+			t.Errorf("Parse(%q) = %+v, %v", c.in, v, err)
 		}
 	}
 }

@@ -84,112 +84,118 @@ func TestAuditReportsEveryFindingAndRealSizes(t *testing.T) {
 		return f
 	}
 	ngA, ngB, pool := applied.Nodes["ng-a"], applied.Nodes["ng-b"], applied.Nodes["pool-2019"]
-	allWin := append(append(append([]string{}, ngA...), ngB...), pool...)
-	expect(skew.KubeletNewerThanAPIServer, finding.Error, ngB...)
-	expect(skew.KubeletSkewUnsupported, finding.Error, pool...)
-	expect(skew.KubeletBehindAPIServer, finding.Info, ngA...)
-	expect(skew.KubeletVersionsMixed, finding.Warning, allWin...)
-	expect(skew.AMIMixedInGroup, finding.Warning, ngA...)
-	expect(skew.AMIMixedInCluster, finding.Warning, append(append([]string{}, ngA...), ngB...)...)
-	expect(skew.AMIUnknown, finding.Info, pool...)
-	expect(skew.OSBuildsMixed, finding.Info, allWin...)
-	expect(skew.OSRevisionsMixed, finding.Warning, append(append([]string{}, ngA...), ngB...)...)
-	expect(skew.PinsNotHonoured, finding.Warning, pool...)
+	phase(t, "skew and pin findings", func(t *testing.T) {
+		allWin := append(append(append([]string{}, ngA...), ngB...), pool...)
+		expect(skew.KubeletNewerThanAPIServer, finding.Error, ngB...)
+		expect(skew.KubeletSkewUnsupported, finding.Error, pool...)
+		expect(skew.KubeletBehindAPIServer, finding.Info, ngA...)
+		expect(skew.KubeletVersionsMixed, finding.Warning, allWin...)
+		expect(skew.AMIMixedInGroup, finding.Warning, ngA...)
+		expect(skew.AMIMixedInCluster, finding.Warning, append(append([]string{}, ngA...), ngB...)...)
+		expect(skew.AMIUnknown, finding.Info, pool...)
+		expect(skew.OSBuildsMixed, finding.Info, allWin...)
+		expect(skew.OSRevisionsMixed, finding.Warning, append(append([]string{}, ngA...), ngB...)...)
+		expect(skew.PinsNotHonoured, finding.Warning, pool...)
+	})
 
-	// Process isolation: only2022 running on the 2019 node, and the Pending
-	// only2025 pod against every 20348 node it could land on.
-	incompat := got[audit.ImageOSIncompatible]
-	if len(incompat) != 3 {
-		t.Fatalf("IMAGE_OS_INCOMPATIBLE findings = %+v, want 3 (one per image and host version)", incompat)
-	}
-	var running, pendingNodes []string
-	for _, f := range incompat {
-		if f.Severity != finding.Error || len(f.Pods) == 0 {
-			t.Errorf("incompatible finding without pods or not an error: %+v", f)
+	phase(t, "compatibility and lookup findings", func(t *testing.T) {
+		// Process isolation: only2022 running on the 2019 node, and the Pending
+		// only2025 pod against every 20348 node it could land on.
+		incompat := got[audit.ImageOSIncompatible]
+		if len(incompat) != 3 {
+			t.Fatalf("IMAGE_OS_INCOMPATIBLE findings = %+v, want 3 (one per image and host version)", incompat)
 		}
-		switch {
-		case strings.HasSuffix(f.Images[0], "/apps/only2022:1"):
-			running = append(running, f.Nodes...)
-			if !strings.Contains(f.Message, "10.0.17763.6893") || !strings.Contains(f.Message, "offers 10.0.20348.2582") || !strings.HasPrefix(f.Pods[0], "default/wrong-build-") {
-				t.Errorf("running incompatibility message/pods: %+v", f)
+		var running, pendingNodes []string
+		for _, f := range incompat {
+			if f.Severity != finding.Error || len(f.Pods) == 0 {
+				t.Errorf("incompatible finding without pods or not an error: %+v", f)
 			}
-		case strings.HasSuffix(f.Images[0], "/apps/only2025:1"):
-			pendingNodes = append(pendingNodes, f.Nodes...)
-			if !strings.HasPrefix(f.Pods[0], "default/big-2025-") {
-				t.Errorf("pending incompatibility pods: %+v", f)
+			switch {
+			case strings.HasSuffix(f.Images[0], "/apps/only2022:1"):
+				running = append(running, f.Nodes...)
+				if !strings.Contains(f.Message, "10.0.17763.6893") || !strings.Contains(f.Message, "offers 10.0.20348.2582") || !strings.HasPrefix(f.Pods[0], "default/wrong-build-") {
+					t.Errorf("running incompatibility message/pods: %+v", f)
+				}
+			case strings.HasSuffix(f.Images[0], "/apps/only2025:1"):
+				pendingNodes = append(pendingNodes, f.Nodes...)
+				if !strings.HasPrefix(f.Pods[0], "default/big-2025-") {
+					t.Errorf("pending incompatibility pods: %+v", f)
+				}
 			}
 		}
-	}
-	if strings.Join(running, ",") != pool[0] {
-		t.Errorf("running incompatibility on %v, want %v", running, pool)
-	}
-	sort.Strings(pendingNodes)
-	want20348 := append(append([]string{}, ngA...), ngB...)
-	sort.Strings(want20348)
-	if strings.Join(pendingNodes, ",") != strings.Join(want20348, ",") {
-		t.Errorf("pending incompatibility on %v, want every 20348 node %v", pendingNodes, want20348)
-	}
-	lookup := got[audit.ImageLookupFailed]
-	if len(lookup) != 1 || !strings.Contains(lookup[0].Message, "404") || !strings.HasSuffix(lookup[0].Images[0], "/apps/missing:1") {
-		t.Errorf("IMAGE_LOOKUP_FAILED = %+v, want the missing image with a 404 reason", lookup)
-	}
+		if strings.Join(running, ",") != pool[0] {
+			t.Errorf("running incompatibility on %v, want %v", running, pool)
+		}
+		sort.Strings(pendingNodes)
+		want20348 := append(append([]string{}, ngA...), ngB...)
+		sort.Strings(want20348)
+		if strings.Join(pendingNodes, ",") != strings.Join(want20348, ",") {
+			t.Errorf("pending incompatibility on %v, want every 20348 node %v", pendingNodes, want20348)
+		}
+		lookup := got[audit.ImageLookupFailed]
+		if len(lookup) != 1 || !strings.Contains(lookup[0].Message, "404") || !strings.HasSuffix(lookup[0].Images[0], "/apps/missing:1") {
+			t.Errorf("IMAGE_LOOKUP_FAILED = %+v, want the missing image with a 404 reason", lookup)
+		}
+	})
 
-	// Sizes are the registry's for the entry each node's containerd picks.
-	both := imageByRef(report, applied.Ref("apps/both:1"))
-	if both == nil {
-		t.Fatal("apps/both:1 not reported")
-	}
-	_, e2019, _ := applied.Catalog.Entry("apps/both:1", "windows", "17763")
-	_, e2022, _ := applied.Catalog.Entry("apps/both:1", "windows", "20348")
-	sizes := map[string]int64{}
-	for _, p := range both.Platforms {
-		sizes[p.NodeOSVersion] = p.Size
-		if p.Layers != 4 || !p.Runnable {
-			t.Errorf("both:1 on %s: %d layers runnable=%v", p.NodeOSVersion, p.Layers, p.Runnable)
+	phase(t, "sizes, sharing and cache coverage", func(t *testing.T) {
+		// Sizes are the registry's for the entry each node's containerd picks.
+		both := imageByRef(report, applied.Ref("apps/both:1"))
+		if both == nil {
+			t.Fatal("apps/both:1 not reported")
 		}
-	}
-	if sizes["10.0.17763.6893"] != e2019.Size || sizes["10.0.20348.2582"] != e2022.Size {
-		t.Errorf("both:1 sizes = %v, want 17763=%d 20348=%d", sizes, e2019.Size, e2022.Size)
-	}
-	pods, err := r.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: fleet.WorkloadLabel + " in (both-a,both-2019)"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodesRunning := map[string]bool{}
-	for _, p := range pods.Items {
-		nodesRunning[p.Spec.NodeName] = true
-	}
-	cached := 0
-	for _, n := range ngA {
-		if nodesRunning[n] {
-			cached++
+		_, e2019, _ := applied.Catalog.Entry("apps/both:1", "windows", "17763")
+		_, e2022, _ := applied.Catalog.Entry("apps/both:1", "windows", "20348")
+		sizes := map[string]int64{}
+		for _, p := range both.Platforms {
+			sizes[p.NodeOSVersion] = p.Size
+			if p.Layers != 4 || !p.Runnable {
+				t.Errorf("both:1 on %s: %d layers runnable=%v", p.NodeOSVersion, p.Layers, p.Runnable)
+			}
 		}
-	}
-	if both.Pods != 3 || both.Nodes != len(nodesRunning) || both.CachedOn != cached || both.OnNodeBytes != e2022.Size {
-		t.Errorf("both:1 pods=%d nodes=%d cached=%d onNode=%d; want 3, %d, %d, %d", both.Pods, both.Nodes, both.CachedOn, both.OnNodeBytes, len(nodesRunning), cached, e2022.Size)
-	}
-	// only2022 shares the servercore base layers with both:1 on 20348...
-	// but it only runs on the 2019 node, so no runnable entry there.
-	if img := imageByRef(report, applied.Ref("apps/only2022:1")); img == nil || img.Platforms[0].Runnable {
-		t.Errorf("only2022 on the 2019 node reported runnable: %+v", img)
-	}
-	for _, p := range both.Platforms {
-		if p.NodeOSVersion == "10.0.17763.6893" && p.SharedBytes != 0 {
-			t.Errorf("both:1 on 17763 shares %d bytes with nothing else on that build", p.SharedBytes)
+		if sizes["10.0.17763.6893"] != e2019.Size || sizes["10.0.20348.2582"] != e2022.Size {
+			t.Errorf("both:1 sizes = %v, want 17763=%d 20348=%d", sizes, e2019.Size, e2022.Size)
 		}
-	}
+		pods, err := r.Client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: fleet.WorkloadLabel + " in (both-a,both-2019)"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodesRunning := map[string]bool{}
+		for _, p := range pods.Items {
+			nodesRunning[p.Spec.NodeName] = true
+		}
+		cached := 0
+		for _, n := range ngA {
+			if nodesRunning[n] {
+				cached++
+			}
+		}
+		if both.Pods != 3 || both.Nodes != len(nodesRunning) || both.CachedOn != cached || both.OnNodeBytes != e2022.Size {
+			t.Errorf("both:1 pods=%d nodes=%d cached=%d onNode=%d; want 3, %d, %d, %d", both.Pods, both.Nodes, both.CachedOn, both.OnNodeBytes, len(nodesRunning), cached, e2022.Size)
+		}
+		// only2022 shares the servercore base layers with both:1 on 20348...
+		// but it only runs on the 2019 node, so no runnable entry there.
+		if img := imageByRef(report, applied.Ref("apps/only2022:1")); img == nil || img.Platforms[0].Runnable {
+			t.Errorf("only2022 on the 2019 node reported runnable: %+v", img)
+		}
+		for _, p := range both.Platforms {
+			if p.NodeOSVersion == "10.0.17763.6893" && p.SharedBytes != 0 {
+				t.Errorf("both:1 on 17763 shares %d bytes with nothing else on that build", p.SharedBytes)
+			}
+		}
 
-	// Pull times: the three ng-a pulls (the Linux node is not audited).
-	if len(report.Pulls) != 1 {
-		t.Fatalf("pulls = %+v, want only apps/both:1 on Windows nodes", report.Pulls)
-	}
-	p := report.Pulls[0]
-	if p.Count != 3 || p.Median != 3*time.Minute || p.Max != 4*time.Minute || p.BytesPerSecond != e2022.Size/180 {
-		t.Errorf("pull stats = %+v", p)
-	}
-	if report.Summary.Errors != len(got[skew.KubeletNewerThanAPIServer])+len(got[skew.KubeletSkewUnsupported])+3 {
-		t.Errorf("summary errors = %d", report.Summary.Errors)
-	}
+		// Pull times: the three ng-a pulls (the Linux node is not audited).
+		if len(report.Pulls) != 1 {
+			t.Fatalf("pulls = %+v, want only apps/both:1 on Windows nodes", report.Pulls)
+		}
+		p := report.Pulls[0]
+		if p.Count != 3 || p.Median != 3*time.Minute || p.Max != 4*time.Minute || p.BytesPerSecond != e2022.Size/180 {
+			t.Errorf("pull stats = %+v", p)
+		}
+		if report.Summary.Errors != len(got[skew.KubeletNewerThanAPIServer])+len(got[skew.KubeletSkewUnsupported])+3 {
+			t.Errorf("summary errors = %d", report.Summary.Errors)
+		}
+	})
 }
 
 func TestAuditExitCodesAndBadInput(t *testing.T) {

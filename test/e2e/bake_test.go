@@ -67,137 +67,143 @@ func TestBakeRanksBuildsAndItsComponentReallyPullsAndPins(t *testing.T) {
 	if plan.Kind != "BakePlan" || plan.KubernetesMinor != "1.37" || len(plan.Builds) != 2 || plan.Builds[0].Build != 17763 || plan.Builds[1].Build != 20348 {
 		t.Fatalf("plan: %s", out)
 	}
-	byRef := func(bp bake.BuildPlan) map[string]bake.Candidate {
-		m := map[string]bake.Candidate{}
-		for _, c := range bp.Images {
-			m[strings.TrimPrefix(c.Ref, r.Registry.Host()+"/")] = c
-		}
-		return m
-	}
-	b2022 := byRef(plan.Builds[1])
-	for ref, want := range map[string]struct {
-		rank, starts int
-		reason       string
-	}{
-		"shop/web:1":    {1, 7, "7 pod starts"},
-		"shop/cart:1":   {2, 4, "4 pod starts"},
-		"tools/agent:1": {3, 3, "3 pod starts"},
-		"shop/big:1":    {0, 2, "over the budget"},
-	} {
-		c := b2022[ref]
-		if c.Rank != want.rank || c.Starts != want.starts || !strings.Contains(c.Reason, want.reason) || c.Chosen != (want.rank > 0) {
-			t.Errorf("20348 %s: rank %d starts %d chosen %v %q; want rank %d starts %d %q", ref, c.Rank, c.Starts, c.Chosen, c.Reason, want.rank, want.starts, want.reason)
-		}
-	}
-	// servercore's layers are on the base AMI: web's cold bytes are its own
-	// layer only, and cart's too.
-	if web, cart := b2022["shop/web:1"], b2022["shop/cart:1"]; web.ColdBytes >= web.Bytes || web.ColdBytes < 2<<20 || cart.ColdBytes >= cart.Bytes {
-		t.Errorf("cold bytes: web %d of %d, cart %d of %d", web.ColdBytes, web.Bytes, cart.ColdBytes, cart.Bytes)
-	}
-	b2019 := byRef(plan.Builds[0])
-	if c := b2019["erp/legacy:1"]; c.Rank != 1 || c.Starts != 3 {
-		t.Errorf("17763 legacy: %+v", c)
-	}
-	if c := b2019["shop/web:1"]; c.Chosen || !strings.Contains(c.Reason, "below --min-pods 2") {
-		t.Errorf("17763 web: %+v", c)
-	}
-	for _, bp := range plan.Builds {
-		l := bp.Launch
-		if !strings.HasSuffix(l.BaseAMIParameter, "-English-Core-EKS_Optimized-1.37/image_id") || l.ScaleOutPerHour != bp.Nodes || l.FastLaunch.SnapshotCount != bp.Nodes || l.FastLaunch.Region != "us-east-2" {
-			t.Errorf("build %d launch: %+v", bp.Build, l)
-		}
-	}
-
-	// The component of each build parses and has a pull step per chosen
-	// image, in rank order, and one validate step.
-	for _, bp := range plan.Builds {
-		out, stderr, code := runPlugin(t, r.Kubeconfig, append(args, "--build", strconv.Itoa(bp.Build), "-o", "component")...)
-		if code != 0 {
-			t.Fatalf("-o component: %s", stderr)
-		}
-		var doc struct {
-			Phases []struct {
-				Name  string `yaml:"name"`
-				Steps []struct {
-					Name   string `yaml:"name"`
-					Inputs struct {
-						Commands []string `yaml:"commands"`
-					} `yaml:"inputs"`
-				} `yaml:"steps"`
-			} `yaml:"phases"`
-		}
-		if err := yaml.Unmarshal([]byte(out), &doc); err != nil {
-			t.Fatalf("component YAML: %v\n%s", err, out)
-		}
-		var chosen []string
-		for _, c := range bp.Images {
-			if c.Chosen {
-				chosen = append(chosen, c.Pinned)
-			}
-		}
-		if len(doc.Phases) != 2 || len(doc.Phases[0].Steps) != len(chosen) || len(doc.Phases[1].Steps) != 1 {
-			t.Fatalf("build %d component shape:\n%s", bp.Build, out)
-		}
-		for i, step := range doc.Phases[0].Steps {
-			if !strings.Contains(strings.Join(step.Inputs.Commands, "\n"), chosen[i]) {
-				t.Errorf("build %d step %d does not pull %s", bp.Build, i+1, chosen[i])
-			}
-		}
-		if bp.Build == 20348 {
-			runComponent(t, r.Containerd, r.Binaries.Ctr, doc.Phases[0].Steps[0].Inputs.Commands, doc.Phases[0].Steps[1].Inputs.Commands, doc.Phases[0].Steps[2].Inputs.Commands)
-			// Kubelet sees each chosen image under the pods' name and the
-			// pinned digest, pinned; both records carry the pin label.
-			labelled, err := r.Containerd.ImagesLabelled(context.Background(), "io.cri-containerd.pinned")
-			if err != nil {
-				t.Fatal(err)
-			}
+	phase(t, "ranking and launch advice", func(t *testing.T) {
+		byRef := func(bp bake.BuildPlan) map[string]bake.Candidate {
+			m := map[string]bake.Candidate{}
 			for _, c := range bp.Images {
-				if !c.Chosen {
-					continue
-				}
-				img := criImage(t, r.Containerd, c.Ref)
-				if img == nil || !img.Pinned || !slices.Contains(img.RepoDigests, c.Pinned) {
-					t.Errorf("after the component's ctr lines: %s through CRI: %+v", c.Ref, img)
-				}
-				if !slices.Contains(labelled, c.Ref) || !slices.Contains(labelled, c.Pinned) {
-					t.Errorf("pin label on %s and %s? labelled: %v", c.Ref, c.Pinned, labelled)
-				}
+				m[strings.TrimPrefix(c.Ref, r.Registry.Host()+"/")] = c
 			}
-			if img := criImage(t, r.Containerd, applied.Ref("shop/big:1")); img != nil {
-				t.Error("an image left out was pulled")
-			}
-			// The validate step's list finds every name it checks.
-			list, err := pwsh.CallWords(strings.TrimPrefix(doc.Phases[1].Steps[0].Inputs.Commands[1], "$names = "))
-			if err != nil {
-				t.Fatal(err)
-			}
-			names := runCtr(t, r.Containerd, r.Binaries.Ctr, list)
-			for _, c := range bp.Images {
-				if c.Chosen && (!slices.Contains(names, c.Pinned) || !slices.Contains(names, c.Ref)) {
-					t.Errorf("ctr images list -q lacks %s or %s:\n%s", c.Pinned, c.Ref, strings.Join(names, "\n"))
-				}
+			return m
+		}
+		b2022 := byRef(plan.Builds[1])
+		for ref, want := range map[string]struct {
+			rank, starts int
+			reason       string
+		}{
+			"shop/web:1":    {1, 7, "7 pod starts"},
+			"shop/cart:1":   {2, 4, "4 pod starts"},
+			"tools/agent:1": {3, 3, "3 pod starts"},
+			"shop/big:1":    {0, 2, "over the budget"},
+		} {
+			c := b2022[ref]
+			if c.Rank != want.rank || c.Starts != want.starts || !strings.Contains(c.Reason, want.reason) || c.Chosen != (want.rank > 0) {
+				t.Errorf("20348 %s: rank %d starts %d chosen %v %q; want rank %d starts %d %q", ref, c.Rank, c.Starts, c.Chosen, c.Reason, want.rank, want.starts, want.reason)
 			}
 		}
-	}
+		// servercore's layers are on the base AMI: web's cold bytes are its own
+		// layer only, and cart's too.
+		if web, cart := b2022["shop/web:1"], b2022["shop/cart:1"]; web.ColdBytes >= web.Bytes || web.ColdBytes < 2<<20 || cart.ColdBytes >= cart.Bytes {
+			t.Errorf("cold bytes: web %d of %d, cart %d of %d", web.ColdBytes, web.Bytes, cart.ColdBytes, cart.Bytes)
+		}
+		b2019 := byRef(plan.Builds[0])
+		if c := b2019["erp/legacy:1"]; c.Rank != 1 || c.Starts != 3 {
+			t.Errorf("17763 legacy: %+v", c)
+		}
+		if c := b2019["shop/web:1"]; c.Chosen || !strings.Contains(c.Reason, "below --min-pods 2") {
+			t.Errorf("17763 web: %+v", c)
+		}
+		for _, bp := range plan.Builds {
+			l := bp.Launch
+			if !strings.HasSuffix(l.BaseAMIParameter, "-English-Core-EKS_Optimized-1.37/image_id") || l.ScaleOutPerHour != bp.Nodes || l.FastLaunch.SnapshotCount != bp.Nodes || l.FastLaunch.Region != "us-east-2" {
+				t.Errorf("build %d launch: %+v", bp.Build, l)
+			}
+		}
+	})
 
-	// No chosen image is in private ECR: no policy to print, said clearly.
-	if _, stderr, code := runPlugin(t, r.Kubeconfig, append(args, "--build", "20348", "-o", "policy")...); code != 1 || !strings.Contains(stderr, "no private ECR repository") {
-		t.Errorf("-o policy: exit %d %s", code, stderr)
-	}
-	// Bad flags: one line, exit 1.
-	for _, bad := range [][]string{{"--max-bytes", "lots"}, {"-o", "component"}, {"-o", "xml"}, {"--build", "1", "--build", "2", "-o", "policy"}} {
-		_, stderr, code := runPlugin(t, r.Kubeconfig, append([]string{"bake"}, bad...)...)
-		if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
-			t.Errorf("bake %v: exit %d, stderr %q", bad, code, stderr)
+	phase(t, "each component parses; 20348's ctr lines pull and pin", func(t *testing.T) {
+		// The component of each build parses and has a pull step per chosen
+		// image, in rank order, and one validate step.
+		for _, bp := range plan.Builds {
+			out, stderr, code := runPlugin(t, r.Kubeconfig, append(args, "--build", strconv.Itoa(bp.Build), "-o", "component")...)
+			if code != 0 {
+				t.Fatalf("-o component: %s", stderr)
+			}
+			var doc struct {
+				Phases []struct {
+					Name  string `yaml:"name"`
+					Steps []struct {
+						Name   string `yaml:"name"`
+						Inputs struct {
+							Commands []string `yaml:"commands"`
+						} `yaml:"inputs"`
+					} `yaml:"steps"`
+				} `yaml:"phases"`
+			}
+			if err := yaml.Unmarshal([]byte(out), &doc); err != nil {
+				t.Fatalf("component YAML: %v\n%s", err, out)
+			}
+			var chosen []string
+			for _, c := range bp.Images {
+				if c.Chosen {
+					chosen = append(chosen, c.Pinned)
+				}
+			}
+			if len(doc.Phases) != 2 || len(doc.Phases[0].Steps) != len(chosen) || len(doc.Phases[1].Steps) != 1 {
+				t.Fatalf("build %d component shape:\n%s", bp.Build, out)
+			}
+			for i, step := range doc.Phases[0].Steps {
+				if !strings.Contains(strings.Join(step.Inputs.Commands, "\n"), chosen[i]) {
+					t.Errorf("build %d step %d does not pull %s", bp.Build, i+1, chosen[i])
+				}
+			}
+			if bp.Build == 20348 {
+				runComponent(t, r.Containerd, r.Binaries.Ctr, doc.Phases[0].Steps[0].Inputs.Commands, doc.Phases[0].Steps[1].Inputs.Commands, doc.Phases[0].Steps[2].Inputs.Commands)
+				// Kubelet sees each chosen image under the pods' name and the
+				// pinned digest, pinned; both records carry the pin label.
+				labelled, err := r.Containerd.ImagesLabelled(context.Background(), "io.cri-containerd.pinned")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range bp.Images {
+					if !c.Chosen {
+						continue
+					}
+					img := criImage(t, r.Containerd, c.Ref)
+					if img == nil || !img.Pinned || !slices.Contains(img.RepoDigests, c.Pinned) {
+						t.Errorf("after the component's ctr lines: %s through CRI: %+v", c.Ref, img)
+					}
+					if !slices.Contains(labelled, c.Ref) || !slices.Contains(labelled, c.Pinned) {
+						t.Errorf("pin label on %s and %s? labelled: %v", c.Ref, c.Pinned, labelled)
+					}
+				}
+				if img := criImage(t, r.Containerd, applied.Ref("shop/big:1")); img != nil {
+					t.Error("an image left out was pulled")
+				}
+				// The validate step's list finds every name it checks.
+				list, err := pwsh.CallWords(strings.TrimPrefix(doc.Phases[1].Steps[0].Inputs.Commands[1], "$names = "))
+				if err != nil {
+					t.Fatal(err)
+				}
+				names := runCtr(t, r.Containerd, r.Binaries.Ctr, list)
+				for _, c := range bp.Images {
+					if c.Chosen && (!slices.Contains(names, c.Pinned) || !slices.Contains(names, c.Ref)) {
+						t.Errorf("ctr images list -q lacks %s or %s:\n%s", c.Pinned, c.Ref, strings.Join(names, "\n"))
+					}
+				}
+			}
 		}
-	}
-	// The table shows both builds and the launch advice.
-	out, _, code = runPlugin(t, r.Kubeconfig, args...)
-	for _, s := range []string{"WINDOWS SERVER 2019 (build 17763)", "WINDOWS SERVER 2022 (build 20348)", "enable-fast-launch", "amiFamily: Windows2022", "over the budget"} {
-		if code != 0 || !strings.Contains(out, s) {
-			t.Errorf("table lacks %q:\n%s", s, out)
+	})
+
+	phase(t, "policy, bad flags and the table", func(t *testing.T) {
+		// No chosen image is in private ECR: no policy to print, said clearly.
+		if _, stderr, code := runPlugin(t, r.Kubeconfig, append(args, "--build", "20348", "-o", "policy")...); code != 1 || !strings.Contains(stderr, "no private ECR repository") {
+			t.Errorf("-o policy: exit %d %s", code, stderr)
 		}
-	}
+		// Bad flags: one line, exit 1.
+		for _, bad := range [][]string{{"--max-bytes", "lots"}, {"-o", "component"}, {"-o", "xml"}, {"--build", "1", "--build", "2", "-o", "policy"}} {
+			_, stderr, code := runPlugin(t, r.Kubeconfig, append([]string{"bake"}, bad...)...)
+			if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("bake %v: exit %d, stderr %q", bad, code, stderr)
+			}
+		}
+		// The table shows both builds and the launch advice.
+		out, _, code := runPlugin(t, r.Kubeconfig, args...)
+		for _, s := range []string{"WINDOWS SERVER 2019 (build 17763)", "WINDOWS SERVER 2022 (build 20348)", "enable-fast-launch", "amiFamily: Windows2022", "over the budget"} {
+			if code != 0 || !strings.Contains(out, s) {
+				t.Errorf("table lacks %q:\n%s", s, out)
+			}
+		}
+	})
 }
 
 // runComponent runs the ctr lines of pull steps against the rig's
