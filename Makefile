@@ -51,7 +51,7 @@ unit:
 	go test -short -count=1 ./...
 
 test: vet cross rig
-	go test -race -short -count=1 ./daemon/... ./daemon/imagesize/ ./plugin/warm/
+	go test -race -short -count=1 ./daemon/... ./plugin/warm/
 	go test -run '^$$' -fuzz '^FuzzComponent$$' -fuzztime $(FUZZ_SHORT) ./plugin/bake/
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@# The lines run side by side: their tests mostly wait on throttled
