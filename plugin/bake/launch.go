@@ -70,11 +70,34 @@ func launchFor(bp *BuildPlan, nodes []*inventory.Node, minor string) Launch {
 	if region != "" {
 		fl.Command = append(fl.Command, "--region", region)
 	}
-	fl.Note = "Fast Launch works only on an AMI you own (the custom AMI Image Builder makes), not on the public EKS-optimized AMI."
+	fl.Note = "Fast Launch works only on an AMI you own (the custom AMI Image Builder makes), not on the public EKS-optimized AMI. " +
+		"It pre-provisions by launching instances, so it needs a launch template or a default VPC; Image Builder's sysprep with shutdown is what it expects; " +
+		"--max-parallel-launches is capped by the region's limit. Volumes made from snapshots load lazily from S3: set the launch template's EBS " +
+		"VolumeInitializationRate (MiB/s) or enable Fast Snapshot Restore on the AMI's snapshot in the nodes' zones, or the first pod start reads the baked layers block by block."
 	l.FastLaunch = fl
-	l.NodeGroup = fmt.Sprintf("managed node group: set ImageId %s in its launch template, with user data that runs Start-EKSBootstrap.ps1 (a custom AMI does not get it from EKS), then move the node group to that launch template version", NewAMI)
+	l.NodeGroup = nodeGroupAdvice(nodes)
 	l.Karpenter = Karpenter{AMIFamily: "Windows" + bp.WindowsServer, AMISelectorTerms: []map[string]string{{"id": NewAMI}}}
 	return l
+}
+
+// nodeGroupAdvice is how managed node groups move to the new AMI. A group
+// created with an EKS AMI type (amiType) cannot switch to a launch template
+// with an ImageId; and EKS adds no user data to a custom AMI, so the
+// eks.amazonaws.com/nodegroup labels it puts on its own AMI's nodes (which
+// the audit and node selectors use) must come from the bootstrap call.
+func nodeGroupAdvice(nodes []*inventory.Node) string {
+	group := "NODEGROUP"
+	for _, n := range nodes {
+		if n.GroupKind == "managed" && n.Group != "" {
+			group = n.Group
+			break
+		}
+	}
+	return fmt.Sprintf("managed node group: create a new node group (one made with an EKS AMI type cannot take an ImageId) from a launch template with ImageId %s "+
+		"and user data `& 'C:\\Program Files\\Amazon\\EKS\\Start-EKSBootstrap.ps1' -EKSClusterName CLUSTER -KubeletExtraArgs "+
+		"'--node-labels=eks.amazonaws.com/nodegroup=%s-warm,eks.amazonaws.com/nodegroup-image=%s'` (add --register-with-taints for taints; "+
+		"EKS adds no user data to a custom AMI), give its node role an access entry of type EC2_WINDOWS, move the workloads, then delete the old group",
+		NewAMI, group, NewAMI)
 }
 
 // scaleOut is the most nodes created within any window of length w.

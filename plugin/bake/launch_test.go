@@ -1,6 +1,7 @@
 package bake
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -22,5 +23,25 @@ func TestScaleOutIsTheBusiestHour(t *testing.T) {
 	}
 	if l.BaseAMIParameter != "/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.36/image_id" {
 		t.Error(l.BaseAMIParameter)
+	}
+}
+
+func TestLaunchAdviceForAManagedNodeGroupAndFastLaunch(t *testing.T) {
+	nodes := []*inventory.Node{{Name: "n1", Group: "ng-win", GroupKind: "managed", Zone: "us-east-2a"}}
+	l := launchFor(&BuildPlan{Build: 20348, WindowsServer: "2022"}, nodes, "1.33")
+	for _, want := range []string{
+		"create a new node group",                            // amiType groups cannot take an ImageId
+		`C:\Program Files\Amazon\EKS\Start-EKSBootstrap.ps1`, // EKS adds no user data to a custom AMI
+		"--node-labels=eks.amazonaws.com/nodegroup=ng-win-warm,eks.amazonaws.com/nodegroup-image=" + NewAMI,
+		"EC2_WINDOWS", // the access entry type for Windows nodes
+	} {
+		if !strings.Contains(l.NodeGroup, want) {
+			t.Errorf("node group advice lacks %q:\n%s", want, l.NodeGroup)
+		}
+	}
+	for _, want := range []string{"launch template or a default VPC", "sysprep", "VolumeInitializationRate", "Fast Snapshot Restore"} {
+		if !strings.Contains(l.FastLaunch.Note, want) {
+			t.Errorf("Fast Launch note lacks %q:\n%s", want, l.FastLaunch.Note)
+		}
 	}
 }
