@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -142,7 +143,7 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 	if bp.WindowsServer == "" {
 		notes = append(notes, fmt.Sprintf("build %d is not an LTSC build EKS publishes optimized AMIs for", build))
 	}
-	onAMI, amiNotes := baseAMILayers(ctx, resolver, o, bp, host)
+	onAMI, amiNotes := baseAMILayers(ctx, resolver, o, bp, host, nodes)
 	notes = append(notes, amiNotes...)
 	pulls := pullsOn(r, nodes)
 	for _, img := range r.Images {
@@ -177,12 +178,12 @@ func pullsOn(r *audit.Report, nodes []*inventory.Node) map[string]int {
 
 // baseAMILayers are the layers the base AMI already caches for the build
 // (recorded in bp.OnBaseAMI), with notes on what could not be read.
-func baseAMILayers(ctx context.Context, resolver *imagesize.Resolver, o Options, bp *BuildPlan, host ocispec.Platform) (map[string]bool, []string) {
+func baseAMILayers(ctx context.Context, resolver *imagesize.Resolver, o Options, bp *BuildPlan, host ocispec.Platform, nodes []*inventory.Node) (map[string]bool, []string) {
 	onAMI := map[string]bool{}
 	var notes []string
 	cached := o.AMICached
 	if cached == nil {
-		cached = defaultAMICached(bp.Build)
+		cached = asOnNodes(defaultAMICached(bp.Build), nodes)
 	}
 	for _, ref := range cached {
 		layers, err := layersFor(ctx, resolver, ref, host)
@@ -273,12 +274,46 @@ func (bp *BuildPlan) finish(o Options) error {
 // defaultAMICached is what the EKS-optimized Windows AMIs cache: the
 // servercore and nanoserver of their own release (and pause, which is
 // too small to matter here).
+// baseImageRegistry is where the EKS-optimized Windows AMI's cached base
+// images come from.
+var baseImageRegistry = "mcr.microsoft.com"
+
 func defaultAMICached(build int) []string {
 	ltsc := map[int]string{17763: "ltsc2019", 20348: "ltsc2022", 26100: "ltsc2025"}[build]
 	if ltsc == "" {
 		return []string{}
 	}
-	return []string{"mcr.microsoft.com/windows/servercore:" + ltsc, "mcr.microsoft.com/windows/nanoserver:" + ltsc}
+	return []string{baseImageRegistry + "/windows/servercore:" + ltsc, baseImageRegistry + "/windows/nanoserver:" + ltsc}
+}
+
+// asOnNodes replaces each repo:tag with the repo@digest the nodes report
+// in status.images (the most common one): Microsoft republishes
+// servercore:ltscYYYY every month, and an AMI holds its own release's
+// digest, not today's tag. A tag no node reports stays as it is.
+func asOnNodes(refs []string, nodes []*inventory.Node) []string {
+	out := make([]string, 0, len(refs))
+	for _, ref := range refs {
+		repo := ref
+		if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+			repo = ref[:i]
+		}
+		counts := map[string]int{}
+		for _, n := range nodes {
+			for name := range n.Images {
+				if strings.HasPrefix(name, repo+"@sha256:") {
+					counts[name]++
+				}
+			}
+		}
+		best := ref
+		for _, name := range slices.Sorted(maps.Keys(counts)) {
+			if best == ref || counts[name] > counts[best] {
+				best = name
+			}
+		}
+		out = append(out, best)
+	}
+	return out
 }
 
 var errNoEntry = errors.New("no entry for the build")

@@ -104,3 +104,53 @@ func TestMakeRanksFromTheAuditAndTheRegistry(t *testing.T) {
 		t.Errorf("launch %+v", bp.Launch)
 	}
 }
+
+// Microsoft republishes servercore:ltsc2022 monthly; an AMI holds its own
+// release. What the base AMI caches is what its nodes report, by digest.
+func TestBaseAMICreditFollowsTheDigestNodesReport(t *testing.T) {
+	srv := httptest.NewServer(registry.New())
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	old := baseImageRegistry
+	baseImageRegistry = host
+	defer func() { baseImageRegistry = old }()
+	layer := func(size int64) v1.Layer {
+		l, err := random.Layer(size, "application/vnd.docker.image.rootfs.diff.tar.gzip")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	october, november := layer(4096), layer(4096)
+	pushWindows(t, host+"/windows/servercore:ltsc2022", october)
+	amiDigest := imagesizeDigest(t, host+"/windows/servercore:ltsc2022")
+	pushWindows(t, host+"/windows/servercore:ltsc2022", november) // the tag moves on
+	pushWindows(t, host+"/shop/web:1", october, layer(2048))
+
+	onNode := map[string]int64{host + "/windows/servercore@" + amiDigest: 1, host + "/windows/servercore:ltsc2022": 1}
+	nodes := []inventory.Node{{Name: "n1", OS: "windows", Arch: "amd64", OSVersion: "10.0.20348.2582", Build: 20348, Revision: 2582, Images: onNode}}
+	r := &audit.Report{ServerVersion: "v1.36.4", Nodes: nodes,
+		Images: []audit.Image{{Ref: host + "/shop/web:1", Platforms: []audit.PlatformSize{{NodeOSVersion: "10.0.20348.2582", Pods: 2, Runnable: true}}}}}
+	resolver := &imagesize.Resolver{Concurrency: 2}
+	r.Images[0].Digest = resolver.Resolve(context.Background(), r.Images[0].Ref).Digest
+	p, err := Make(context.Background(), r, resolver, Options{Limits: Limits{MaxBytes: 1 << 30, MinPods: 1}, Ctr: DefaultCtr, Generator: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp := p.Builds[0]
+	if len(bp.OnBaseAMI) == 0 || !strings.HasSuffix(bp.OnBaseAMI[0], "@"+amiDigest) {
+		t.Errorf("base AMI images %v, want servercore at the digest the nodes report", bp.OnBaseAMI)
+	}
+	if web := bp.Images[0]; web.ColdBytes >= web.Bytes {
+		t.Errorf("web's base layer (on the AMI's servercore) counted cold: %d of %d", web.ColdBytes, web.Bytes)
+	}
+}
+
+func imagesizeDigest(t *testing.T, ref string) string {
+	t.Helper()
+	res := (&imagesize.Resolver{Concurrency: 1}).Resolve(context.Background(), ref)
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	return res.Digest
+}

@@ -99,7 +99,7 @@ ECR repositories used; -o json|yaml the whole plan, for pipelines.`,
 	cmd.Flags().StringVar(&o.MaxBytes, "max-bytes", o.MaxBytes, "Disk budget per AMI, in compressed image bytes (e.g. 10Gi)")
 	cmd.Flags().IntVar(&o.Top, "top", 0, "Choose at most this many images per build (0: no limit)")
 	cmd.Flags().IntVar(&o.MinPods, "min-pods", o.MinPods, "Choose only images with at least this many pod starts")
-	cmd.Flags().StringArrayVar(&o.AMICached, "ami-cached", nil, "Image the base AMI already caches (repeatable; default: the EKS-optimized AMI's servercore and nanoserver; \"none\" for nothing)")
+	cmd.Flags().StringArrayVar(&o.AMICached, "ami-cached", nil, "Image the base AMI already caches (repeatable; default: the EKS-optimized AMI's servercore and nanoserver, at the digests the nodes report in status.images; \"none\" for nothing)")
 	cmd.Flags().StringVar(&o.Ctr, "ctr", o.Ctr, "Path of ctr.exe on the Image Builder instance")
 	cmd.Flags().IntSliceVar(&o.Builds, "build", nil, "Windows builds to plan for, e.g. 20348 (default: every build in the fleet)")
 	cmd.Flags().IntVar(&o.Concurrency, "registry-concurrency", o.Concurrency, "Registry lookups in flight at once")
