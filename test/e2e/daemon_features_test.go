@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
@@ -74,9 +75,17 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 	ctx := context.Background()
 	node := applied.Nodes["workers"][0]
 	taint := "winimage.io/warming"
-	n, _ := r.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-	n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: taint, Effect: corev1.TaintEffectNoSchedule})
-	if _, err := r.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{}); err != nil {
+	// kwok keeps writing the node, so the update may need a fresh copy.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := r.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: taint, Effect: corev1.TaintEffectNoSchedule})
+		_, err = r.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	// An image someone else already pinned must stay pinned after unpin.
@@ -92,6 +101,7 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 		t.Fatalf("%+v", p)
 	}
 	deadline := time.Now().Add(10 * time.Second)
+	var n *corev1.Node
 	for time.Now().Before(deadline) {
 		n, _ = r.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 		if !hasTaint(n, taint) {
