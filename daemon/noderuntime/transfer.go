@@ -38,7 +38,12 @@ func (c *Containerd) pullWithTransfer(ctx context.Context, named reference.Named
 	if err := c.Client.Transfer(ctx, reg, store, transfer.WithProgress(func(transfer.Progress) {})); err != nil {
 		return nil, err
 	}
-	return c.Client.GetImage(ctx, named.String())
+	rec, err := c.Client.ImageService().Get(ctx, named.String())
+	if err != nil {
+		return nil, err
+	}
+	// Read back with the node's matcher, not this process's default.
+	return containerd.NewImageWithPlatform(c.Client, rec, c.Matcher), nil
 }
 
 // transferCredentials answers the Transfer service's credential requests
