@@ -101,14 +101,14 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	if err != nil {
 		return ImageStatus{}, err
 	}
-	before, err := c.Status(ctx, ref)
-	if err != nil {
+	// The record as it is before the pull: its labels are carried over,
+	// and its target is what a moved tag leaves behind.
+	before, err := c.Client.ImageService().Get(ctx, ref)
+	present := err == nil
+	if err != nil && !errdefs.IsNotFound(err) {
 		return ImageStatus{}, err
 	}
-	labels, err := c.pullLabels(ctx, ref, opts.Pin, before.Present)
-	if err != nil {
-		return ImageStatus{}, err
-	}
+	labels := pullLabels(before.Labels, opts.Pin, present)
 
 	// The sampler must be gone before Pull returns, or a late sample could
 	// report progress for an image already declared Ready.
@@ -164,9 +164,9 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	if err := c.writeCRIRecords(ctx, named, img, ours(labels)); err != nil {
 		return ImageStatus{}, err
 	}
-	if before.Present && before.Digest != img.Target().Digest.String() {
-		if err := c.retire(ctx, named, digest.Digest(before.Digest)); err != nil {
-			return ImageStatus{}, fmt.Errorf("%s moved to %s; releasing %s: %w", ref, img.Target().Digest, before.Digest, err)
+	if old := before.Target.Digest; present && old != img.Target().Digest {
+		if err := c.retire(ctx, old); err != nil {
+			return ImageStatus{}, fmt.Errorf("%s moved to %s; releasing %s: %w", ref, img.Target().Digest, old, err)
 		}
 	}
 	st, err := c.Status(ctx, named.String())
@@ -224,17 +224,13 @@ func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, l
 }
 
 // pullLabels are the labels the pulled repo:tag record gets: CRI's managed
-// label and ours, over those the record already has. containerd's client
-// replaces every label of an existing record when it pulls (v2.4.2
+// label and ours, over those the record already has (existing). containerd's
+// client replaces every label of an existing record when it pulls (v2.4.2
 // client/pull.go createNewImage updates without field paths), so the labels
 // others set are carried over here.
-func (c *Containerd) pullLabels(ctx context.Context, ref string, pin, present bool) (map[string]string, error) {
+func pullLabels(existing map[string]string, pin, present bool) map[string]string {
 	labels := map[string]string{}
-	rec, err := c.Client.ImageService().Get(ctx, ref)
-	if err != nil && !errdefs.IsNotFound(err) {
-		return nil, err
-	}
-	for k, v := range rec.Labels {
+	for k, v := range existing {
 		labels[k] = v
 	}
 	labels[labelCRIManaged] = "managed"
@@ -245,7 +241,7 @@ func (c *Containerd) pullLabels(ctx context.Context, ref string, pin, present bo
 	if !present {
 		labels[LabelAdded] = "true"
 	}
-	return labels, nil
+	return labels
 }
 
 // ours keeps the labels this daemon sets (CRI's and winimage's).

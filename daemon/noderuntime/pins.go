@@ -74,7 +74,7 @@ func (c *Containerd) Unpin(ctx context.Context, remove bool) (unpinned, removed 
 // records lose our pins, and those we added go unless a container uses
 // them. A multi-GB Windows image is not kept pinned forever by a tag that
 // moved on. Pins of other tools, and records another tag still needs, stay.
-func (c *Containerd) retire(ctx context.Context, named reference.Named, old digest.Digest) error {
+func (c *Containerd) retire(ctx context.Context, old digest.Digest) error {
 	recs, err := c.Client.ImageService().List(ctx, "target.digest=="+old.String())
 	if err != nil {
 		return err

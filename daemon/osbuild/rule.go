@@ -1,11 +1,10 @@
 package osbuild
 
 import (
-	"strconv"
-	"strings"
-
 	"github.com/containerd/platforms"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/containerdversion"
 )
 
 // Rule is how a node's containerd chooses among the index entries that
@@ -36,9 +35,7 @@ func (r Rule) String() string {
 // reports it (containerd://1.7.27) or as containerd does (v2.1.4, 1.7.27).
 // An unknown version gets the current rule.
 func RuleOf(containerdVersion string) Rule {
-	v := strings.TrimPrefix(strings.TrimPrefix(containerdVersion, "containerd://"), "v")
-	major, _, _ := strings.Cut(v, ".")
-	if n, err := strconv.Atoi(major); err == nil && n < 2 {
+	if v, err := containerdversion.Parse(containerdVersion); err == nil && v.Major < 2 {
 		return FirstMatch
 	}
 	return HighestOSVersion
