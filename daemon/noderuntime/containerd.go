@@ -9,6 +9,7 @@ import (
 	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
@@ -191,15 +192,10 @@ func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, l
 			return
 		case <-t.C:
 		}
-		// Active ingests are keyed like "layer-sha256:…"; the expected
-		// digest may be set too.
 		active := map[string]int64{}
 		if statuses, err := cs.ListStatuses(ctx); err == nil {
 			for _, s := range statuses {
-				if s.Expected != "" {
-					active[s.Expected.String()] = s.Offset
-				}
-				if _, d, ok := strings.Cut(s.Ref, "-"); ok {
+				for _, d := range ingestDigests(s) {
 					active[d] = s.Offset
 				}
 			}
@@ -309,14 +305,29 @@ func (c *Containerd) abortIngests(ctx context.Context, layers map[string]int64) 
 	}
 	var errs []error
 	for _, st := range statuses {
-		_, d, _ := strings.Cut(st.Ref, "-")
-		if _, ok := layers[st.Expected.String()]; ok || layers[d] > 0 {
-			if err := cs.Abort(ctx, st.Ref); err != nil && !errdefs.IsNotFound(err) {
-				errs = append(errs, err)
+		for _, d := range ingestDigests(st) {
+			if _, ok := layers[d]; ok {
+				if err := cs.Abort(ctx, st.Ref); err != nil && !errdefs.IsNotFound(err) {
+					errs = append(errs, err)
+				}
+				break
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ingestDigests are the digests an active ingest may be writing: the
+// expected digest when set, and the one in its ref ("layer-sha256:…").
+func ingestDigests(st content.Status) []string {
+	var out []string
+	if st.Expected != "" {
+		out = append(out, st.Expected.String())
+	}
+	if _, d, ok := strings.Cut(st.Ref, "-"); ok {
+		out = append(out, d)
+	}
+	return out
 }
 
 // Permanent reports whether a pull error will not go away by retrying:
