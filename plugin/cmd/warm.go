@@ -126,10 +126,10 @@ wait leaves the DaemonSet warming.`,
 
 // warmNamespace is -n when given, else the daemon's default namespace.
 func warmNamespace(cmd *cobra.Command, flags *genericclioptions.ConfigFlags) (string, error) {
-	if !cmd.Flags().Changed("namespace") {
-		return contract.DefaultNamespace, nil
+	ns, err := explicitNamespace(cmd, flags)
+	if err == nil && !cmd.Flags().Changed("namespace") {
+		ns = contract.DefaultNamespace
 	}
-	ns, _, err := flags.ToRawKubeConfigLoader().Namespace()
 	return ns, err
 }
 
