@@ -16,6 +16,15 @@ const (
 	// HighestOSVersion: containerd 2.x. platforms v1.0.0-rc.2 (what
 	// containerd v2.1.9 requires) defaults_windows.go Default() is a
 	// windowsMatchComparer whose Less puts the greater os.version first.
+	// A 2.x CRI pull through the Transfer service filters with
+	// platforms.Ordered(DefaultSpec()) instead (v2.1.9
+	// internal/cri/server/images/image_pull.go pullImageWithTransferService,
+	// core/transfer/image/imagestore.go ImageFilter), which orders no two
+	// matches, so every matching entry is fetched and unpacked
+	// (core/unpack/unpacker.go); but the image CRI reports, and so the one
+	// the node runs, is read through its image store built with
+	// platforms.Default() (internal/cri/server/images/service.go,
+	// internal/cri/store/image/image.go getImage): the highest.
 	HighestOSVersion Rule = iota
 	// FirstMatch: containerd 1.7. platforms v0.2.1 (what containerd v1.7.35
 	// requires) defaults_windows.go Default() is Only(DefaultSpec()), an

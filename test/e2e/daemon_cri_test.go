@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +185,48 @@ func TestDaemonPullsThroughTheNodesRegistryMirror(t *testing.T) {
 	}
 	if _, blobs, _ := r.Registry.Counts(); blobs == 0 {
 		t.Error("the mirror (the rig registry) served no blob")
+	}
+	if img := criImage(t, node, ref); img == nil || !img.Pinned {
+		t.Errorf("CRI after the warm: %+v", img)
+	}
+}
+
+// A node whose registry (or pull-through cache) sits behind a private CA
+// trusts it in containerd's hosts directory only (hosts.toml ca), not in
+// the system store. kubelet's pulls verify the registry with that CA, so
+// the daemon's must too.
+func TestDaemonTrustsTheNodesPrivateRegistryCA(t *testing.T) {
+	r, applied := startRig(t, daemonFleet)
+	ctx := context.Background()
+	host, _, err := r.PrivateCARegistry()
+	if errors.Is(err, rig.ErrNoNonLoopbackAddress) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	node, err := r.StartContainerdWith(ctx, "private-ca", rig.ContainerdOptions{PrivateCA: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CA is private indeed: a client with the system roots refuses the
+	// registry.
+	if resp, err := http.Get("https://" + host + "/v2/"); err == nil {
+		resp.Body.Close()
+		t.Fatal("the system trust store accepts the private CA's registry; the test proves nothing")
+	} else if !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("want a certificate error from the system roots, got %v", err)
+	}
+	ref := host + "/apps/b3:1"
+	if _, err := node.CRIPull(ctx, ref); err != nil {
+		t.Fatalf("CRI cannot pull behind the private CA either: %v", err)
+	}
+	if err := node.RemoveImage(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: node, images: []string{ref}})
+	if p := d.waitDone(time.Minute); !p.AllReady() {
+		t.Fatalf("behind the private CA: %+v", p)
 	}
 	if img := criImage(t, node, ref); img == nil || !img.Pinned {
 		t.Errorf("CRI after the warm: %+v", img)

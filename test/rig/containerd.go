@@ -5,7 +5,9 @@ package rig
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +106,12 @@ type ContainerdOptions struct {
 	// hosts directory sends to the rig registry: a node behind a mirror or
 	// pull-through cache.
 	Mirror string
+	// PrivateCA serves the rig registry's content over HTTPS as well, with
+	// a certificate of the rig's own CA, and trusts that CA for it in the
+	// hosts directory only (hosts.toml ca), as a node whose registry or
+	// pull-through cache sits behind a corporate CA. Rig.PrivateCARegistry
+	// names that front.
+	PrivateCA bool
 }
 
 const mirrorTOML = `server = "https://{{.Mirror}}"
@@ -111,6 +119,54 @@ const mirrorTOML = `server = "https://{{.Mirror}}"
 [host."http://{{.Registry}}"]
   capabilities = ["pull", "resolve"]
 `
+
+const privateCATOML = `server = "https://{{.TLSRegistry}}"
+
+[host."https://{{.TLSRegistry}}"]
+  capabilities = ["pull", "resolve"]
+  ca = '{{.CAFile}}'
+`
+
+// PrivateCARegistry is the rig registry's HTTPS front (host:port), whose
+// certificate only the rig CA (file caFile) vouches for. It listens on the
+// machine's first non-loopback IPv4 address: containerd's default hosts
+// (no hosts directory) skip TLS verification for loopback registries
+// (v2.4.2 core/remotes/docker/config/hosts.go ConfigureHosts), which would
+// hide a resolver that ignores the node's CA.
+func (r *Rig) PrivateCARegistry() (host, caFile string, err error) {
+	r.privateCAOnce.Do(func() {
+		var ip net.IP
+		if ip, err = nonLoopbackIPv4(); err != nil {
+			return
+		}
+		var cert, key string
+		if cert, key, err = r.pki.issueServing("registry", nil, []net.IP{ip}); err != nil {
+			return
+		}
+		r.privateCAHost, err = r.Registry.ServeTLS(ip, cert, key)
+	})
+	if err == nil && r.privateCAHost == "" {
+		err = errors.New("the private-CA registry did not start")
+	}
+	return r.privateCAHost, r.pki.CACert, err
+}
+
+// ErrNoNonLoopbackAddress: this machine has no address a private-CA
+// registry could listen on without containerd trusting it as loopback.
+var ErrNoNonLoopbackAddress = errors.New("no non-loopback IPv4 address on this machine")
+
+func nonLoopbackIPv4() (net.IP, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			return n.IP.To4(), nil
+		}
+	}
+	return nil, ErrNoNonLoopbackAddress
+}
 
 // StartContainerd starts a containerd named name under the rig folder, of
 // the line $WINIMAGE_RIG_CONTAINERD names (default 2.4). It prefers
@@ -184,6 +240,16 @@ func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string,
 	if o.Mirror != "" {
 		vals["Mirror"] = o.Mirror
 		if err := renderFile(filepath.Join(vals["CertsDir"], o.Mirror, "hosts.toml"), mirrorTOML, vals); err != nil {
+			return nil, err
+		}
+	}
+	if o.PrivateCA {
+		host, ca, err := r.PrivateCARegistry()
+		if err != nil {
+			return nil, err
+		}
+		vals["TLSRegistry"], vals["CAFile"] = host, ca
+		if err := renderFile(filepath.Join(vals["CertsDir"], host, "hosts.toml"), privateCATOML, vals); err != nil {
 			return nil, err
 		}
 	}

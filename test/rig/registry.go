@@ -30,6 +30,10 @@ type Registry struct {
 
 	mu     sync.Mutex
 	server *http.Server
+	// tls serves the same content over HTTPS with a certificate of a private
+	// CA (see ServeTLS); tlsAddr is its host:port.
+	tls     *http.Server
+	tlsAddr string
 
 	// user and password, when set, are required for GETs (the /v2/ ping,
 	// manifests, blobs); pushes and HEADs stay open so fixtures can be written.
@@ -99,6 +103,30 @@ func (r *Registry) Stop() {
 		_ = r.server.Close()
 		r.server = nil
 	}
+}
+
+// ServeTLS serves the same content over HTTPS on a port of ip too, with
+// the given certificate (one of a CA no system trusts): a private registry,
+// or a pull-through cache behind a corporate CA. It returns that front's
+// host:port. Serving once is the registry's limit.
+func (r *Registry) ServeTLS(ip net.IP, certFile, keyFile string) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tls != nil {
+		return "", errors.New("the registry serves TLS already")
+	}
+	l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(r.count), ReadHeaderTimeout: 10 * time.Second}
+	r.tls, r.tlsAddr = srv, l.Addr().String()
+	go func() {
+		if err := srv.ServeTLS(l, certFile, keyFile); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Printf("rig registry (TLS): %v", err)
+		}
+	}()
+	return r.tlsAddr, nil
 }
 
 // Counts reports the manifest and blob GETs served and the blob bytes sent.
@@ -221,12 +249,14 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // shutdown is Stop with a deadline for in-flight requests, for teardown.
 func (r *Registry) shutdown(ctx context.Context) {
 	r.mu.Lock()
-	srv := r.server
-	r.server = nil
+	servers := []*http.Server{r.server, r.tls}
+	r.server, r.tls = nil, nil
 	r.mu.Unlock()
-	if srv != nil {
-		if err := srv.Shutdown(ctx); err != nil {
-			_ = srv.Close()
+	for _, srv := range servers {
+		if srv != nil {
+			if err := srv.Shutdown(ctx); err != nil {
+				_ = srv.Close()
+			}
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,6 +53,9 @@ type Rig struct {
 	containerds []*Containerd
 	cleanups    []func()
 	controllers string
+
+	privateCAOnce sync.Once
+	privateCAHost string
 }
 
 // Start builds (or finds in the cache) every component and starts them in
