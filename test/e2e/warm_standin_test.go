@@ -79,6 +79,13 @@ func TestWarmOnRealDaemonsThroughTheKubeletStandIn(t *testing.T) {
 	// As on Windows Server 2022+: pods are killed, never signalled, so
 	// nothing below may rely on the daemon stopping gracefully.
 	kubelet.StopWithoutSignal()
+	// One node is a Server 2022 host (volumes bound at their paths in a
+	// private view, and linked under the sandbox); the others are Server
+	// 2019 hosts (volumes under the sandbox only). A fleet may mix both.
+	server2022 := applied.Nodes["workers"][0]
+	if err := kubelet.SetMountMode(server2022, rig.BindFilter); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		if !t.Failed() {
 			return
@@ -153,6 +160,27 @@ func TestWarmOnRealDaemonsThroughTheKubeletStandIn(t *testing.T) {
 	// Dropping the bad image: right after the apply the daemons still
 	// report the old list, which --wait must not take for settled; every
 	// node goes Ready without pulling again.
+	phase(t, "each host's daemon saw its volumes where its Windows version puts them", func(t *testing.T) {
+		pods, err := r.Client.CoreV1().Pods("winimage-system").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods.Items {
+			points, err := kubelet.MountPoints(p.UID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// /var/run is a link to /run on this machine.
+			list, token := points["/etc/winimage/list"], points["/var/run/secrets/kubernetes.io/serviceaccount"]+points["/run/secrets/kubernetes.io/serviceaccount"]
+			if p.Spec.NodeName == server2022 {
+				if !strings.HasPrefix(list, "ro") || token == "" {
+					t.Errorf("Server 2022 pod %s: list mount %q, token mount %q", p.Name, list, token)
+				}
+			} else if list != "" || token != "" {
+				t.Errorf("Server 2019 pod %s sees mounts at the real paths: %q %q", p.Name, list, token)
+			}
+		}
+	})
 	phase(t, "dropping it settles without pulling again", func(t *testing.T) {
 		_, blobsBefore, _ := r.Registry.Counts()
 		out, stderr, code := runPlugin(t, r.Kubeconfig, append(warmArgs, images...)...)

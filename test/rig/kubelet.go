@@ -50,15 +50,18 @@ type Kubelet struct {
 	ctx      context.Context
 	informer cache.SharedIndexInformer
 
-	mu   sync.Mutex
-	pods map[types.UID]*podProcess
-	stop context.CancelFunc
-	done sync.WaitGroup
+	mu         sync.Mutex
+	pods       map[types.UID]*podProcess
+	mountModes map[string]MountMode
+	stop       context.CancelFunc
+	done       sync.WaitGroup
 }
 
 type podProcess struct {
 	cancel  context.CancelFunc
 	stopped chan struct{}
+	// pid is the running container process's, 0 between runs.
+	pid atomic.Int64
 }
 
 // StopWithoutSignal makes pods stop by SIGKILL alone, as on Windows Server
@@ -70,7 +73,7 @@ func (k *Kubelet) StopWithoutSignal() { k.noStopSignal.Store(true) }
 // name is in binaries.
 func (r *Rig) StartKubelet(ctx context.Context, nodes map[string]*Containerd, binaries map[string]string) (*Kubelet, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	k := &Kubelet{r: r, ctx: ctx, nodes: nodes, binaries: binaries, pods: map[types.UID]*podProcess{}, stop: cancel}
+	k := &Kubelet{r: r, ctx: ctx, nodes: nodes, binaries: binaries, pods: map[types.UID]*podProcess{}, mountModes: map[string]MountMode{}, stop: cancel}
 	factory := informers.NewSharedInformerFactoryWithOptions(r.Client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermNotEqualSelector("spec.nodeName", "").String()
 	}))
@@ -155,7 +158,7 @@ func (k *Kubelet) sync(ctx context.Context, pod *corev1.Pod) {
 	k.mu.Unlock()
 	go func() {
 		defer close(proc.stopped)
-		k.run(pctx, pod.DeepCopy(), c)
+		k.run(pctx, pod.DeepCopy(), c, proc)
 	}()
 }
 
@@ -171,7 +174,7 @@ func (k *Kubelet) kill(uid types.UID) {
 }
 
 // run keeps the pod's first container running until ctx ends.
-func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, c *Containerd) {
+func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, c *Containerd, proc *podProcess) {
 	log := func(format string, args ...any) {
 		f, err := os.OpenFile(filepath.Join(k.r.Dir, "logs", "kubelet.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err == nil {
@@ -198,7 +201,14 @@ func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, c *Containerd) {
 			k.setStatus(ctx, pod, false, false, restarts, "no local binary for "+argv[0])
 			return
 		}
-		cmd := exec.Command(bin, append(argv[1:], nodeArgs(argv, c)...)...)
+		cmdline := append([]string{bin}, append(argv[1:], nodeArgs(argv, c)...)...)
+		if k.mountMode(pod.Spec.NodeName) == BindFilter {
+			if cmdline, err = inSilo(sandbox+"-silo", k.bindings(container, sandbox), cmdline); err != nil {
+				k.setStatus(ctx, pod, false, false, restarts, err.Error())
+				return
+			}
+		}
+		cmd := exec.Command(cmdline[0], cmdline[1:]...)
 		cmd.Env = env
 		logFile, _ := os.OpenFile(filepath.Join(k.r.Dir, "logs", "pod-"+pod.Name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -209,8 +219,9 @@ func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, c *Containerd) {
 			return
 		}
 		log("started %v (restart %d)", argv, restarts)
+		proc.pid.Store(int64(cmd.Process.Pid))
 		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
+		go func() { _ = cmd.Wait(); proc.pid.Store(0); logFile.Close(); close(exited) }()
 		k.setStatus(ctx, pod, true, false, restarts, "")
 		ready, ticks := false, 0
 		probe := time.NewTicker(500 * time.Millisecond)
@@ -239,7 +250,7 @@ func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, c *Containerd) {
 				if ticks%4 == 0 {
 					_ = k.writeVolumes(ctx, pod, container, sandbox, true)
 				}
-				if now := k.probe(container, env, c); now != ready {
+				if now := k.probe(pod, container, env, cmd.Process.Pid); now != ready {
 					ready = now
 					k.setStatus(ctx, pod, true, ready, restarts, "")
 				}
@@ -268,7 +279,10 @@ func (k *Kubelet) writeVolumes(ctx context.Context, pod *corev1.Pod, container c
 		if !ok {
 			continue
 		}
-		dir := filepath.Join(sandbox, filepath.FromSlash(m.MountPath))
+		dir, err := k.volumeDir(pod, sandbox, m.Name, m.MountPath)
+		if err != nil {
+			return err
+		}
 		var data map[string][]byte
 		switch {
 		case configMapsOnly && v.ConfigMap == nil:
@@ -329,7 +343,7 @@ func nodeArgs(argv []string, c *Containerd) []string {
 	return nil
 }
 
-func (k *Kubelet) probe(container corev1.Container, env []string, c *Containerd) bool {
+func (k *Kubelet) probe(pod *corev1.Pod, container corev1.Container, env []string, pid int) bool {
 	if container.ReadinessProbe == nil || container.ReadinessProbe.Exec == nil {
 		return true
 	}
@@ -338,7 +352,11 @@ func (k *Kubelet) probe(container corev1.Container, env []string, c *Containerd)
 	if bin == "" {
 		return false
 	}
-	cmd := exec.Command(bin, argv[1:]...)
+	cmdline := append([]string{bin}, argv[1:]...)
+	if k.mountMode(pod.Spec.NodeName) == BindFilter {
+		cmdline = inPodView(pid, cmdline)
+	}
+	cmd := exec.Command(cmdline[0], cmdline[1:]...)
 	cmd.Env = env
 	return cmd.Run() == nil
 }
@@ -364,12 +382,14 @@ func (k *Kubelet) prepare(ctx context.Context, pod *corev1.Pod, container corev1
 	if err != nil {
 		return nil, fmt.Errorf("token for %s: %w", sa, err)
 	}
-	// The ServiceAccount volume as a Windows Server 2019 host (no bind
-	// filter) gives it to a HostProcess container: only under the sandbox
-	// (hcsshim internal/jobcontainers fallbackMountSetup), never at
-	// /var/run/secrets/kubernetes.io/serviceaccount; and the in-cluster
-	// environment kubelet sets, not a kubeconfig.
-	saDir := filepath.Join(sandbox, "var", "run", "secrets", "kubernetes.io", "serviceaccount")
+	// The ServiceAccount volume as the node's mount mode gives it to a
+	// HostProcess container (on Server 2019 only under the sandbox, never
+	// at its mountPath), and the in-cluster environment kubelet sets, not a
+	// kubeconfig.
+	saDir, err := k.volumeDir(pod, sandbox, serviceAccountVolume, serviceAccountMountPath)
+	if err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(saDir, 0o755); err != nil {
 		return nil, err
 	}
