@@ -107,7 +107,9 @@ func (ir *imageResolution) imageReport(ctx context.Context, ref string, u *usage
 			img.CachedOn++
 			img.OnNodeBytes = max(img.OnNodeBytes, n.Images[ref])
 		}
-		versions[n.OS+"/"+n.OSVersion] = n
+		// Nodes of one OS version whose containerd lines choose differently
+		// among matching entries may run different entries.
+		versions[n.OS+"/"+n.OSVersion+"/"+ruleOf(n).String()] = n
 	}
 	res := ir.resolved[ref]
 	if res == nil {
@@ -120,7 +122,7 @@ func (ir *imageResolution) imageReport(ctx context.Context, ref string, u *usage
 	var found []imagesize.Manifest
 	for _, key := range slices.Sorted(maps.Keys(versions)) {
 		n := versions[key]
-		m, ok, err := ir.o.Resolver.For(ctx, res, hostOf(n))
+		m, ok, err := ir.o.Resolver.ForRule(ctx, res, hostOf(n), ruleOf(n))
 		if err != nil {
 			if img.Error == "" {
 				img.Error = err.Error()
@@ -137,9 +139,12 @@ func (ir *imageResolution) imageReport(ctx context.Context, ref string, u *usage
 // ok, else an incompatibility for each such node.
 func (ir *imageResolution) platformSize(ref string, u *usage, n *inventory.Node, m imagesize.Manifest, ok bool, res *imagesize.Image) PlatformSize {
 	ps := PlatformSize{NodeOSVersion: nodeVersion(n), Runnable: ok}
+	if n.OS == "windows" {
+		ps.EntryRule = ruleOf(n).String()
+	}
 	sameVersion := func(name string) bool {
 		sn := ir.c.selected[name]
-		return sn.OS == n.OS && sn.OSVersion == n.OSVersion
+		return sn.OS == n.OS && sn.OSVersion == n.OSVersion && ruleOf(sn) == ruleOf(n)
 	}
 	for name, count := range u.podsOn {
 		if sameVersion(name) {
@@ -202,6 +207,12 @@ func lookupFailed(img Image) finding.Finding {
 
 func hostOf(n *inventory.Node) ocispec.Platform {
 	return osbuild.HostPlatform(n.OS, n.Arch, n.OSVersion)
+}
+
+// ruleOf is the entry choice of the node's containerd, from the version
+// its Node reports (containerd://1.7.27).
+func ruleOf(n *inventory.Node) osbuild.Rule {
+	return osbuild.RuleOf(n.Containerd)
 }
 
 func hasImage(n *inventory.Node, ref string) bool {

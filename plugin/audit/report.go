@@ -76,7 +76,11 @@ type Image struct {
 // PlatformSize is an image's entry for one node OS version.
 type PlatformSize struct {
 	NodeOSVersion string `json:"nodeOSVersion"`
-	// Pods using the image on nodes of this OS version.
+	// EntryRule is how these nodes' containerd picks among the index
+	// entries that match them (it differs between containerd 1.x and 2.x),
+	// so one OS version has a row per rule when its nodes run both.
+	EntryRule string `json:"entryRule,omitempty"`
+	// Pods using the image on nodes of this OS version and rule.
 	Pods           int    `json:"pods"`
 	EntryOSVersion string `json:"entryOSVersion,omitempty"`
 	Digest         string `json:"digest,omitempty"`

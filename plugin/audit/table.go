@@ -115,11 +115,12 @@ func imagesTable(r *Report) *metav1.Table {
 	for _, img := range r.Images {
 		var sizes, layers, shared []string
 		for _, p := range img.Platforms {
+			label := platformLabel(img.Platforms, p)
 			if !p.Runnable {
-				sizes = append(sizes, p.NodeOSVersion+": NO MATCHING ENTRY")
+				sizes = append(sizes, label+": NO MATCHING ENTRY")
 				continue
 			}
-			s := p.NodeOSVersion + ": " + HumanBytes(p.Size)
+			s := label + ": " + HumanBytes(p.Size)
 			if p.ForeignLayers > 0 {
 				s += fmt.Sprintf(" (%d foreign)", p.ForeignLayers)
 			}
@@ -179,4 +180,15 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// platformLabel is the row's node OS version, with the entry rule when
+// nodes of that version run containerd lines that pick different entries.
+func platformLabel(all []PlatformSize, p PlatformSize) string {
+	for _, o := range all {
+		if o.NodeOSVersion == p.NodeOSVersion && o.EntryRule != p.EntryRule {
+			return p.NodeOSVersion + " (" + p.EntryRule + ")"
+		}
+	}
+	return p.NodeOSVersion
 }

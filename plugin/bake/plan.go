@@ -137,7 +137,7 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 			newest = n
 		}
 	}
-	host := osbuild.HostPlatform(newest.OS, newest.Arch, newest.OSVersion)
+	host := entryTarget{platform: osbuild.HostPlatform(newest.OS, newest.Arch, newest.OSVersion), rule: osbuild.RuleOf(newest.Containerd)}
 	bp := &BuildPlan{Build: build, WindowsServer: windowsServer[build], HostOSVersion: newest.OSVersion, Nodes: len(nodes), Images: []Candidate{}}
 	var notes []string
 	if bp.WindowsServer == "" {
@@ -178,7 +178,7 @@ func pullsOn(r *audit.Report, nodes []*inventory.Node) map[string]int {
 
 // baseAMILayers are the layers the base AMI already caches for the build
 // (recorded in bp.OnBaseAMI), with notes on what could not be read.
-func baseAMILayers(ctx context.Context, resolver *imagesize.Resolver, o Options, bp *BuildPlan, host ocispec.Platform, nodes []*inventory.Node) (map[string]bool, []string) {
+func baseAMILayers(ctx context.Context, resolver *imagesize.Resolver, o Options, bp *BuildPlan, host entryTarget, nodes []*inventory.Node) (map[string]bool, []string) {
 	onAMI := map[string]bool{}
 	var notes []string
 	cached := o.AMICached
@@ -205,7 +205,7 @@ func baseAMILayers(ctx context.Context, resolver *imagesize.Resolver, o Options,
 
 // candidateFor is img as a candidate for the build's AMI, and whether pods
 // on the build use it at all.
-func candidateFor(ctx context.Context, resolver *imagesize.Resolver, img audit.Image, build int, host ocispec.Platform, pulls int) (Candidate, bool) {
+func candidateFor(ctx context.Context, resolver *imagesize.Resolver, img audit.Image, build int, host entryTarget, pulls int) (Candidate, bool) {
 	c := Candidate{Ref: img.Ref, Digest: img.Digest, Pulls: pulls}
 	used := false
 	for _, ps := range img.Platforms {
@@ -226,12 +226,12 @@ func candidateFor(ctx context.Context, resolver *imagesize.Resolver, img audit.I
 		c.Reason = "no digest: the registry was not read (--no-registry?)"
 		return c, true
 	}
-	m, ok, err := resolver.For(ctx, resolver.Resolve(ctx, img.Ref), host)
+	m, ok, err := host.entry(ctx, resolver, resolver.Resolve(ctx, img.Ref))
 	switch {
 	case err != nil:
 		c.Reason = "registry lookup failed: " + err.Error()
 	case !ok:
-		c.Reason = fmt.Sprintf("no entry runs on Windows %s", host.OSVersion)
+		c.Reason = fmt.Sprintf("no entry runs on Windows %s", host.platform.OSVersion)
 	default:
 		c.Entry, c.Bytes = m.Digest, m.Size
 		for i, d := range m.LayerDigests {
@@ -318,12 +318,24 @@ func asOnNodes(refs []string, nodes []*inventory.Node) []string {
 
 var errNoEntry = errors.New("no entry for the build")
 
-func layersFor(ctx context.Context, resolver *imagesize.Resolver, ref string, host ocispec.Platform) ([]layer, error) {
+// entryTarget is the nodes an AMI is planned for: their platform, and how
+// their containerd picks among matching index entries (the newest node's
+// line: 1.x the first, 2.x the highest os.version).
+type entryTarget struct {
+	platform ocispec.Platform
+	rule     osbuild.Rule
+}
+
+func (t entryTarget) entry(ctx context.Context, resolver *imagesize.Resolver, img *imagesize.Image) (imagesize.Manifest, bool, error) {
+	return resolver.ForRule(ctx, img, t.platform, t.rule)
+}
+
+func layersFor(ctx context.Context, resolver *imagesize.Resolver, ref string, host entryTarget) ([]layer, error) {
 	img := resolver.Resolve(ctx, ref)
 	if img.Err != nil {
 		return nil, img.Err
 	}
-	m, ok, err := resolver.For(ctx, img, host)
+	m, ok, err := host.entry(ctx, resolver, img)
 	if err != nil {
 		return nil, err
 	}
