@@ -25,6 +25,51 @@ type Launch struct {
 	FastLaunch      FastLaunch `json:"fastLaunch"`
 	NodeGroup       string     `json:"managedNodeGroup"`
 	Karpenter       Karpenter  `json:"karpenter"`
+	// RootVolume is the volume the plan was sized for, in the form of each
+	// place that must set it: a node gets its root volume from the launch
+	// template or EC2NodeClass, not from the AMI.
+	RootVolume RootVolumeMappings `json:"rootVolume"`
+}
+
+// RootVolumeMappings is one root volume as the Image Builder recipe
+// (BlockDeviceMappings), an EC2 launch template (BlockDeviceMappings) and a
+// Karpenter EC2NodeClass (spec.blockDeviceMappings) spell it.
+type RootVolumeMappings struct {
+	ImageBuilderRecipe AWSBlockDevice `json:"imageBuilderRecipe"`
+	LaunchTemplate     AWSBlockDevice `json:"launchTemplate"`
+	EC2NodeClass       KarpenterBlock `json:"ec2NodeClass"`
+}
+
+// AWSBlockDevice is a BlockDeviceMapping in the EC2 and Image Builder APIs.
+type AWSBlockDevice struct {
+	DeviceName string `json:"DeviceName"`
+	Ebs        AWSEbs `json:"Ebs"`
+}
+
+// AWSEbs is its EBS part.
+type AWSEbs struct {
+	VolumeSize          int    `json:"VolumeSize"`
+	VolumeType          string `json:"VolumeType"`
+	DeleteOnTermination bool   `json:"DeleteOnTermination"`
+}
+
+// KarpenterBlock is an EC2NodeClass blockDeviceMappings entry.
+type KarpenterBlock struct {
+	DeviceName string       `json:"deviceName"`
+	RootVolume bool         `json:"rootVolume"`
+	EBS        KarpenterEBS `json:"ebs"`
+}
+
+// KarpenterEBS is its EBS part (volumeSize is a Kubernetes quantity).
+type KarpenterEBS struct {
+	VolumeSize string `json:"volumeSize"`
+	VolumeType string `json:"volumeType"`
+}
+
+func mappingsFor(v RootVolume) RootVolumeMappings {
+	aws := AWSBlockDevice{DeviceName: v.DeviceName, Ebs: AWSEbs{VolumeSize: v.SizeGiB, VolumeType: v.VolumeType, DeleteOnTermination: true}}
+	return RootVolumeMappings{ImageBuilderRecipe: aws, LaunchTemplate: aws,
+		EC2NodeClass: KarpenterBlock{DeviceName: v.DeviceName, RootVolume: true, EBS: KarpenterEBS{VolumeSize: fmt.Sprintf("%dGi", v.SizeGiB), VolumeType: v.VolumeType}}}
 }
 
 // FastLaunch is the `aws ec2 enable-fast-launch` call for the new AMI.
@@ -76,6 +121,7 @@ func launchFor(bp *BuildPlan, nodes []*inventory.Node, minor string) Launch {
 		"VolumeInitializationRate (MiB/s) or enable Fast Snapshot Restore on the AMI's snapshot in the nodes' zones, or the first pod start reads the baked layers block by block."
 	l.FastLaunch = fl
 	l.NodeGroup = nodeGroupAdvice(nodes)
+	l.RootVolume = mappingsFor(bp.Disk.RootVolume)
 	l.Karpenter = Karpenter{AMIFamily: "Windows" + bp.WindowsServer, AMISelectorTerms: []map[string]string{{"id": NewAMI}}}
 	return l
 }

@@ -46,7 +46,9 @@ func (p *Plan) DeepCopyObject() runtime.Object { c := *p; return &c }
 
 // PlanLimits echoes the limits the plan was made with.
 type PlanLimits struct {
-	MaxBytes int64 `json:"maxBytes"`
+	// MaxBytes is --max-bytes; without it each build's budget is derived
+	// from its nodes' volumes (BuildPlan.Disk).
+	MaxBytes int64 `json:"maxBytes,omitempty"`
 	Top      int   `json:"top,omitempty"`
 	MinPods  int   `json:"minPods"`
 }
@@ -57,10 +59,12 @@ type BuildPlan struct {
 	WindowsServer string `json:"windowsServer"`
 	// HostOSVersion is the newest node OS version of the build, whose
 	// image entries were sized.
-	HostOSVersion string      `json:"hostOSVersion"`
-	Nodes         int         `json:"nodes"`
-	ChosenBytes   int64       `json:"chosenBytes"`
-	Images        []Candidate `json:"images"`
+	HostOSVersion string `json:"hostOSVersion"`
+	Nodes         int    `json:"nodes"`
+	ChosenBytes   int64  `json:"chosenBytes"`
+	// Disk is the root volume and budget the choice was made for.
+	Disk   Disk        `json:"disk"`
+	Images []Candidate `json:"images"`
 	// OnBaseAMI are the images the base AMI already caches whose layers
 	// count as present.
 	OnBaseAMI []string      `json:"onBaseAMI,omitempty"`
@@ -92,6 +96,9 @@ type Options struct {
 	Generator string
 	// Builds limits the plan to these Windows builds (nil: every build).
 	Builds map[int]bool
+	// Disk is what each build's budget derives from when Limits.MaxBytes
+	// (--max-bytes) is 0.
+	Disk DiskOptions
 }
 
 // windowsServer names the release of each LTSC build the EKS-optimized
@@ -151,10 +158,20 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 			bp.Images = append(bp.Images, c)
 		}
 	}
-	bp.Images = choose(bp.Images, onAMI, o.Limits)
+	bp.Disk = diskFor(nodes, o.Disk, o.MaxBytes)
+	lim := o.Limits
+	lim.MaxBytes = bp.Disk.BudgetBytes
+	bp.Images = choose(bp.Images, onAMI, lim)
 	if err := bp.finish(o); err != nil {
 		return nil, nil, err
 	}
+	var leftOut int64
+	for _, c := range bp.Images {
+		if c.overBudget {
+			leftOut += c.ColdBytes
+		}
+	}
+	bp.Disk.wantVolume(bp.ChosenBytes, leftOut)
 	bp.Launch = launchFor(bp, nodes, minor)
 	return bp, notes, nil
 }

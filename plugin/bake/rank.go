@@ -34,6 +34,8 @@ type Candidate struct {
 	Reason string `json:"reason"`
 
 	layers []layer
+	// overBudget: left out for the disk budget alone.
+	overBudget bool
 }
 
 type layer struct {
@@ -43,7 +45,8 @@ type layer struct {
 
 // Limits bound the choice.
 type Limits struct {
-	// MaxBytes is the disk budget, in compressed bytes of chosen layers.
+	// MaxBytes is the disk budget, in compressed bytes of chosen layers;
+	// in Options, --max-bytes (0: derived per build from its nodes' disk).
 	MaxBytes int64
 	// Top is the most images to choose (0: no limit).
 	Top int
@@ -86,6 +89,7 @@ func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
 				left = human(lim.MaxBytes - used)
 			}
 			c.Reason = fmt.Sprintf("over the budget: needs %s cold, %s of %s left", human(c.ColdBytes), left, human(lim.MaxBytes))
+			c.overBudget = true
 			continue
 		}
 		rank++

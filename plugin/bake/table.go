@@ -22,7 +22,7 @@ func PrintTable(w io.Writer, p *Plan) error {
 			server = fmt.Sprintf("WINDOWS SERVER %s (build %d)", bp.WindowsServer, bp.Build)
 		}
 		fmt.Fprintf(w, "%s: %d nodes, sized for %s; chosen: %d of %d images, %s of %s\n", server, bp.Nodes, bp.HostOSVersion,
-			len(bp.chosen()), len(bp.Images), human(bp.ChosenBytes), human(p.Limits.MaxBytes))
+			len(bp.chosen()), len(bp.Images), human(bp.ChosenBytes), human(bp.Disk.BudgetBytes))
 		t := &metav1.Table{ColumnDefinitions: []metav1.TableColumnDefinition{
 			{Name: "RANK", Type: "string"}, {Name: "IMAGE", Type: "string"}, {Name: "STARTS", Type: "integer"},
 			{Name: "PODS", Type: "integer"}, {Name: "PULLS", Type: "integer"}, {Name: "SIZE", Type: "string"},
@@ -54,8 +54,10 @@ func PrintTable(w io.Writer, p *Plan) error {
 			fmt.Fprintf(w, "  instance role policy (ECR %s): kubectl winimage bake -o policy --build %d\n", registryList(bp.ECR), bp.Build)
 		}
 		fmt.Fprintf(w, "  fast launch (busiest hour: %d new nodes): %s\n    %s\n", l.ScaleOutPerHour, strings.Join(l.FastLaunch.Command, " "), l.FastLaunch.Note)
+		printDisk(w, bp)
 		fmt.Fprintf(w, "  %s\n", l.NodeGroup)
-		fmt.Fprintf(w, "  karpenter: EC2NodeClass amiFamily: %s, amiSelectorTerms: [{id: %s}]\n", l.Karpenter.AMIFamily, NewAMI)
+		fmt.Fprintf(w, "  karpenter: EC2NodeClass amiFamily: %s, amiSelectorTerms: [{id: %s}], blockDeviceMappings: [{deviceName: %s, rootVolume: true, ebs: {volumeSize: %s, volumeType: %s}}]\n",
+			l.Karpenter.AMIFamily, NewAMI, l.RootVolume.EC2NodeClass.DeviceName, l.RootVolume.EC2NodeClass.EBS.VolumeSize, l.RootVolume.EC2NodeClass.EBS.VolumeType)
 	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
@@ -69,4 +71,18 @@ func registryList(rs []ECRRegistry) string {
 		hosts[i] = r.Host
 	}
 	return strings.Join(hosts, ", ")
+}
+
+// printDisk says what the budget came from and where the root volume must
+// be set (nodes take it from the launch template or EC2NodeClass).
+func printDisk(w io.Writer, bp *BuildPlan) {
+	d := bp.Disk
+	fmt.Fprintf(w, "  disk: budget %s (%s); volume %s: %s; base use %s: %s\n", human(d.BudgetBytes), d.BudgetSource,
+		human(d.VolumeBytes), d.VolumeSource, human(d.BaseUsageBytes), d.BaseUsageSource)
+	if d.WantedVolumeGiB > 0 {
+		fmt.Fprintf(w, "  disk: every candidate would fit a %d GiB root volume: rerun with --volume %dGi, and set that size below\n", d.WantedVolumeGiB, d.WantedVolumeGiB)
+	}
+	rv := bp.Launch.RootVolume.LaunchTemplate
+	fmt.Fprintf(w, "  root volume (Image Builder recipe and launch template BlockDeviceMappings): DeviceName=%s,Ebs={VolumeSize=%d,VolumeType=%s,DeleteOnTermination=true}\n",
+		rv.DeviceName, rv.Ebs.VolumeSize, rv.Ebs.VolumeType)
 }

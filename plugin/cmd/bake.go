@@ -20,13 +20,6 @@ import (
 	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 )
 
-// defaultBakeBudget is the compressed bytes of images to bake into a 100 GB
-// root volume: the EKS Windows AMI uses about 35 GB, kubelet's image GC
-// starts at 85 GB, about 20 GB stay free for images pulled at run time,
-// which leaves ~30 GB on disk; Windows layers take ~3× their compressed
-// size once extracted (servercore ltsc2019: 1.9 GB → 5.7 GB).
-const defaultBakeBudget = "10Gi"
-
 // BakeOptions drives `kubectl winimage bake`.
 type BakeOptions struct {
 	ConfigFlags *genericclioptions.ConfigFlags
@@ -34,6 +27,10 @@ type BakeOptions struct {
 
 	Selector    string
 	MaxBytes    string
+	Volume      string
+	BaseUsage   string
+	OnDiskRatio float64
+	NodeStats   bool
 	Top         int
 	MinPods     int
 	AMICached   []string
@@ -46,6 +43,7 @@ type BakeOptions struct {
 	namespace string
 	format    string
 	budget    int64
+	disk      bake.DiskOptions
 	client    kubernetes.Interface
 	printer   printers.ResourcePrinter
 }
@@ -55,7 +53,7 @@ var bakeOutputs = outputFormats{"table", "json", "yaml", "component", "policy"}
 // NewBakeOptions returns the defaults.
 func NewBakeOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *BakeOptions {
 	return &BakeOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags(""), Selector: "kubernetes.io/os=windows",
-		MaxBytes: defaultBakeBudget, MinPods: 1, Ctr: bake.DefaultCtr, Concurrency: 8, IOStreams: streams}
+		MinPods: 1, OnDiskRatio: bake.DefaultOnDiskRatio, Ctr: bake.DefaultCtr, Concurrency: 8, IOStreams: streams}
 }
 
 // NewCmdBake wires BakeOptions to cobra.
@@ -72,8 +70,15 @@ them (current pods plus kubelet Pulled events).
 Benefit of baking an image = bytes a new node would otherwise pull (layers
 neither on the base EKS-optimized AMI, which caches servercore and
 nanoserver, nor in an image already chosen: shared layers count once)
-× pod starts. Images are chosen greedily by benefit per byte under
---max-bytes (compressed bytes; the default fits a 100 GB root volume).
+× pod starts. Images are chosen greedily by benefit per byte under a disk
+budget per build, derived from the smallest root volume its nodes report
+(ephemeral-storage capacity; --volume to plan for another size): pinned
+images are never garbage-collected, so they may take half of what is left
+under kubelet's 85% image GC threshold once the base use is counted, at
+--on-disk-ratio times their compressed size. The base use is measured with
+--node-stats (kubelet stats/summary through the API server, needs
+nodes/proxy), else given by --base-usage, else assumed and said so.
+--max-bytes sets the budget (compressed bytes) directly.
 
 -o component prints the EC2 Image Builder component for one build (it
 pulls each image by digest with ctr into containerd's k8s.io namespace,
@@ -96,7 +101,11 @@ ECR repositories used; -o json|yaml the whole plan, for pipelines.`,
 		},
 	}
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", o.Selector, "Node label selector")
-	cmd.Flags().StringVar(&o.MaxBytes, "max-bytes", o.MaxBytes, "Disk budget per AMI, in compressed image bytes (e.g. 10Gi)")
+	cmd.Flags().StringVar(&o.MaxBytes, "max-bytes", "", "Disk budget per AMI, in compressed image bytes (e.g. 10Gi); default: derived from the nodes' root volumes")
+	cmd.Flags().StringVar(&o.Volume, "volume", "", "Plan for root volumes of this size (e.g. 100Gi) instead of the nodes' current ones")
+	cmd.Flags().StringVar(&o.BaseUsage, "base-usage", "", "Non-image disk use of a node (e.g. 22Gi) instead of the measured or assumed one")
+	cmd.Flags().Float64Var(&o.OnDiskRatio, "on-disk-ratio", o.OnDiskRatio, "Size of a Windows layer once extracted over its compressed size")
+	cmd.Flags().BoolVar(&o.NodeStats, "node-stats", false, "Measure the nodes' base disk use from kubelet's stats summary (needs nodes/proxy)")
 	cmd.Flags().IntVar(&o.Top, "top", 0, "Choose at most this many images per build (0: no limit)")
 	cmd.Flags().IntVar(&o.MinPods, "min-pods", o.MinPods, "Choose only images with at least this many pod starts")
 	cmd.Flags().StringArrayVar(&o.AMICached, "ami-cached", nil, "Image the base AMI already caches (repeatable; default: the EKS-optimized AMI's servercore and nanoserver, at the digests the nodes report in status.images; \"none\" for nothing)")
@@ -122,10 +131,8 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 		}
 		o.printer = p
 	}
-	o.budget = -1
-	if q, err := resource.ParseQuantity(o.MaxBytes); err == nil {
-		o.budget = q.Value()
-	}
+	o.budget, o.disk.VolumeBytes, o.disk.BaseUsageBytes = sizeFlag(o.MaxBytes), sizeFlag(o.Volume), sizeFlag(o.BaseUsage)
+	o.disk.OnDiskRatio = o.OnDiskRatio
 	if o.client == nil {
 		if o.client, err = protobufClient(o.ConfigFlags); err != nil {
 			return err
@@ -142,8 +149,16 @@ func (o *BakeOptions) Validate() error {
 	if _, err := labels.Parse(o.Selector); err != nil {
 		return fmt.Errorf("--selector %q: %w", o.Selector, err)
 	}
-	if o.budget <= 0 {
-		return fmt.Errorf("--max-bytes %q: give a positive size such as 10Gi", o.MaxBytes)
+	for _, f := range []struct {
+		name, value string
+		bytes       int64
+	}{{"--max-bytes", o.MaxBytes, o.budget}, {"--volume", o.Volume, o.disk.VolumeBytes}, {"--base-usage", o.BaseUsage, o.disk.BaseUsageBytes}} {
+		if f.value != "" && f.bytes <= 0 {
+			return fmt.Errorf("%s %q: give a positive size such as 10Gi", f.name, f.value)
+		}
+	}
+	if o.OnDiskRatio < 1 {
+		return fmt.Errorf("--on-disk-ratio %g: an extracted layer is at least its compressed size (give 1 or more)", o.OnDiskRatio)
 	}
 	if o.Top < 0 || o.MinPods < 0 {
 		return fmt.Errorf("--top and --min-pods cannot be negative")
@@ -174,7 +189,11 @@ func (o *BakeOptions) Run(ctx context.Context) error {
 		return err
 	}
 	opts := bake.Options{Limits: bake.Limits{MaxBytes: o.budget, Top: o.Top, MinPods: o.MinPods}, Ctr: o.Ctr,
-		Generator: "kubectl-winimage " + buildinfo.Version}
+		Generator: "kubectl-winimage " + buildinfo.Version, Disk: o.disk}
+	var measureNotes []string
+	if o.NodeStats {
+		opts.Disk.MeasuredBaseUsage, measureNotes = bake.MeasureBaseUsage(ctx, o.client, report)
+	}
 	switch {
 	case slices.Equal(o.AMICached, []string{"none"}):
 		opts.AMICached = []string{}
@@ -194,6 +213,7 @@ func (o *BakeOptions) Run(ctx context.Context) error {
 	for _, s := range report.Skipped {
 		plan.Notes = append(plan.Notes, s)
 	}
+	plan.Notes = append(plan.Notes, measureNotes...)
 	switch o.format {
 	case "json", "yaml":
 		return o.printer.PrintObj(plan, o.Out)
@@ -227,4 +247,16 @@ func (o *BakeOptions) printOne(plan *bake.Plan) error {
 	}
 	_, err = fmt.Fprintf(o.Out, "%s\n", data)
 	return err
+}
+
+// sizeFlag is a size flag's bytes: 0 when unset, -1 when not a quantity.
+func sizeFlag(v string) int64 {
+	if v == "" {
+		return 0
+	}
+	q, err := resource.ParseQuantity(v)
+	if err != nil {
+		return -1
+	}
+	return q.Value()
 }

@@ -46,6 +46,9 @@ type Node struct {
 	Zone         string    `json:"zone,omitempty"`
 	Arch         string    `json:"arch"`
 	Created      time.Time `json:"created"`
+	// EphemeralStorage is the capacity kubelet reports for the node's root
+	// file system (on Windows the C: volume), 0 when not reported.
+	EphemeralStorage int64 `json:"ephemeralStorage,omitempty"`
 	// Images are the names the node's kubelet reports in status.images
 	// (capped at 50 by kubelet), with their reported sizes.
 	Images map[string]int64 `json:"-"`
@@ -63,15 +66,16 @@ const (
 // FromNode reads a Node object.
 func FromNode(n *corev1.Node) Node {
 	out := Node{
-		Name:         n.Name,
-		OS:           n.Status.NodeInfo.OperatingSystem,
-		OSImage:      n.Status.NodeInfo.OSImage,
-		Kubelet:      n.Status.NodeInfo.KubeletVersion,
-		Containerd:   strings.TrimPrefix(n.Status.NodeInfo.ContainerRuntimeVersion, "containerd://"),
-		InstanceType: n.Labels[LabelInstanceType],
-		Zone:         n.Labels[LabelZone],
-		Arch:         n.Status.NodeInfo.Architecture,
-		Created:      n.CreationTimestamp.Time,
+		Name:             n.Name,
+		OS:               n.Status.NodeInfo.OperatingSystem,
+		OSImage:          n.Status.NodeInfo.OSImage,
+		Kubelet:          n.Status.NodeInfo.KubeletVersion,
+		Containerd:       strings.TrimPrefix(n.Status.NodeInfo.ContainerRuntimeVersion, "containerd://"),
+		EphemeralStorage: n.Status.Capacity.StorageEphemeral().Value(),
+		InstanceType:     n.Labels[LabelInstanceType],
+		Zone:             n.Labels[LabelZone],
+		Arch:             n.Status.NodeInfo.Architecture,
+		Created:          n.CreationTimestamp.Time,
 	}
 	if out.OS == "" {
 		out.OS = n.Labels["kubernetes.io/os"]

@@ -49,6 +49,9 @@ func startRig(t *testing.T, fleetYAML string) (*rig.Rig, *fleet.Applied) {
 	if err := fleet.WaitSettled(ctx, r.Client, f, applied, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	if err := r.ServeKubeletEndpoints(ctx, applied.Endpoints); err != nil {
+		t.Fatal(err)
+	}
 	return r, applied
 }
 

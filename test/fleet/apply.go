@@ -33,7 +33,9 @@ const WorkloadLabel = "fleet.winimage.io/workload"
 type Applied struct {
 	Catalog imagefixtures.Catalog
 	// Nodes lists node names by group.
-	Nodes        map[string][]string
+	Nodes map[string][]string
+	// Endpoints are the kubelet endpoints to serve, by node name.
+	Endpoints    map[string]KubeletEndpoint
 	RegistryHost string
 }
 
@@ -64,6 +66,12 @@ func Apply(ctx context.Context, client kubernetes.Interface, registryHost string
 				return nil, fmt.Errorf("node group %s: %w", g.Name, err)
 			}
 			applied.Nodes[g.Name] = append(applied.Nodes[g.Name], name)
+			if g.KubeletEndpoint != nil {
+				if applied.Endpoints == nil {
+					applied.Endpoints = map[string]KubeletEndpoint{}
+				}
+				applied.Endpoints[name] = *g.KubeletEndpoint
+			}
 		}
 	}
 	// kwok's node-initialize writes nodeInfo defaults from its own copy of
@@ -204,6 +212,23 @@ func setNodeStatus(ctx context.Context, client kubernetes.Interface, applied *Ap
 		// these in for its own nodes).
 		resources := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("32Gi"), corev1.ResourcePods: resource.MustParse("110")}
 		status["capacity"], status["allocatable"] = resources, resources
+	}
+	if g.EphemeralStorage != "" {
+		q, err := resource.ParseQuantity(g.EphemeralStorage)
+		if err != nil {
+			return fmt.Errorf("ephemeralStorage: %w", err)
+		}
+		// A merge patch adds the key to what kwok (or the stand-in) set.
+		for _, key := range []string{"capacity", "allocatable"} {
+			list, _ := status[key].(corev1.ResourceList)
+			if list == nil {
+				list = corev1.ResourceList{}
+			} else {
+				list = list.DeepCopy()
+			}
+			list[corev1.ResourceEphemeralStorage] = q
+			status[key] = list
+		}
 	}
 	patch, err := json.Marshal(map[string]any{"status": status})
 	if err != nil {

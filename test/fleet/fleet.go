@@ -62,6 +62,23 @@ type NodeGroup struct {
 	// CachedImages are references (relative ones are in the rig registry)
 	// the nodes report in status.images.
 	CachedImages []string `json:"cachedImages,omitempty"`
+	// EphemeralStorage is the root volume kubelet reports in
+	// status.capacity (e.g. 50Gi); empty reports none.
+	EphemeralStorage string `json:"ephemeralStorage,omitempty"`
+	// Kubelet, when set, is what the nodes' kubelets serve through the API
+	// server's node proxy (/configz, /stats/summary); the rig plays it.
+	KubeletEndpoint *KubeletEndpoint `json:"kubeletEndpoint,omitempty"`
+}
+
+// KubeletEndpoint is what a node's kubelet serves about itself.
+type KubeletEndpoint struct {
+	// Config is the kubelet configuration as /configz shows it (v1beta1
+	// field names), e.g. {imagePullCredentialsVerificationPolicy: AlwaysVerify}.
+	Config map[string]any `json:"config,omitempty"`
+	// RootUsed and ImagesUsed are the node file system's and the image
+	// file system's used bytes in /stats/summary (e.g. 30Gi, 8Gi).
+	RootUsed   string `json:"rootUsed,omitempty"`
+	ImagesUsed string `json:"imagesUsed,omitempty"`
 }
 
 // Workload is a Deployment.

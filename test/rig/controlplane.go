@@ -93,6 +93,10 @@ func (r *Rig) tryAPIServer(ctx context.Context) error {
 		"--authorization-mode", "RBAC",
 		"--service-cluster-ip-range", "10.0.0.0/24",
 		"--allow-privileged=true",
+		// The node proxy reaches the stand-in kubelet endpoints at their
+		// InternalIP (see ServeKubeletEndpoints); the Hostname is a name
+		// nothing resolves here.
+		"--kubelet-preferred-address-types", "InternalIP",
 		"--event-ttl", "24h")
 	if err != nil {
 		return err
