@@ -39,6 +39,9 @@ type Options struct {
 	// why it could not be set up (reported as a finding).
 	AWS      AMILookup
 	AWSError error
+	// KubeletConfig reads each group's kubelet configuration (/configz
+	// through the API server, needs nodes/proxy).
+	KubeletConfig bool
 }
 
 func (o Options) progress(format string, args ...any) {
@@ -84,6 +87,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		imageReports(ctx, o, r, c)
+	}
+	if o.KubeletConfig {
+		o.progress("reading kubelet configurations…")
+		readKubeletConfigs(ctx, o, r)
+		r.Findings = append(r.Findings, kubeletConfigFindings(r, imagesOn(c))...)
 	}
 	summarize(r)
 	return r, nil

@@ -41,6 +41,8 @@ type Report struct {
 	Findings        []finding.Finding `json:"findings"`
 	Images          []Image           `json:"images,omitempty"`
 	Pulls           []pulltime.Stat   `json:"pulls,omitempty"`
+	// KubeletConfigs has one entry per group (--kubelet-config).
+	KubeletConfigs []KubeletConfig `json:"kubeletConfigs,omitempty"`
 	// Skipped says what the audit could not look at and why (RBAC, flags).
 	Skipped []string `json:"skipped,omitempty"`
 	Summary Summary  `json:"summary"`

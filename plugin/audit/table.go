@@ -49,6 +49,9 @@ func PrintTables(w io.Writer, r *Report, sections map[string]bool, wide bool, no
 			return err
 		}
 	}
+	if err := write("KUBELET IMAGE SETTINGS (/configz of each group's newest node)", kubeletConfigTable(r)); err != nil {
+		return err
+	}
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "skipped %s\n", s)
 	}

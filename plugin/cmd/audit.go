@@ -30,13 +30,15 @@ type AuditOptions struct {
 	ConfigFlags *genericclioptions.ConfigFlags
 	PrintFlags  *genericclioptions.PrintFlags
 
-	Selector    string
-	Sections    []string
-	FailOn      string
-	NoRegistry  bool
-	Concurrency int
-	AWS         bool
-	Region      string
+	Selector   string
+	Sections   []string
+	FailOn     string
+	NoRegistry bool
+	// KubeletConfig reads each group's /configz (needs nodes/proxy).
+	KubeletConfig bool
+	Concurrency   int
+	AWS           bool
+	Region        string
 
 	genericiooptions.IOStreams
 
@@ -96,6 +98,7 @@ Exit codes: 0 ok, 3 findings at or above --fail-on, 1 the audit failed.`,
 	cmd.Flags().StringVar(&o.FailOn, "fail-on", o.FailOn, "Exit 3 when a finding is at or above this severity: none, info, warning, error")
 	cmd.Flags().BoolVar(&o.NoRegistry, "no-registry", false, "Do not contact image registries (no sizes, no OS-build compatibility)")
 	cmd.Flags().IntVar(&o.Concurrency, "registry-concurrency", o.Concurrency, "Registry lookups in flight at once")
+	cmd.Flags().BoolVar(&o.KubeletConfig, "kubelet-config", false, "Read each node group's kubelet configuration (/configz through the API server; needs get on nodes/proxy): credential verification of pre-pulled images, serial pulls, image GC thresholds")
 	cmd.Flags().BoolVar(&o.AWS, "aws", false, "Look up AMIs in EC2 and the latest EKS-optimized AMIs in SSM (usual AWS credential chain)")
 	cmd.Flags().StringVar(&o.Region, "region", "", "AWS region for --aws (default: from the AWS configuration)")
 	o.PrintFlags.AddFlags(cmd)
@@ -151,11 +154,12 @@ func (o *AuditOptions) Validate() error {
 // Run audits and prints; findings at or above --fail-on return ExitError 3.
 func (o *AuditOptions) Run(ctx context.Context) error {
 	opts := audit.Options{
-		Client:       o.client,
-		NodeSelector: o.Selector,
-		Namespace:    o.namespace,
-		Sections:     o.sections,
-		Progress:     progressWriter(o.ErrOut),
+		Client:        o.client,
+		NodeSelector:  o.Selector,
+		Namespace:     o.namespace,
+		Sections:      o.sections,
+		Progress:      progressWriter(o.ErrOut),
+		KubeletConfig: o.KubeletConfig,
 	}
 	if !o.NoRegistry {
 		opts.Resolver = &imagesize.Resolver{Concurrency: o.Concurrency, Keychain: o.keychain}

@@ -38,7 +38,9 @@ func startRig(t *testing.T, fleetYAML string) (*rig.Rig, *fleet.Applied) {
 	if fleetYAML == "" {
 		return r, nil
 	}
-	f, err := fleet.Parse([]byte(fleetYAML))
+	// ${REGISTRY} in a fleet is the rig registry's host, for the places
+	// (kubelet configurations) that need a full image name.
+	f, err := fleet.Parse([]byte(strings.ReplaceAll(fleetYAML, "${REGISTRY}", r.Registry.Host())))
 	if err != nil {
 		t.Fatal(err)
 	}
