@@ -47,6 +47,10 @@ type Image struct {
 	Windows []string `json:"windows,omitempty"`
 	// Linux adds a linux/amd64 entry (what the rig's containerd can unpack).
 	Linux bool `json:"linux,omitempty"`
+	// Single pushes the one platform as a plain manifest, no index: what
+	// `docker build && docker push` on a Windows host makes. Its OS
+	// version is then only in the image config.
+	Single bool `json:"single,omitempty"`
 }
 
 // Pushed describes one pushed index.
@@ -138,6 +142,9 @@ func push(ctx context.Context, registryHost string, spec Spec, img Image) (Pushe
 	if img.Linux {
 		platforms = append(platforms, v1.Platform{OS: "linux", Architecture: "amd64"})
 	}
+	if img.Single {
+		return pushSingle(ctx, ref, spec, img, platforms)
+	}
 	for _, p := range platforms {
 		image, entry, err := buildImage(img, spec.Bases, p, spec.Compressible)
 		if err != nil {
@@ -157,6 +164,26 @@ func push(ctx context.Context, registryHost string, spec Spec, img Image) (Pushe
 		return Pushed{}, err
 	}
 	return Pushed{Ref: ref.String(), IndexDigest: digest.String(), Entries: entries}, nil
+}
+
+// pushSingle pushes the image's only platform as a plain manifest; its
+// digest stands as the index digest.
+func pushSingle(ctx context.Context, ref name.Reference, spec Spec, img Image, platforms []v1.Platform) (Pushed, error) {
+	if len(platforms) != 1 {
+		return Pushed{}, fmt.Errorf("single: give exactly one platform, not %d", len(platforms))
+	}
+	image, entry, err := buildImage(img, spec.Bases, platforms[0], spec.Compressible)
+	if err != nil {
+		return Pushed{}, err
+	}
+	if err := remote.Write(ref, image, remote.WithContext(ctx)); err != nil {
+		return Pushed{}, err
+	}
+	digest, err := image.Digest()
+	if err != nil {
+		return Pushed{}, err
+	}
+	return Pushed{Ref: ref.String(), IndexDigest: digest.String(), Entries: []Manifest{entry}}, nil
 }
 
 func buildImage(img Image, bases map[string]Base, p v1.Platform, compressible bool) (v1.Image, Manifest, error) {

@@ -139,3 +139,33 @@ func layerDigests(t *testing.T, ref, osVersion string) []string {
 	}
 	return out
 }
+
+func TestPushSinglePushesAPlainManifestWithTheVersionInItsConfig(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	spec := Spec{Images: []Image{{Ref: "apps/single:1", Layers: []resource.Quantity{q("4Ki")}, Windows: []string{"10.0.17763.5576"}, Single: true}}}
+	catalog, err := Push(context.Background(), host, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := name.ParseReference(host+"/apps/single:1", name.Insecure)
+	desc, err := remote.Get(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.MediaType != types.DockerManifestSchema2 || desc.Digest.String() != catalog["apps/single:1"].IndexDigest {
+		t.Fatalf("pushed %s %s, catalog %+v", desc.MediaType, desc.Digest, catalog["apps/single:1"])
+	}
+	img, err := desc.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := img.ConfigFile()
+	if err != nil || cfg.OS != "windows" || cfg.OSVersion != "10.0.17763.5576" {
+		t.Fatalf("config %+v, %v", cfg, err)
+	}
+	if _, err := Push(context.Background(), host, Spec{Images: []Image{{Ref: "apps/two:1", Windows: []string{"10.0.17763.1", "10.0.20348.1"}, Single: true}}}); err == nil {
+		t.Error("a single manifest with two platforms was pushed")
+	}
+}

@@ -97,6 +97,9 @@ func up(ctx context.Context, args []string) error {
 		if err := fleet.WaitSettled(ctx, r.Client, f, applied, 2*time.Minute); err != nil {
 			return err
 		}
+		if err := r.ServeKubeletEndpoints(ctx, applied.Endpoints); err != nil {
+			return err
+		}
 		if err := startStandIns(ctx, r, f, applied, *daemon); err != nil {
 			return err
 		}
