@@ -22,9 +22,10 @@ const DefaultCtr = `C:\Program Files\containerd\ctr.exe`
 
 // CtrRequirement says which ctr the component needs; every command and
 // flag it uses (`ctr images pull --platform --label --user`, `images tag
-// --force`, `images label`, `images list -q`) runs against ctr v2.4.2 in the
-// end-to-end test, and is in the ctr v1.7.27 source too (containerd 1.7 is
-// what the EKS Windows AMIs ship before Server 2025).
+// --force`, `images label`, `images list -q`) runs in the end-to-end tests
+// against ctr v2.4.2, and the platform pull against v1.7.35 and v2.1.9: the
+// lines the EKS Windows AMIs ship (1.7.x for Kubernetes up to 1.33, 2.1.x
+// from 1.34, on Server 2019, 2022 and 2025 alike).
 const CtrRequirement = "containerd 1.7 or 2.x on the build instance (ctr images pull --platform/--label/--user, images tag --force, images label, images list -q)"
 
 // Component is an EC2 Image Builder component document.
