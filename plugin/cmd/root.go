@@ -13,6 +13,13 @@ import (
 // the kubeconfig as every kubectl command does. (kubectl refuses flags
 // placed before a plugin's name: `kubectl --context X winimage` fails.)
 func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
+	root, _ := newRoot(streams)
+	return root
+}
+
+// newRoot is NewCmdRoot with the ConfigFlags every command's clients come
+// from.
+func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, *genericclioptions.ConfigFlags) {
 	configFlags := genericclioptions.NewConfigFlags(true)
 
 	root := &cobra.Command{
@@ -30,10 +37,14 @@ bake into the next Windows AMI.`,
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 	configFlags.AddFlags(root.PersistentFlags())
+	limits := &clientLimits{}
+	limits.addFlags(root.PersistentFlags())
+	configFlags.WrapConfigFn = limits.wrap
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return limits.validate() }
 
 	root.AddCommand(NewCmdVersion(configFlags, streams))
 	root.AddCommand(NewCmdAudit(configFlags, streams))
 	root.AddCommand(NewCmdBake(configFlags, streams))
 	root.AddCommand(NewCmdWarm(configFlags, streams))
-	return root
+	return root, configFlags
 }
