@@ -96,4 +96,4 @@ clean:
 # Benchmarks with goals, printed as ratios against baselines measured in the
 # same run (see README).
 bench: rig
-	go test -run '^$$' -bench . -benchtime 1x -timeout 60m ./test/bench/
+	go test -run '^$$' -bench . -benchtime 1x -timeout 120m ./test/bench/

@@ -29,11 +29,13 @@ import (
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
-const (
-	benchNodes  = 2000
-	benchPods   = 40000
-	benchImages = 800
-)
+// fleetSize is one size of the audit bench, with its memory goal.
+type fleetSize struct {
+	nodes, pods, images int
+	rssGoalMiB          float64
+}
+
+var auditSizes = []fleetSize{{2000, 40000, 800, 300}, {10000, 200000, 2000, 1024}}
 
 var builds = []string{"10.0.20348.2582", "10.0.17763.6893"}
 
@@ -48,10 +50,18 @@ func nodeBuild(i int) string {
 func imageRef(host string, i int) string { return fmt.Sprintf("%s/bench/app-%03d:1", host, i) }
 
 // BenchmarkAuditLargeFleet audits 2,000 Windows nodes running 40,000 pods of
-// 800 images and compares the wall time with `kubectl get nodes,pods -A -o
-// json` on the same cluster; it also reports the registry requests made
-// against the unique lookups, and the audit's peak RSS.
+// 800 images, then 10,000 nodes, 200,000 pods and 2,000 images, each on a
+// fresh rig, against the floor (a plain protobuf paged list of the same
+// objects) and `kubectl get nodes,pods -A -o json` as context; it also
+// reports the registry requests made against the unique lookups, and the
+// audit's peak RSS.
 func BenchmarkAuditLargeFleet(b *testing.B) {
+	for _, sz := range auditSizes {
+		b.Run(fmt.Sprintf("%dnodes", sz.nodes), func(b *testing.B) { benchAudit(b, sz) })
+	}
+}
+
+func benchAudit(b *testing.B, sz fleetSize) {
 	ctx := context.Background()
 	r, err := rig.Start(ctx, rig.Options{NoContainerd: true,
 		// No node lifecycle: these nodes have no kubelet heartbeat, and
@@ -63,18 +73,18 @@ func BenchmarkAuditLargeFleet(b *testing.B) {
 	defer r.Stop()
 
 	start := time.Now()
-	pushImages(ctx, b, r.Registry.Host())
-	b.Logf("pushed %d images in %s", benchImages, time.Since(start).Round(time.Second))
+	pushImages(ctx, b, r.Registry.Host(), sz.images)
+	b.Logf("pushed %d images in %s", sz.images, time.Since(start).Round(time.Second))
 	cfg := rest.CopyConfig(r.RESTConfig)
 	cfg.QPS, cfg.Burst = 5000, 10000
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	client := kubernetes.NewForConfigOrDie(cfg)
 	start = time.Now()
-	nodes := createNodes(ctx, b, client, r.Registry.Host())
-	b.Logf("created %d nodes in %s", benchNodes, time.Since(start).Round(time.Second))
+	nodes := createNodes(ctx, b, client, r.Registry.Host(), sz)
+	b.Logf("created %d nodes in %s", sz.nodes, time.Since(start).Round(time.Second))
 	start = time.Now()
-	expectedManifests := createPods(ctx, b, client, r.Registry.Host(), nodes)
-	b.Logf("created %d pods in %s", benchPods, time.Since(start).Round(time.Second))
+	expectedManifests := createPods(ctx, b, client, r.Registry.Host(), nodes, sz)
+	b.Logf("created %d pods in %s", sz.pods, time.Since(start).Round(time.Second))
 
 	plugin := gobuild.Binary(b, "./cmd/kubectl-winimage")
 	env := append(os.Environ(), "KUBECONFIG="+r.Kubeconfig)
@@ -161,7 +171,7 @@ func BenchmarkAuditLargeFleet(b *testing.B) {
 		b.ReportMetric(ratio, "audit/kubectl")
 		b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
 		b.ReportMetric(float64(manifests), "manifest-GETs")
-		fmt.Printf("audit bench: %d nodes, %d pods, %d images\n", benchNodes, benchPods, benchImages)
+		fmt.Printf("audit bench: %d nodes, %d pods, %d images\n", sz.nodes, sz.pods, sz.images)
 		fmt.Printf("  floor (client-go protobuf pages of nodes, pods, events, no client limiter): %s (runs: %s)\n", fl.Round(time.Millisecond), rounded(floors))
 		fmt.Printf("  kubectl winimage audit -o json:               %s (runs: %s)\n", wall.Round(time.Millisecond), rounded(walls))
 		fmt.Printf("  kubectl winimage audit -o json --no-registry: %s (runs: %s)\n", bare.Round(time.Millisecond), rounded(bares))
@@ -169,20 +179,20 @@ func BenchmarkAuditLargeFleet(b *testing.B) {
 		fmt.Printf("  ratio audit/floor: %.2f (goal <= 1.3); --no-registry/floor: %.2f (goal <= 1.1); audit/kubectl: %.2f\n",
 			wall.Seconds()/fl.Seconds(), bare.Seconds()/fl.Seconds(), ratio)
 		fmt.Printf("  registry requests: %d manifest GETs for %d unique lookups, %d blob GETs (want 0)\n", manifests, expectedManifests, blobs)
-		fmt.Printf("  audit peak RSS: %.0f MiB (goal <= 300)\n", float64(rss)/(1<<20))
+		fmt.Printf("  audit peak RSS: %.0f MiB (goal <= %.0f)\n", float64(rss)/(1<<20), sz.rssGoalMiB)
 		if manifests != int64(expectedManifests) || blobs != 0 {
 			b.Errorf("registry requests: %d manifests (want %d), %d blobs (want 0)", manifests, expectedManifests, blobs)
 		}
 	}
 }
 
-func pushImages(ctx context.Context, b *testing.B, host string) {
+func pushImages(ctx context.Context, b *testing.B, host string, images int) {
 	q := resource.MustParse
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for w := 0; w < 8; w++ {
 		spec := imagefixtures.Spec{Bases: map[string]imagefixtures.Base{"sc": {Layers: []resource.Quantity{q("8Ki")}}}}
-		for i := w; i < benchImages; i += 8 {
+		for i := w; i < images; i += 8 {
 			spec.Images = append(spec.Images, imagefixtures.Image{
 				Ref: fmt.Sprintf("bench/app-%03d:1", i), Bases: []string{"sc"},
 				Layers: []resource.Quantity{q("1Ki")}, Windows: builds,
@@ -229,9 +239,9 @@ func parallel(b *testing.B, n int, fn func(i int) error) {
 	}
 }
 
-func createNodes(ctx context.Context, b *testing.B, client kubernetes.Interface, host string) []string {
-	names := make([]string, benchNodes)
-	parallel(b, benchNodes, func(i int) error {
+func createNodes(ctx context.Context, b *testing.B, client kubernetes.Interface, host string, sz fleetSize) []string {
+	names := make([]string, sz.nodes)
+	parallel(b, sz.nodes, func(i int) error {
 		build := nodeBuild(i)
 		v, _ := osbuild.Parse(build)
 		name := fmt.Sprintf("ip-10-1-%d-%d.us-east-2.compute.internal", i/250, i%250)
@@ -252,7 +262,7 @@ func createNodes(ctx context.Context, b *testing.B, client kubernetes.Interface,
 		// kubelet reports up to 50 images; 20 of the node's own here.
 		var images []corev1.ContainerImage
 		for k := 0; k < 20; k++ {
-			images = append(images, corev1.ContainerImage{Names: []string{imageRef(host, (i+k*benchNodes)%benchImages)}, SizeBytes: 9 << 10})
+			images = append(images, corev1.ContainerImage{Names: []string{imageRef(host, (i+k*sz.nodes)%sz.images)}, SizeBytes: 9 << 10})
 		}
 		created.Status = corev1.NodeStatus{
 			NodeInfo: corev1.NodeSystemInfo{OperatingSystem: "windows", Architecture: "amd64", KernelVersion: build,
@@ -269,38 +279,38 @@ func createNodes(ctx context.Context, b *testing.B, client kubernetes.Interface,
 // createPods binds pod i to node i%N running image (i/50)%M, so each image's
 // 50 pods sit on 50 neighbouring nodes of both builds, and returns the unique registry lookups an audit
 // needs: one per tag plus one per (image, entry picked for a node build).
-func createPods(ctx context.Context, b *testing.B, client kubernetes.Interface, host string, nodes []string) int {
+func createPods(ctx context.Context, b *testing.B, client kubernetes.Interface, host string, nodes []string, sz fleetSize) int {
 	for ns := 0; ns < 10; ns++ {
 		_, _ = client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%d", ns)}}, metav1.CreateOptions{})
 	}
-	perImageBuilds := make([]map[string]bool, benchImages)
+	perImageBuilds := make([]map[string]bool, sz.images)
 	for i := range perImageBuilds {
 		perImageBuilds[i] = map[string]bool{}
 	}
-	for i := 0; i < benchPods; i++ {
-		perImageBuilds[podImage(i)][nodeBuild(i%benchNodes)] = true
+	for i := 0; i < sz.pods; i++ {
+		perImageBuilds[podImage(i, sz.images)][nodeBuild(i%sz.nodes)] = true
 	}
-	parallel(b, benchPods, func(i int) error {
+	parallel(b, sz.pods, func(i int) error {
 		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%05d", i), Namespace: fmt.Sprintf("bench-%d", i%10)},
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-%06d", i), Namespace: fmt.Sprintf("bench-%d", i%10)},
 			Spec: corev1.PodSpec{
-				NodeName:                     nodes[i%benchNodes],
+				NodeName:                     nodes[i%sz.nodes],
 				AutomountServiceAccountToken: new(bool),
-				Containers:                   []corev1.Container{{Name: "app", Image: imageRef(host, podImage(i))}},
+				Containers:                   []corev1.Container{{Name: "app", Image: imageRef(host, podImage(i, sz.images))}},
 				NodeSelector:                 map[string]string{"kubernetes.io/os": "windows"},
 			},
 		}
 		_, err := client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
 		return err
 	})
-	lookups := benchImages
+	lookups := sz.images
 	for _, set := range perImageBuilds {
 		lookups += len(set)
 	}
 	return lookups
 }
 
-func podImage(i int) int { return (i / 50) % benchImages }
+func podImage(i, images int) int { return (i / 50) % images }
 
 // continueOf is a list page's continue token.
 func continueOf(l interface{ GetContinue() string }, err error) (string, error) {
