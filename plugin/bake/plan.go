@@ -288,13 +288,13 @@ func (bp *BuildPlan) finish(o Options) error {
 	return nil
 }
 
-// defaultAMICached is what the EKS-optimized Windows AMIs cache: the
-// servercore and nanoserver of their own release (and pause, which is
-// too small to matter here).
 // baseImageRegistry is where the EKS-optimized Windows AMI's cached base
 // images come from.
 var baseImageRegistry = "mcr.microsoft.com"
 
+// defaultAMICached is what the EKS-optimized Windows AMIs cache: the
+// servercore and nanoserver of their own release (and pause, which is
+// too small to matter here).
 func defaultAMICached(build int) []string {
 	ltsc := map[int]string{17763: "ltsc2019", 20348: "ltsc2022", 26100: "ltsc2025"}[build]
 	if ltsc == "" {
