@@ -46,6 +46,9 @@ type KubeletConfig struct {
 	// means to this kubelet at pod start.
 	WarmedImages string `json:"warmedImages"`
 	Error        string `json:"error,omitempty"`
+
+	// nodeNames are the group's nodes, which findings name.
+	nodeNames []string
 }
 
 // What a pre-pulled image means under each policy. An image pulled outside
@@ -67,7 +70,7 @@ func readKubeletConfigs(ctx context.Context, o Options, r *Report) {
 		byName[r.Nodes[i].Name] = &r.Nodes[i]
 	}
 	for _, g := range r.Groups {
-		kc := KubeletConfig{Group: g.Group, AMI: g.AMI, Kubelet: g.Kubelet, Nodes: len(g.Nodes)}
+		kc := KubeletConfig{Group: g.Group, AMI: g.AMI, Kubelet: g.Kubelet, Nodes: len(g.Nodes), nodeNames: g.Nodes}
 		kc.Node = newestOf(g.Nodes, byName)
 		cfg, err := kubeletapi.Config(ctx, o.Client, kc.Node)
 		if err != nil {
@@ -102,8 +105,8 @@ func newestOf(names []string, nodes map[string]*inventory.Node) string {
 // each group's nodes.
 func kubeletConfigFindings(r *Report, groupImages func(nodes []string) []string) []finding.Finding {
 	var out []finding.Finding
-	for i, kc := range r.KubeletConfigs {
-		nodes := r.Groups[i].Nodes
+	for _, kc := range r.KubeletConfigs {
+		nodes := kc.nodeNames
 		switch {
 		case kc.Error != "":
 			out = append(out, finding.Finding{Code: KubeletConfigUnread, Severity: finding.Info, Nodes: []string{kc.Node},
@@ -162,8 +165,8 @@ func allowlisted(allowlist []string, image string) bool {
 		}
 	}
 	for _, entry := range allowlist {
-		if prefix, ok := strings.CutSuffix(entry, "*"); ok && strings.HasSuffix(entry, "/*") {
-			if strings.HasPrefix(repo, prefix) {
+		if prefix, ok := strings.CutSuffix(entry, "/*"); ok {
+			if strings.HasPrefix(repo, prefix+"/") {
 				return true
 			}
 		} else if entry == repo {

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
-	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
 )
 
 func TestAllowlistMatchesAsKubeletDoes(t *testing.T) {
@@ -32,12 +31,11 @@ const hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 func TestKubeletConfigFindings(t *testing.T) {
 	yes := true
 	r := &Report{
-		Groups: []inventory.Group{{Group: "always", Nodes: []string{"a"}}, {Group: "allow", Nodes: []string{"b"}}, {Group: "default", Nodes: []string{"c"}}, {Group: "unread", Nodes: []string{"d"}}},
 		KubeletConfigs: []KubeletConfig{
-			{Group: "always", Node: "a", CredentialsVerification: "AlwaysVerify"},
-			{Group: "allow", Node: "b", CredentialsVerification: "NeverVerifyAllowlistedImages", PreloadedAllowlist: []string{"r.example/ok/*"}},
-			{Group: "default", Node: "c", CredentialsVerification: "NeverVerifyPreloadedImages", SerializeImagePulls: &yes},
-			{Group: "unread", Node: "d", Error: "forbidden"},
+			{Group: "always", Node: "a", nodeNames: []string{"a"}, CredentialsVerification: "AlwaysVerify"},
+			{Group: "allow", Node: "b", nodeNames: []string{"b"}, CredentialsVerification: "NeverVerifyAllowlistedImages", PreloadedAllowlist: []string{"r.example/ok/*"}},
+			{Group: "default", Node: "c", nodeNames: []string{"c"}, CredentialsVerification: "NeverVerifyPreloadedImages", SerializeImagePulls: &yes},
+			{Group: "unread", Node: "d", nodeNames: []string{"d"}, Error: "forbidden"},
 		},
 	}
 	images := map[string][]string{"a": {"r.example/ok/x:1"}, "b": {"r.example/ok/x:1", "r.example/other/y:1"}, "c": {"r.example/other/y:1"}}
