@@ -92,6 +92,22 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) *Image {
 	return o.img
 }
 
+// Forget drops ref's record if its lookup failed, so the next Resolve asks
+// the registry again; it reports whether there was one to drop. Call it
+// when no Resolve of ref is in flight. The audit forgets an image whose
+// early lookup failed with fewer pull secrets than its pods turned out to
+// have.
+func (r *Resolver) Forget(ref string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o, ok := r.images[ref]
+	if !ok || (o.img != nil && o.img.Err == nil) {
+		return false
+	}
+	delete(r.images, ref)
+	return true
+}
+
 func (r *Resolver) remoteOptions(ctx context.Context, ref string) []remote.Option {
 	opts := append([]remote.Option{remote.WithContext(ctx)}, r.Options...)
 	if r.Keychain != nil {

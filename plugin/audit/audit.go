@@ -62,6 +62,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.ServerVersion = sv.GitVersion
 
+	// Lookups started while listing stop when the audit ends early.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	c := &collection{}
 	if err := c.listNodes(ctx, o, r); err != nil {
 		return nil, err
@@ -69,6 +72,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	nodeFindings(ctx, o, r)
 	wantImages := o.Sections[SectionImages] || o.Sections[SectionFindings]
 	if wantImages {
+		if c.ahead, err = startRegistry(ctx, &o, r); err != nil {
+			return nil, err
+		}
 		if err := c.listPods(ctx, o); err != nil {
 			return nil, err
 		}
@@ -83,7 +89,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}
 	if wantImages {
-		if err := setUpRegistry(ctx, &o, r, c.imageSecrets); err != nil {
+		if err := c.ahead.finish(c.imageSecrets, r); err != nil {
 			return nil, err
 		}
 		imageReports(ctx, o, r, c)
@@ -108,25 +114,6 @@ func nodeFindings(ctx context.Context, o Options, r *Report) {
 	}
 	r.Groups = inventory.GroupNodes(r.Nodes)
 	r.Findings = append(r.Findings, skew.Check(r.ServerVersion, r.Nodes)...)
-}
-
-// setUpRegistry notes --no-registry, or gives the resolver the pods' pull
-// secrets when it has no keychain of its own.
-func setUpRegistry(ctx context.Context, o *Options, r *Report, imageSecrets map[string]map[string]bool) error {
-	if o.Resolver == nil {
-		r.Skipped = append(r.Skipped, "registry: --no-registry; image sizes and OS-build compatibility were not checked")
-		return nil
-	}
-	if o.Resolver.Keychain != nil {
-		return nil
-	}
-	kc, err := newKeychains(ctx, o.Client, imageSecrets)
-	if err != nil {
-		return err
-	}
-	o.Resolver.Keychain = kc.For
-	r.Skipped = append(r.Skipped, kc.notes...)
-	return nil
 }
 
 func summarize(r *Report) {

@@ -26,6 +26,9 @@ type collection struct {
 	// imageSecrets are the pull secrets (namespace/name) of the pods using
 	// each image.
 	imageSecrets map[string]map[string]bool
+	// ahead starts registry lookups as images are found; nil without a
+	// registry.
+	ahead *registryAhead
 }
 
 type usage struct {
@@ -97,9 +100,12 @@ func (c *collection) addScheduled(p *corev1.Pod) {
 		if u == nil {
 			u = &usage{nodes: map[string][]string{}, podsOn: map[string]int{}}
 			c.uses[img] = u
+			c.ahead.image(img, c.imageSecrets[img])
 		}
 		u.pods++
-		u.podsOn[p.Spec.NodeName]++
+		if u.podsOn[p.Spec.NodeName]++; u.podsOn[p.Spec.NodeName] == 1 {
+			c.ahead.host(img, c.selected[p.Spec.NodeName])
+		}
 		if len(u.podNames) < 20 {
 			u.podNames = append(u.podNames, podName)
 		}
@@ -125,6 +131,9 @@ func (c *collection) addPending(p *corev1.Pod) {
 	sort.Strings(candidates)
 	for _, img := range podImages(p) {
 		c.addSecrets(img, p)
+		if c.uses[img] == nil {
+			c.ahead.image(img, c.imageSecrets[img])
+		}
 		c.pending = append(c.pending, pendingUse{pod: p.Namespace + "/" + p.Name, image: img, candidates: candidates})
 	}
 }

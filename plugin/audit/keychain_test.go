@@ -30,18 +30,33 @@ func TestKeychainsReadEachSecretOnceAndNoteFailures(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	k, err := newKeychains(context.Background(), client, map[string]map[string]bool{
-		"r.example/x:1": {"a/ok": true, "a/locked": true, "a/missing": true},
-		"r.example/y:1": {"a/ok": true},
-		"r.example/z:1": {},
-	})
+	ctx := context.Background()
+	k, err := newKeychains(ctx, client)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Early sets while pods are listed, then the final ones.
+	for _, use := range []struct {
+		img         string
+		set         map[string]bool
+		wantChanged bool
+	}{
+		{"r.example/x:1", map[string]bool{"a/ok": true}, false},
+		{"r.example/y:1", map[string]bool{"a/ok": true}, false},
+		{"r.example/z:1", map[string]bool{}, false},
+		{"r.example/x:1", map[string]bool{"a/ok": true, "a/locked": true, "a/missing": true}, true},
+		{"r.example/y:1", map[string]bool{"a/ok": true}, false},
+		{"r.example/z:1", map[string]bool{}, false},
+	} {
+		changed, err := k.use(ctx, use.img, use.set)
+		if err != nil || changed != use.wantChanged {
+			t.Errorf("use(%s, %v) = %v, %v; want changed %v", use.img, use.set, changed, err, use.wantChanged)
+		}
 	}
 	if gets != 3 {
 		t.Errorf("%d secret reads, want 3 (each once)", gets)
 	}
-	notes := strings.Join(k.notes, "\n")
+	notes := strings.Join(k.sortedNotes(), "\n")
 	if !strings.Contains(notes, "a/locked: forbidden") || !strings.Contains(notes, "a/missing: not found") {
 		t.Errorf("notes = %q", notes)
 	}
