@@ -5,13 +5,8 @@ package e2e
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	eventstypes "github.com/containerd/containerd/api/events"
-	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/typeurl/v2"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
@@ -34,7 +29,7 @@ func TestDaemonAndKubeletPullingOneImageUnpackEachLayerOnce(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		ref := applied.Ref("apps/big:1")
-		prepares := countPrepares(ctx, t, r.Containerd.Address)
+		prepares := countPrepares(ctx, t, r.Containerd)
 		r.Registry.Throttle(8 << 20)
 		d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{ref}})
 		waitPulling(t, d, ref)
@@ -49,7 +44,7 @@ func TestDaemonAndKubeletPullingOneImageUnpackEachLayerOnce(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		ref := applied.Ref("apps/big:1")
-		prepares := countPrepares(ctx, t, r.Containerd.Address)
+		prepares := countPrepares(ctx, t, r.Containerd)
 		r.Registry.Throttle(8 << 20)
 		kubelet := make(chan error, 1)
 		go func() { _, err := r.Containerd.CRIPull(ctx, ref); kubelet <- err }()
@@ -93,46 +88,12 @@ func checkUnpackedOnce(t *testing.T, d *daemon, ref string, prepares func() (int
 	}
 }
 
-// countPrepares counts the snapshots prepared to unpack a layer (the
-// unpacker's "extract-…" keys), in all and per chain.
-func countPrepares(ctx context.Context, t *testing.T, address string) func() (total, chains int) {
+// countPrepares is the rig's unpack counter on c.
+func countPrepares(ctx context.Context, t *testing.T, c *rig.Containerd) func() (total, chains int) {
 	t.Helper()
-	client, err := containerd.New(address, containerd.WithDefaultNamespace("k8s.io"))
+	count, err := c.CountUnpacks(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { client.Close() })
-	envelopes, errs := client.EventService().Subscribe(ctx, `topic=="/snapshot/prepare"`)
-	var mu sync.Mutex
-	perChain := map[string]int{}
-	go func() {
-		for {
-			select {
-			case e := <-envelopes:
-				ev, err := typeurl.UnmarshalAny(e.Event)
-				if err != nil {
-					continue
-				}
-				if p, ok := ev.(*eventstypes.SnapshotPrepare); ok && strings.HasPrefix(p.Key, "extract-") {
-					_, chain, _ := strings.Cut(p.Key, " ")
-					mu.Lock()
-					perChain[chain]++
-					mu.Unlock()
-				}
-			case <-errs:
-				return
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return func() (int, int) {
-		mu.Lock()
-		defer mu.Unlock()
-		n := 0
-		for _, c := range perChain {
-			n += c
-		}
-		return n, len(perChain)
-	}
+	return count
 }

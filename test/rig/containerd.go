@@ -112,6 +112,12 @@ type ContainerdOptions struct {
 	// pull-through cache sits behind a corporate CA. Rig.PrivateCARegistry
 	// names that front.
 	PrivateCA bool
+	// Snapshotter is "" (overlayfs, native where overlayfs cannot load) or
+	// "native": no rebase capability, so containerd unpacks each image's
+	// layers one after the other (v2.4.2 core/unpack/unpacker.go
+	// supportParallel), as on a Windows node, whose windows snapshotter
+	// declares no capabilities (v2.1.9 plugins/snapshots/windows/windows.go).
+	Snapshotter string
 }
 
 const mirrorTOML = `server = "https://{{.Mirror}}"
@@ -183,8 +189,12 @@ func (r *Rig) StartContainerdWith(ctx context.Context, name string, o Containerd
 	if o.Line == "" {
 		o.Line = "2.4"
 	}
-	c, err := r.startContainerdWith(ctx, name, "overlayfs", o)
-	if err == errSnapshotterUnavailable {
+	first := "overlayfs"
+	if o.Snapshotter != "" {
+		first = o.Snapshotter
+	}
+	c, err := r.startContainerdWith(ctx, name, first, o)
+	if err == errSnapshotterUnavailable && first == "overlayfs" {
 		c, err = r.startContainerdWith(ctx, name, "native", o)
 	}
 	if err != nil {

@@ -43,6 +43,10 @@ type Registry struct {
 	throttle atomic.Int64
 	// refuseRanges answers every ranged blob GET 416, as some proxies do.
 	refuseRanges atomic.Bool
+	// latency is added to every GET before it is answered (nanoseconds).
+	latency atomic.Int64
+
+	blobsInFlight, maxBlobsInFlight atomic.Int64
 
 	manifestGets atomic.Int64
 	blobGets     atomic.Int64
@@ -138,6 +142,14 @@ func (r *Registry) Counts() (manifestGets, blobGets, blobBytes int64) {
 // a pull lasts long enough to be interrupted.
 func (r *Registry) Throttle(bytesPerSecond int64) { r.throttle.Store(bytesPerSecond) }
 
+// Latency delays every GET by d before it is answered, as a registry a
+// region away (or behind a pull-through cache) does; 0 lifts it.
+func (r *Registry) Latency(d time.Duration) { r.latency.Store(int64(d)) }
+
+// MaxBlobsInFlight is the most blob GETs served at once since the last
+// ResetCounts: how many connections a client used.
+func (r *Registry) MaxBlobsInFlight() int64 { return r.maxBlobsInFlight.Load() }
+
 // RefuseRanges makes the registry answer ranged blob GETs with 416 Range
 // Not Satisfiable, as some proxies and caches in front of registries do.
 func (r *Registry) RefuseRanges(refuse bool) { r.refuseRanges.Store(refuse) }
@@ -147,6 +159,7 @@ func (r *Registry) ResetCounts() {
 	r.manifestGets.Store(0)
 	r.blobGets.Store(0)
 	r.blobBytes.Store(0)
+	r.maxBlobsInFlight.Store(0)
 }
 
 func (r *Registry) serve(l net.Listener) {
@@ -172,6 +185,9 @@ func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	if req.Method == http.MethodGet {
+		if d := time.Duration(r.latency.Load()); d > 0 {
+			time.Sleep(d)
+		}
 		switch {
 		case containsSegment(req.URL.Path, "manifests"):
 			r.manifestGets.Add(1)
@@ -183,6 +199,12 @@ func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
 			}
 			r.closeOpenRange(req)
 			w = &countingWriter{ResponseWriter: w, n: &r.blobBytes, rate: r.throttle.Load()}
+			defer r.blobsInFlight.Add(-1)
+			for n := r.blobsInFlight.Add(1); ; {
+				if m := r.maxBlobsInFlight.Load(); n <= m || r.maxBlobsInFlight.CompareAndSwap(m, n) {
+					break
+				}
+			}
 		}
 	}
 	r.handler.ServeHTTP(w, req)
