@@ -40,7 +40,15 @@ bake into the next Windows AMI.`,
 	limits := &clientLimits{}
 	limits.addFlags(root.PersistentFlags())
 	configFlags.WrapConfigFn = limits.wrap
-	root.PersistentPreRunE = func(*cobra.Command, []string) error { return limits.validate() }
+	prof := &profiling{}
+	prof.addFlags(root.PersistentFlags())
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if err := limits.validate(); err != nil {
+			return err
+		}
+		return prof.start()
+	}
+	root.PersistentPostRunE = func(*cobra.Command, []string) error { return prof.stop() }
 
 	root.AddCommand(NewCmdVersion(configFlags, streams))
 	root.AddCommand(NewCmdAudit(configFlags, streams))
