@@ -210,5 +210,7 @@ func FuzzComponent(f *testing.F) {
 		}
 		checkComponent(t, c, ctr, [][2]string{{first.pinned, first.tag},
 			{"mcr.microsoft.com/windows/servercore@" + digestB, "mcr.microsoft.com/windows/servercore:ltsc2022"}}, []string{region, ""})
+		bp.Component = c
+		checkTemplateFor(t, bp)
 	})
 }

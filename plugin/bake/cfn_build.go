@@ -1,0 +1,177 @@
+package bake
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/awslabs/goformation/v7/cloudformation/ec2"
+	"github.com/awslabs/goformation/v7/cloudformation/imagebuilder"
+	"go.yaml.in/yaml/v3"
+)
+
+// AMI tags the distribution sets, for Karpenter's amiSelectorTerms and for
+// the audit to recognise a baked AMI.
+const (
+	TagCluster    = "winimage.io/cluster"
+	TagBuild      = "winimage.io/windows-build"
+	TagKubernetes = "winimage.io/kubernetes-minor"
+	TagPlan       = "winimage.io/plan-digest"
+)
+
+// addBuild adds one build's component, recipe, Fast Launch template,
+// distribution, pipeline and outputs.
+func (t *Template) addBuild(bp *BuildPlan, minor, instanceType string) error {
+	if bp.Launch.BaseAMIParameter == "" {
+		return fmt.Errorf("build %d: no EKS-optimized AMI parameter (the server's Kubernetes minor is unknown), so there is no parent image", bp.Build)
+	}
+	data, err := bp.Component.YAML()
+	if err != nil {
+		return err
+	}
+	release := bp.WindowsServer
+	if release == "" {
+		release = strconv.Itoa(bp.Build)
+	}
+	id := func(kind string) string { return kind + release }
+	name := func(suffix string) string { return t.fn.Sub("${" + paramPrefix + "}-ws" + release + suffix) }
+	vol := bp.Disk.RootVolume
+	planDigest := digestOf(append(pinnedRefs(bp), strconv.Itoa(vol.SizeGiB))...)
+	ssmName := "${" + paramAMIPrefix + "}/windows-" + release + "/image_id"
+
+	t.Resources[id("Component")] = &imagebuilder.Component{
+		Name: t.fn.Sub("${" + paramPrefix + "}-prepull-" + strconv.Itoa(bp.Build)), Platform: "Windows",
+		Version: semver(string(data)), Data: str(string(data)), Description: str(bp.Component.Description),
+		ChangeDescription: str("plan " + planDigest),
+	}
+	t.Resources[id("Recipe")] = &imagebuilder.ImageRecipe{
+		Name: name(""), Version: semver(string(data), bp.Launch.BaseAMIParameter, strconv.Itoa(vol.SizeGiB)),
+		Description: str(fmt.Sprintf("EKS-optimized Windows Server %s for Kubernetes %s with the warm images pre-pulled", bp.WindowsServer, minor)),
+		ParentImage: "ssm:" + bp.Launch.BaseAMIParameter,
+		Components:  []imagebuilder.ImageRecipe_ComponentConfiguration{{ComponentArn: str(t.fn.Ref(id("Component")))}},
+		BlockDeviceMappings: []imagebuilder.ImageRecipe_InstanceBlockDeviceMapping{{DeviceName: str(vol.DeviceName),
+			Ebs: &imagebuilder.ImageRecipe_EbsInstanceBlockDeviceSpecification{VolumeSize: integer(vol.SizeGiB), VolumeType: str(vol.VolumeType), DeleteOnTermination: boolean(true)}}},
+	}
+	// Fast Launch pre-provisions by launching the AMI: without a default
+	// VPC it needs a launch template that places the instances.
+	t.Resources[id("FastLaunchTemplate")] = &ec2.LaunchTemplate{LaunchTemplateData: &ec2.LaunchTemplate_LaunchTemplateData{
+		InstanceType: str(instanceType),
+		NetworkInterfaces: []ec2.LaunchTemplate_NetworkInterface{{DeviceIndex: integer(0), SubnetId: str(t.fn.Ref(paramSubnet)),
+			Groups: []string{t.fn.Ref(paramGroup)}, DeleteOnTermination: boolean(true)}},
+	}}
+	fl := bp.Launch.FastLaunch
+	t.Resources[id("Distribution")] = &distributionConfiguration{Name: name(""),
+		Description: "Tags the warm AMI, pre-provisions Fast Launch snapshots and publishes its id",
+		Distributions: []distribution{{
+			DistributionConfiguration_Distribution: imagebuilder.DistributionConfiguration_Distribution{
+				Region: t.fn.Ref("AWS::Region"),
+				AmiDistributionConfiguration: &imagebuilder.DistributionConfiguration_AmiDistributionConfiguration{
+					Name: str(t.fn.Sub("${" + paramPrefix + "}-ws" + release + "-{{ imagebuilder:buildDate }}")),
+					AmiTags: map[string]string{TagCluster: t.fn.Ref(paramCluster), TagBuild: strconv.Itoa(bp.Build),
+						TagKubernetes: minor, TagPlan: planDigest},
+				},
+				FastLaunchConfigurations: []imagebuilder.DistributionConfiguration_FastLaunchConfiguration{{
+					Enabled: boolean(true), MaxParallelLaunches: integer(fl.MaxParallelLaunches),
+					LaunchTemplate: &imagebuilder.DistributionConfiguration_FastLaunchLaunchTemplateSpecification{
+						LaunchTemplateId:      str(t.fn.Ref(id("FastLaunchTemplate"))),
+						LaunchTemplateVersion: str(t.fn.GetAtt(id("FastLaunchTemplate"), "LatestVersionNumber"))},
+					SnapshotConfiguration: &imagebuilder.DistributionConfiguration_FastLaunchSnapshotConfiguration{TargetResourceCount: integer(fl.SnapshotCount)},
+				}},
+			},
+			SsmParameterConfigurations: []ssmParameterConfiguration{{ParameterName: t.fn.Sub(ssmName), DataType: "aws:ec2:image"}},
+		}},
+	}
+	t.Resources[id("Pipeline")] = &imagebuilder.ImagePipeline{
+		Name: name(""), Description: str("Rebuilds the warm Windows Server " + bp.WindowsServer + " AMI when the EKS-optimized AMI changes"),
+		ImageRecipeArn:                 str(t.fn.Ref(id("Recipe"))),
+		InfrastructureConfigurationArn: t.fn.Ref(infrastructueID),
+		DistributionConfigurationArn:   str(t.fn.Ref(id("Distribution"))),
+		Schedule: &imagebuilder.ImagePipeline_Schedule{ScheduleExpression: str(t.fn.Ref(paramSchedule)),
+			PipelineExecutionStartCondition: str(t.fn.Ref(paramCondition))},
+		ImageTestsConfiguration:      &imagebuilder.ImagePipeline_ImageTestsConfiguration{ImageTestsEnabled: boolean(true), TimeoutMinutes: integer(90)},
+		EnhancedImageMetadataEnabled: boolean(true),
+		Status:                       str("ENABLED"),
+	}
+	return t.addOutputs(bp, release, ssmName)
+}
+
+func pinnedRefs(bp *BuildPlan) []string {
+	var out []string
+	for _, c := range bp.chosen() {
+		out = append(out, c.Ref+"@"+c.Digest)
+	}
+	return out
+}
+
+// addOutputs adds the SSM parameter's name and the snippets that use the
+// AMI: a Karpenter EC2NodeClass and a node group launch template.
+func (t *Template) addOutputs(bp *BuildPlan, release, ssmName string) error {
+	t.Outputs["AmiParameter"+release] = output{Description: "SSM parameter holding the newest warm Windows Server " + bp.WindowsServer + " AMI id",
+		Value: t.fn.Sub(ssmName)}
+	karpenter, err := karpenterSnippet(bp)
+	if err != nil {
+		return err
+	}
+	t.Outputs["Karpenter"+release] = output{Description: "EC2NodeClass spec fields that select the newest warm AMI by its tags", Value: t.fn.Sub(karpenter)}
+	lt, err := launchTemplateSnippet(bp, ssmName)
+	if err != nil {
+		return err
+	}
+	t.Outputs["NodeGroupLaunchTemplate"+release] = output{Description: "LaunchTemplateData for a managed node group on the warm AMI (resolved from the SSM parameter at each launch)", Value: t.fn.Sub(lt)}
+	return nil
+}
+
+// subVar marks where a snippet takes a template parameter; the rest of
+// the snippet is escaped for Fn::Sub.
+func subVar(name string) string { return "@@winimage-var:" + name + "@@" }
+
+// subSnippet is v as YAML for an Fn::Sub output: written through JSON so
+// goformation's json tags name the fields.
+func subSnippet(v any) (string, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	var tree any
+	if err := json.Unmarshal(data, &tree); err != nil {
+		return "", err
+	}
+	if data, err = yaml.Marshal(tree); err != nil {
+		return "", err
+	}
+	s := strings.ReplaceAll(string(data), "${", "${!")
+	for _, name := range []string{paramCluster, paramAMIPrefix} {
+		s = strings.ReplaceAll(s, subVar(name), "${"+name+"}")
+	}
+	return s, nil
+}
+
+func karpenterSnippet(bp *BuildPlan) (string, error) {
+	v := bp.Launch.RootVolume.EC2NodeClass
+	return subSnippet(map[string]any{
+		"amiFamily": "Windows" + bp.WindowsServer,
+		"amiSelectorTerms": []any{map[string]any{"tags": map[string]string{
+			TagCluster: subVar(paramCluster), TagBuild: strconv.Itoa(bp.Build)}}},
+		"blockDeviceMappings": []any{map[string]any{"deviceName": v.DeviceName, "rootVolume": true,
+			"ebs": map[string]any{"volumeSize": v.EBS.VolumeSize, "volumeType": v.EBS.VolumeType}}},
+	})
+}
+
+// launchTemplateSnippet is LaunchTemplateData for a node group: the AMI
+// from the SSM parameter (EC2 resolves resolve:ssm: at each launch, so the
+// group takes a new AMI on its next instance refresh), the planned root
+// volume, filled from S3 ahead of reads (a volume made from a snapshot
+// otherwise loads lazily, and the baked layers are what a pod reads first).
+func launchTemplateSnippet(bp *BuildPlan, ssmName string) (string, error) {
+	v := bp.Launch.RootVolume.LaunchTemplate
+	ebs := launchTemplateEbs{LaunchTemplate_Ebs: ec2.LaunchTemplate_Ebs{VolumeSize: integer(v.Ebs.VolumeSize), VolumeType: str(v.Ebs.VolumeType), DeleteOnTermination: boolean(true)},
+		VolumeInitializationRate: integer(300)}
+	param := strings.ReplaceAll(ssmName, "${"+paramAMIPrefix+"}", subVar(paramAMIPrefix))
+	return subSnippet(map[string]any{
+		"ImageId":             "resolve:ssm:" + param,
+		"BlockDeviceMappings": []any{map[string]any{"DeviceName": v.DeviceName, "Ebs": ebs}},
+		"UserData": map[string]any{"Fn::Base64": "<powershell>\n& 'C:\\Program Files\\Amazon\\EKS\\Start-EKSBootstrap.ps1' -EKSClusterName '" +
+			subVar(paramCluster) + "' -KubeletExtraArgs '--node-labels=" + TagBuild + "=" + strconv.Itoa(bp.Build) + "'\n</powershell>\n"},
+	})
+}

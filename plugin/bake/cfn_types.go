@@ -1,0 +1,52 @@
+package bake
+
+import (
+	"encoding/json"
+
+	"github.com/awslabs/goformation/v7/cloudformation/ec2"
+	"github.com/awslabs/goformation/v7/cloudformation/imagebuilder"
+)
+
+// goformation v7.14.9 lags AWS's resource specification in two properties
+// the template needs; these types add them to goformation's own, and the
+// template check against @aws-cdk/aws-service-spec in make test holds them
+// to the specification.
+
+// distribution is an Image Builder distribution with
+// SsmParameterConfigurations (writes the new AMI's id to an SSM parameter).
+type distribution struct {
+	imagebuilder.DistributionConfiguration_Distribution
+	SsmParameterConfigurations []ssmParameterConfiguration `json:"SsmParameterConfigurations,omitempty"`
+}
+
+// ssmParameterConfiguration is AWS::ImageBuilder::DistributionConfiguration
+// SsmParameterConfiguration.
+type ssmParameterConfiguration struct {
+	ParameterName string `json:"ParameterName"`
+	DataType      string `json:"DataType,omitempty"`
+}
+
+// distributionConfiguration is AWS::ImageBuilder::DistributionConfiguration
+// over distribution.
+type distributionConfiguration struct {
+	Name          string            `json:"Name"`
+	Description   string            `json:"Description,omitempty"`
+	Distributions []distribution    `json:"Distributions"`
+	Tags          map[string]string `json:"Tags,omitempty"`
+}
+
+func (d *distributionConfiguration) MarshalJSON() ([]byte, error) {
+	type properties distributionConfiguration
+	return json.Marshal(struct {
+		Type       string     `json:"Type"`
+		Properties properties `json:"Properties"`
+	}{"AWS::ImageBuilder::DistributionConfiguration", properties(*d)})
+}
+
+// launchTemplateEbs is a launch template's EBS settings with
+// VolumeInitializationRate (MiB/s at which a volume made from a snapshot
+// is filled from S3 ahead of reads).
+type launchTemplateEbs struct {
+	ec2.LaunchTemplate_Ebs
+	VolumeInitializationRate *int `json:"VolumeInitializationRate,omitempty"`
+}

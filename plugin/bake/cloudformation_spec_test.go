@@ -1,0 +1,60 @@
+//go:build linux
+
+package bake
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/winimage-io/kubectl-winimage/test/cfnspec"
+)
+
+// Every plan shape's template holds to AWS's resource specification
+// (@aws-cdk/aws-service-spec): types, properties, required ones, allowed
+// values, Ref and GetAtt targets.
+func TestTemplateOfEveryShapeHoldsToTheSpecification(t *testing.T) {
+	spec := cfnspec.ForTest(t)
+	for name, p := range cfnShapes(t) {
+		t.Run(name, func(t *testing.T) {
+			tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := tmpl.JSON()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if errs := spec.Validate(data); len(errs) > 0 {
+				t.Fatalf("%d problems:\n%s", len(errs), strings.Join(errs, "\n"))
+			}
+		})
+	}
+}
+
+// The same check refuses this template once a property is misspelled, a
+// required one dropped or a value leaves its allowed set.
+func TestSpecificationCheckRefusesABrokenTemplate(t *testing.T) {
+	spec := cfnspec.ForTest(t)
+	tmpl, err := cfnShapes(t)["one build"].CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := tmpl.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ from, to, want string }{
+		{`"DataType": "aws:ec2:image"`, `"DataTyp": "aws:ec2:image"`, `unknown property "DataTyp"`},
+		{`"ParentImage": `, `"ParentImages": `, `required property "ParentImage" missing`},
+		{`"Platform": "Windows"`, `"Platform": "windows"`, `is not one of`},
+		{`"TargetResourceCount": 1`, `"TargetResourceCount": "1"`, `want type integer`},
+	} {
+		broken := strings.Replace(string(data), tc.from, tc.to, 1)
+		if broken == string(data) {
+			t.Fatalf("%s not in the template", tc.from)
+		}
+		if errs := strings.Join(spec.Validate([]byte(broken)), "\n"); !strings.Contains(errs, tc.want) {
+			t.Errorf("%s → %s: want %q, have:\n%s", tc.from, tc.to, tc.want, errs)
+		}
+	}
+}

@@ -1,0 +1,217 @@
+package bake
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// cfnBuild is a build plan as Make leaves it, for the images given.
+func cfnBuild(t testing.TB, build int, release string, refs ...string) BuildPlan {
+	bp := planWith(refs...)
+	bp.Build, bp.WindowsServer = build, release
+	bp.Disk.RootVolume = RootVolume{DeviceName: "/dev/sda1", SizeGiB: 150, VolumeType: "gp3"}
+	c, err := ComponentFor(bp, DefaultCtr, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp.Component, bp.IAMPolicy = c, PolicyFor(bp)
+	bp.Launch = launchFor(bp, nil, "1.33")
+	return *bp
+}
+
+func cfnPlan(builds ...BuildPlan) *Plan {
+	return &Plan{KubernetesMinor: "1.33", Builds: builds}
+}
+
+// cfnShapes are the plan shapes every check runs on.
+func cfnShapes(t testing.TB) map[string]*Plan {
+	return map[string]*Plan{
+		"one build": cfnPlan(cfnBuild(t, 20348, "2022", "r.example/shop/web:2.3.1")),
+		"three builds": cfnPlan(cfnBuild(t, 17763, "2019", "r.example/shop/web:2.3.1"),
+			cfnBuild(t, 20348, "2022", "r.example/shop/web:2.3.1", "r.example/shop/cart:1.8.0"),
+			cfnBuild(t, 26100, "2025", "r.example/tools/log:1.4")),
+		"private ECR": cfnPlan(cfnBuild(t, 20348, "2022", "123456789012.dkr.ecr.us-east-2.amazonaws.com/shop/web:2.3.1",
+			"123456789012.dkr.ecr.us-east-2.amazonaws.com/shop/cart@"+digestB)),
+		"public registries only": cfnPlan(cfnBuild(t, 20348, "2022", "mcr.microsoft.com/dotnet/framework/aspnet:4.8", "nginx:1.27")),
+	}
+}
+
+func templateTree(t testing.TB, p *Plan) map[string]any {
+	t.Helper()
+	tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := tmpl.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tree map[string]any
+	if err := json.Unmarshal(data, &tree); err != nil {
+		t.Fatalf("template is not JSON: %v\n%s", err, data)
+	}
+	return tree
+}
+
+// at reads tree at a dotted path; [n] indexes lists.
+func at(t testing.TB, tree any, path string) any {
+	t.Helper()
+	v := tree
+	for _, key := range strings.Split(path, ".") {
+		name, index, list := strings.Cut(key, "[")
+		if name != "" {
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("%s: %s is not an object", path, name)
+			}
+			v = m[name]
+		}
+		if list {
+			var i int
+			fmt.Sscanf(index, "%d]", &i)
+			l, ok := v.([]any)
+			if !ok || i >= len(l) {
+				t.Fatalf("%s: no element %d", path, i)
+			}
+			v = l[i]
+		}
+	}
+	return v
+}
+
+func ref(name string) map[string]any { return map[string]any{"Ref": name} }
+
+// The template carries the plan: the same component document as -o
+// component, the build's EKS AMI parameter, the planned volume, Fast Launch
+// counts and the rebuild schedule.
+func TestTemplateCarriesThePlan(t *testing.T) {
+	p := cfnShapes(t)["three builds"]
+	tree := templateTree(t, p)
+	for _, bp := range p.Builds {
+		rel := bp.WindowsServer
+		want, _ := bp.Component.YAML()
+		for path, v := range map[string]any{
+			"Resources.Component" + rel + ".Properties.Data":                                                                                      string(want),
+			"Resources.Component" + rel + ".Properties.Platform":                                                                                  "Windows",
+			"Resources.Recipe" + rel + ".Properties.ParentImage":                                                                                  "ssm:/aws/service/ami-windows-latest/Windows_Server-" + rel + "-English-Core-EKS_Optimized-1.33/image_id",
+			"Resources.Recipe" + rel + ".Properties.Components[0].ComponentArn":                                                                   ref("Component" + rel),
+			"Resources.Recipe" + rel + ".Properties.BlockDeviceMappings[0].Ebs.VolumeSize":                                                        float64(150),
+			"Resources.Recipe" + rel + ".Properties.BlockDeviceMappings[0].Ebs.VolumeType":                                                        "gp3",
+			"Resources.Distribution" + rel + ".Properties.Distributions[0].FastLaunchConfigurations[0].SnapshotConfiguration.TargetResourceCount": float64(bp.Launch.FastLaunch.SnapshotCount),
+			"Resources.Distribution" + rel + ".Properties.Distributions[0].FastLaunchConfigurations[0].MaxParallelLaunches":                       float64(bp.Launch.FastLaunch.MaxParallelLaunches),
+			"Resources.Distribution" + rel + ".Properties.Distributions[0].SsmParameterConfigurations[0].DataType":                                "aws:ec2:image",
+			"Resources.Pipeline" + rel + ".Properties.ImageRecipeArn":                                                                             ref("Recipe" + rel),
+			"Resources.Pipeline" + rel + ".Properties.Schedule.PipelineExecutionStartCondition":                                                   ref(paramCondition),
+			"Resources.Pipeline" + rel + ".Properties.Schedule.ScheduleExpression":                                                                ref(paramSchedule),
+			"Resources.Pipeline" + rel + ".Properties.ImageTestsConfiguration.ImageTestsEnabled":                                                  true,
+		} {
+			if got := at(t, tree, path); !reflect.DeepEqual(got, v) {
+				t.Errorf("%s = %#v, want %#v", path, got, v)
+			}
+		}
+		tags := at(t, tree, "Resources.Distribution"+rel+".Properties.Distributions[0].AmiDistributionConfiguration.AmiTags").(map[string]any)
+		if tags[TagBuild] != fmt.Sprint(bp.Build) || !reflect.DeepEqual(tags[TagCluster], ref(paramCluster)) || tags[TagKubernetes] != "1.33" {
+			t.Errorf("AMI tags %v", tags)
+		}
+	}
+	if got := at(t, tree, "Parameters.ClusterName.Default"); got != "prod-east" {
+		t.Errorf("cluster default %v", got)
+	}
+	// No ECR repository: the role has the managed policies only.
+	if _, ok := at(t, tree, "Resources.InstanceRole.Properties").(map[string]any)["Policies"]; ok {
+		t.Error("an ECR policy on a role that pulls no private ECR image")
+	}
+}
+
+func TestTemplateGrantsExactlyThePrivateECRRepositories(t *testing.T) {
+	tree := templateTree(t, cfnShapes(t)["private ECR"])
+	got := at(t, tree, "Resources.InstanceRole.Properties.Policies[0].PolicyDocument.Statement[1].Resource")
+	want := []any{"arn:aws:ecr:us-east-2:123456789012:repository/shop/cart", "arn:aws:ecr:us-east-2:123456789012:repository/shop/web"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ECR resources %v, want %v", got, want)
+	}
+}
+
+func TestTemplateRefusesAnEmptyPlanAndABadClusterName(t *testing.T) {
+	empty := &Plan{KubernetesMinor: "1.33", Builds: []BuildPlan{{Build: 20348, WindowsServer: "2022"}}}
+	if _, err := empty.CloudFormation(CloudFormationOptions{ClusterName: "prod"}); err == nil || !strings.Contains(err.Error(), "no image was chosen") {
+		t.Errorf("empty plan: %v", err)
+	}
+	p := cfnShapes(t)["one build"]
+	for _, name := range []string{"", "-x", "a b", "eyJSZWYiOiJBQiJ9=", "prod.east", strings.Repeat("a", 101)} {
+		if _, err := p.CloudFormation(CloudFormationOptions{ClusterName: name}); err == nil {
+			t.Errorf("cluster name %q accepted", name)
+		}
+	}
+}
+
+// intrinsicPaths lists where a template calls intrinsic functions.
+func intrinsicPaths(v any, path string, out *[]string) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if k == "Ref" || strings.HasPrefix(k, "Fn::") {
+				*out = append(*out, path)
+			}
+			intrinsicPaths(e, path+"."+k, out)
+		}
+	case []any:
+		for i, e := range x {
+			intrinsicPaths(e, fmt.Sprintf("%s[%d]", path, i), out)
+		}
+	}
+}
+
+func intrinsicsOf(tree any) []string {
+	var paths []string
+	intrinsicPaths(tree, "", &paths)
+	sort.Strings(paths)
+	return paths
+}
+
+var (
+	benignOnce sync.Once
+	benign     []string
+)
+
+// checkTemplateFor is the fuzz check: the template of a plan with ref
+// calls functions exactly where the benign template does, and carries the
+// component document unchanged.
+func checkTemplateFor(t *testing.T, bp *BuildPlan) {
+	bp.Disk.RootVolume = RootVolume{DeviceName: "/dev/sda1", SizeGiB: 150, VolumeType: "gp3"}
+	bp.IAMPolicy = PolicyFor(bp)
+	bp.Launch = launchFor(bp, nil, "1.33")
+	tree := templateTree(t, cfnPlan(*bp))
+	benignOnce.Do(func() {
+		benign = intrinsicsOf(templateTree(t, cfnPlan(cfnBuild(t, 20348, "2022", "nginx:1.27", "mcr.microsoft.com/windows/servercore:ltsc2022"))))
+	})
+	if got, want := intrinsicsOf(tree), benign; !reflect.DeepEqual(got, want) {
+		t.Fatalf("functions at %v, want %v", got, want)
+	}
+	want, _ := bp.Component.YAML()
+	if got := at(t, tree, "Resources.Component2022.Properties.Data"); got != string(want) {
+		t.Fatalf("component data changed on its way into the template:\n%v\nwant\n%s", got, want)
+	}
+}
+
+// A cluster named like base64 of {"Ref":"AB"} (a valid EKS name) stays a
+// name: goformation's writer would decode it into a Ref.
+func TestNamesThatDecodeAsFunctionsStayText(t *testing.T) {
+	tmpl, err := cfnShapes(t)["one build"].CloudFormation(CloudFormationOptions{ClusterName: "eyJSZWYiOiJBQiJ9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := tmpl.JSON()
+	var tree map[string]any
+	if err := json.Unmarshal(data, &tree); err != nil {
+		t.Fatal(err)
+	}
+	if got := at(t, tree, "Parameters.ClusterName.Default"); got != "eyJSZWYiOiJBQiJ9" {
+		t.Fatalf("cluster name became %#v", got)
+	}
+}
