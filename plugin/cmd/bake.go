@@ -37,6 +37,9 @@ type BakeOptions struct {
 	Ctr         string
 	Builds      []int
 	Concurrency int
+	// ClusterName and BuildInstanceTypes shape -o cloudformation.
+	ClusterName        string
+	BuildInstanceTypes []string
 
 	genericiooptions.IOStreams
 
@@ -48,7 +51,7 @@ type BakeOptions struct {
 	printer   printers.ResourcePrinter
 }
 
-var bakeOutputs = outputFormats{"table", "json", "yaml", "component", "policy"}
+var bakeOutputs = outputFormats{"table", "json", "yaml", "component", "policy", "cloudformation"}
 
 // NewBakeOptions returns the defaults.
 func NewBakeOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *BakeOptions {
@@ -84,11 +87,24 @@ nodes/proxy), else given by --base-usage, else assumed and said so.
 pulls each image by digest with ctr into containerd's k8s.io namespace,
 pinned, tags it with the name pods use, and fails the build if any is
 missing); -o policy the IAM policy its instance role needs for exactly the
-ECR repositories used; -o json|yaml the whole plan, for pipelines.`,
+ECR repositories used; -o json|yaml the whole plan, for pipelines.
+
+-o cloudformation prints one CloudFormation template for every build with
+images chosen: the component, an Image Builder recipe on the build's
+EKS-optimized AMI (its SSM parameter) with the planned root volume, the
+build instances' role and infrastructure, a distribution that tags the AMI
+(winimage.io/cluster, -windows-build, -kubernetes-minor, -plan-digest),
+turns on Fast Launch and writes the AMI id to an SSM parameter, and a
+pipeline that rebuilds when the EKS AMI changes; its outputs are snippets
+for a Karpenter EC2NodeClass and a node group launch template. Deploy it
+with aws cloudformation deploy; the resource list goes to stderr.`,
 		Example: `  kubectl winimage bake
   kubectl winimage bake --top 5 --max-bytes 20Gi -o json
   kubectl winimage bake --build 20348 -o component > winimage-prepull-20348.yaml
-  kubectl winimage bake --build 20348 -o policy > instance-role-policy.json`,
+  kubectl winimage bake --build 20348 -o policy > instance-role-policy.json
+  kubectl winimage bake -o cloudformation > warm-ami.yaml
+  aws cloudformation deploy --template-file warm-ami.yaml --stack-name winimage-warm-ami \
+    --capabilities CAPABILITY_IAM --parameter-overrides SubnetId=subnet-0abc SecurityGroupId=sg-0abc`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(cmd); err != nil {
@@ -112,8 +128,10 @@ ECR repositories used; -o json|yaml the whole plan, for pipelines.`,
 	cmd.Flags().StringVar(&o.Ctr, "ctr", o.Ctr, "Path of ctr.exe on the Image Builder instance")
 	cmd.Flags().IntSliceVar(&o.Builds, "build", nil, "Windows builds to plan for, e.g. 20348 (default: every build in the fleet)")
 	cmd.Flags().IntVar(&o.Concurrency, "registry-concurrency", o.Concurrency, "Registry lookups in flight at once")
+	cmd.Flags().StringVar(&o.ClusterName, "cluster-name", "", "EKS cluster name for -o cloudformation (default: from the kubeconfig's cluster)")
+	cmd.Flags().StringSliceVar(&o.BuildInstanceTypes, "build-instance-types", bake.DefaultBuildInstanceTypes, "Image Builder build instance types for -o cloudformation")
 	o.PrintFlags.AddFlags(cmd)
-	cmd.Flags().Lookup("output").Usage = "Output format: table (default), json, yaml, component or policy"
+	cmd.Flags().Lookup("output").Usage = "Output format: table (default), json, yaml, component, policy or cloudformation"
 	return cmd
 }
 
@@ -133,6 +151,11 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 	}
 	o.budget, o.disk.VolumeBytes, o.disk.BaseUsageBytes = sizeFlag(o.MaxBytes), sizeFlag(o.Volume), sizeFlag(o.BaseUsage)
 	o.disk.OnDiskRatio = o.OnDiskRatio
+	if o.format == "cloudformation" && o.ClusterName == "" {
+		if o.ClusterName, err = kubeconfigClusterName(o.ConfigFlags); err != nil {
+			return err
+		}
+	}
 	if o.client == nil {
 		if o.client, err = protobufClient(o.ConfigFlags); err != nil {
 			return err
@@ -169,6 +192,14 @@ func (o *BakeOptions) Validate() error {
 	for _, b := range o.Builds {
 		if b <= 0 {
 			return fmt.Errorf("--build %d: give a Windows build number such as 20348", b)
+		}
+	}
+	if o.format == "cloudformation" {
+		if err := bake.CheckClusterName(o.ClusterName); err != nil {
+			return err
+		}
+		if len(o.BuildInstanceTypes) == 0 {
+			return fmt.Errorf("--build-instance-types: give at least one instance type")
 		}
 	}
 	if (o.format == "component" || o.format == "policy") && len(o.Builds) > 1 {
@@ -219,8 +250,32 @@ func (o *BakeOptions) Run(ctx context.Context) error {
 		return o.printer.PrintObj(plan, o.Out)
 	case "component", "policy":
 		return o.printOne(plan)
+	case "cloudformation":
+		return o.printTemplate(plan)
 	}
 	return bake.PrintTable(o.Out, plan)
+}
+
+// printTemplate prints the CloudFormation template, and its resources to
+// stderr.
+func (o *BakeOptions) printTemplate(plan *bake.Plan) error {
+	t, err := plan.CloudFormation(bake.CloudFormationOptions{ClusterName: o.ClusterName, InstanceTypes: o.BuildInstanceTypes})
+	if err != nil {
+		return err
+	}
+	data, err := t.YAML()
+	if err != nil {
+		return err
+	}
+	if _, err := o.Out.Write(data); err != nil {
+		return err
+	}
+	summary := t.Summary()
+	fmt.Fprintf(o.ErrOut, "CloudFormation template for cluster %s: %d resources\n", o.ClusterName, len(summary))
+	for _, line := range summary {
+		fmt.Fprintln(o.ErrOut, "  "+line)
+	}
+	return nil
 }
 
 // printOne prints the component or the policy of the one build asked for

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/bake"
+	"github.com/winimage-io/kubectl-winimage/test/cfnspec"
 	"github.com/winimage-io/kubectl-winimage/test/pwsh"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
@@ -181,6 +182,42 @@ func TestBakeRanksBuildsAndItsComponentReallyPullsAndPins(t *testing.T) {
 					}
 				}
 			}
+		}
+	})
+
+	phase(t, "-o cloudformation: one template for both builds, to the specification", func(t *testing.T) {
+		out, stderr, code := runPlugin(t, r.Kubeconfig, append(args, "-o", "cloudformation", "--cluster-name", "rig-east")...)
+		if code != 0 {
+			t.Fatalf("-o cloudformation: exit %d\n%s", code, stderr)
+		}
+		var tmpl map[string]any
+		if err := yaml.Unmarshal([]byte(out), &tmpl); err != nil {
+			t.Fatalf("template YAML: %v\n%s", err, out)
+		}
+		data, err := json.Marshal(tmpl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errs := cfnspec.ForTest(t).Validate(data); len(errs) > 0 {
+			t.Fatalf("template does not hold to the specification:\n%s", strings.Join(errs, "\n"))
+		}
+		resources := tmpl["Resources"].(map[string]any)
+		for _, bp := range plan.Builds {
+			want, _, _ := runPlugin(t, r.Kubeconfig, append(args, "--build", strconv.Itoa(bp.Build), "-o", "component")...)
+			comp := resources["Component"+bp.WindowsServer].(map[string]any)["Properties"].(map[string]any)
+			if comp["Data"] != want {
+				t.Errorf("build %d: the template's component is not -o component's", bp.Build)
+			}
+		}
+		for _, s := range []string{"CloudFormation template for cluster rig-east: 13 resources", "Pipeline2019", "Pipeline2022", "AWS::ImageBuilder::ImagePipeline"} {
+			if !strings.Contains(stderr, s) {
+				t.Errorf("summary lacks %q:\n%s", s, stderr)
+			}
+		}
+		// A kubeconfig cluster that is no EKS name needs --cluster-name: one
+		// line, exit 1, before anything is looked up.
+		if _, stderr, code := runPlugin(t, r.Kubeconfig, "bake", "-o", "cloudformation", "--cluster-name", "not a name"); code != 1 || !strings.Contains(stderr, "--cluster-name") {
+			t.Errorf("bad cluster name: exit %d %s", code, stderr)
 		}
 	})
 
