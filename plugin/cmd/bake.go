@@ -45,10 +45,12 @@ type BakeOptions struct {
 
 	namespace string
 	format    string
-	budget    int64
-	disk      bake.DiskOptions
-	client    kubernetes.Interface
-	printer   printers.ResourcePrinter
+	// clusterFromKubeconfig: ClusterName was not given but derived.
+	clusterFromKubeconfig bool
+	budget                int64
+	disk                  bake.DiskOptions
+	client                kubernetes.Interface
+	printer               printers.ResourcePrinter
 }
 
 var bakeOutputs = outputFormats{"table", "json", "yaml", "component", "policy", "cloudformation"}
@@ -155,6 +157,7 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 		if o.ClusterName, err = kubeconfigClusterName(o.ConfigFlags); err != nil {
 			return err
 		}
+		o.clusterFromKubeconfig = true
 	}
 	if o.client == nil {
 		if o.client, err = protobufClient(o.ConfigFlags); err != nil {
@@ -196,6 +199,9 @@ func (o *BakeOptions) Validate() error {
 	}
 	if o.format == "cloudformation" {
 		if err := bake.CheckClusterName(o.ClusterName); err != nil {
+			if o.clusterFromKubeconfig {
+				return fmt.Errorf("the kubeconfig's cluster %q is no EKS cluster name: give --cluster-name", o.ClusterName)
+			}
 			return err
 		}
 		if len(o.BuildInstanceTypes) == 0 {
