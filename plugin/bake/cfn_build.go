@@ -22,11 +22,18 @@ const (
 
 // addBuild adds one build's component, recipe, Fast Launch template,
 // distribution, pipeline and outputs.
-func (t *Template) addBuild(bp *BuildPlan, minor, instanceType string) error {
+func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions) error {
 	if bp.Launch.BaseAMIParameter == "" {
 		return fmt.Errorf("build %d: no EKS-optimized AMI parameter (the server's Kubernetes minor is unknown), so there is no parent image", bp.Build)
 	}
-	data, err := bp.Component.YAML()
+	component := bp.Component
+	if o.ImageList != nil {
+		var err error
+		if component, err = ComponentFromList(bp, o.Ctr, o.Generator, o.ImageList); err != nil {
+			return err
+		}
+	}
+	data, err := component.YAML()
 	if err != nil {
 		return err
 	}
@@ -42,7 +49,7 @@ func (t *Template) addBuild(bp *BuildPlan, minor, instanceType string) error {
 
 	t.Resources[id("Component")] = &imagebuilder.Component{
 		Name: t.fn.Sub("${" + paramPrefix + "}-prepull-" + strconv.Itoa(bp.Build)), Platform: "Windows",
-		Version: semver(string(data)), Data: str(string(data)), Description: str(bp.Component.Description),
+		Version: semver(string(data)), Data: str(string(data)), Description: str(component.Description),
 		ChangeDescription: str("plan " + planDigest),
 	}
 	t.Resources[id("Recipe")] = &imagebuilder.ImageRecipe{
@@ -56,7 +63,7 @@ func (t *Template) addBuild(bp *BuildPlan, minor, instanceType string) error {
 	// Fast Launch pre-provisions by launching the AMI: without a default
 	// VPC it needs a launch template that places the instances.
 	t.Resources[id("FastLaunchTemplate")] = &ec2.LaunchTemplate{LaunchTemplateData: &ec2.LaunchTemplate_LaunchTemplateData{
-		InstanceType: str(instanceType),
+		InstanceType: str(o.InstanceTypes[0]),
 		NetworkInterfaces: []ec2.LaunchTemplate_NetworkInterface{{DeviceIndex: integer(0), SubnetId: str(t.fn.Ref(paramSubnet)),
 			Groups: []string{t.fn.Ref(paramGroup)}, DeleteOnTermination: boolean(true)}},
 	}}

@@ -14,9 +14,26 @@ import (
 // values, Ref and GetAtt targets.
 func TestTemplateOfEveryShapeHoldsToTheSpecification(t *testing.T) {
 	spec := cfnspec.ForTest(t)
+	type shape struct {
+		p    *Plan
+		list string
+	}
+	shapes := map[string]shape{}
 	for name, p := range cfnShapes(t) {
+		shapes[name] = shape{p: p}
+	}
+	shapes["image list in S3"] = shape{cfnShapes(t)["three builds"], "s3://warm-lists/prod.txt"}
+	shapes["image list in SSM"] = shape{cfnShapes(t)["private ECR"], "ssm:/winimage/prod/images"}
+	for name, sh := range shapes {
 		t.Run(name, func(t *testing.T) {
-			tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+			o := CloudFormationOptions{ClusterName: "prod-east"}
+			if sh.list != "" {
+				var err error
+				if o.ImageList, err = ParseImageListURI(sh.list); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tmpl, err := sh.p.CloudFormation(o)
 			if err != nil {
 				t.Fatal(err)
 			}

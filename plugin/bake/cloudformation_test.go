@@ -215,3 +215,82 @@ func TestNamesThatDecodeAsFunctionsStayText(t *testing.T) {
 		t.Fatalf("cluster name became %#v", got)
 	}
 }
+
+func TestImageListURIsAreParsedStrictly(t *testing.T) {
+	for uri, want := range map[string]ImageListSource{
+		"s3://warm-lists/prod/east.txt": {Bucket: "warm-lists", Key: "prod/east.txt"},
+		"ssm:/winimage/prod/images":     {Parameter: "/winimage/prod/images"},
+		"ssm:winimage-images":           {Parameter: "/winimage-images"},
+		"s3://a.b-c/it's(1).txt":        {Bucket: "a.b-c", Key: "it's(1).txt"},
+	} {
+		got, err := ParseImageListURI(uri)
+		want.URI = uri
+		if err != nil || *got != want {
+			t.Errorf("%s: %+v, %v; want %+v", uri, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "https://x/y", "s3://Warm/x", "s3://warm", "s3://warm/", "s3://warm/$(calc)", "s3://warm/a b",
+		"ssm:", "ssm:/a b", "ssm:/a/'b'", "ssm:/a\n- evil"} {
+		if _, err := ParseImageListURI(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestImageListHasALinePerChosenImageOfEveryBuild(t *testing.T) {
+	got, err := cfnShapes(t)["three builds"].ImageList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# kubectl winimage image list: build pinned-reference [tag]\n" +
+		"17763 r.example/shop/web@" + digestA + " r.example/shop/web:2.3.1\n" +
+		"20348 r.example/shop/web@" + digestA + " r.example/shop/web:2.3.1\n" +
+		"20348 r.example/shop/cart@" + digestB + " r.example/shop/cart:1.8.0\n" +
+		"26100 r.example/tools/log@" + digestA + " r.example/tools/log:1.4\n"
+	if string(got) != want {
+		t.Fatalf("image list:\n%s\nwant:\n%s", got, want)
+	}
+	if _, err := (&Plan{Builds: []BuildPlan{{Build: 20348}}}).ImageList(); err == nil {
+		t.Error("an empty plan printed a list")
+	}
+}
+
+// With --image-list-uri the template's components read the list, the role
+// may read exactly that object or parameter, and ECR reads cover the
+// registries' repositories (the list can name new ones).
+func TestTemplateWithAnImageListReadsItAtBuildTime(t *testing.T) {
+	p := cfnShapes(t)["private ECR"]
+	for uri, grant := range map[string]string{
+		"s3://warm-lists/prod.txt":  "arn:${AWS::Partition}:s3:::warm-lists/prod.txt",
+		"ssm:/winimage/prod/images": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/winimage/prod/images",
+	} {
+		src, err := ParseImageListURI(uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east", ImageList: src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := tmpl.JSON()
+		var tree map[string]any
+		if err := json.Unmarshal(data, &tree); err != nil {
+			t.Fatal(err)
+		}
+		c, err := ComponentFromList(&p.Builds[0], DefaultCtr, "", src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := c.YAML()
+		if got := at(t, tree, "Resources.Component2022.Properties.Data"); got != string(want) {
+			t.Errorf("%s: component is not the list-reading one:\n%v", uri, got)
+		}
+		statements := at(t, tree, "Resources.InstanceRole.Properties.Policies[0].PolicyDocument.Statement").([]any)
+		if got := at(t, statements[len(statements)-1], "Resource[0]"); !reflect.DeepEqual(got, map[string]any{"Fn::Sub": grant}) {
+			t.Errorf("%s: list grant %v, want %s", uri, got, grant)
+		}
+		if got := at(t, statements[1], "Resource"); !reflect.DeepEqual(got, []any{"arn:aws:ecr:us-east-2:123456789012:repository/*"}) {
+			t.Errorf("%s: ECR grant %v", uri, got)
+		}
+	}
+}

@@ -212,5 +212,33 @@ func FuzzComponent(f *testing.F) {
 			{"mcr.microsoft.com/windows/servercore@" + digestB, "mcr.microsoft.com/windows/servercore:ltsc2022"}}, []string{region, ""})
 		bp.Component = c
 		checkTemplateFor(t, bp)
+		checkListComponent(t, bp, ctr)
 	})
+}
+
+// checkListComponent: the list-reading component of the same build parses,
+// has its three steps, and its ctr path reads back whole from its quotes.
+func checkListComponent(t *testing.T, bp *BuildPlan, ctr string) {
+	src, _ := ParseImageListURI("s3://warm-lists/prod.txt")
+	c, err := ComponentFromList(bp, ctr, "fuzz", src)
+	if err != nil {
+		t.Fatalf("list component refused a ctr path the other took: %v", err)
+	}
+	data, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc decoded
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("list component YAML: %v", err)
+	}
+	if len(doc.Phases) != 2 || len(doc.Phases[0].Steps) != 2 || len(doc.Phases[1].Steps) != 1 {
+		t.Fatalf("list component shape: %+v", doc.Phases)
+	}
+	for _, step := range [][]string{doc.Phases[0].Steps[1].Inputs.Commands, doc.Phases[1].Steps[0].Inputs.Commands} {
+		got, rest, ok := pwsh.Unquote(strings.TrimPrefix(step[1], "$ctr = "))
+		if !ok || got != ctr || rest != "" {
+			t.Fatalf("$ctr reads back as %q (rest %q), want %q", got, rest, ctr)
+		}
+	}
 }

@@ -40,6 +40,7 @@ type BakeOptions struct {
 	// ClusterName and BuildInstanceTypes shape -o cloudformation.
 	ClusterName        string
 	BuildInstanceTypes []string
+	ImageListURI       string
 
 	genericiooptions.IOStreams
 
@@ -47,13 +48,15 @@ type BakeOptions struct {
 	format    string
 	// clusterFromKubeconfig: ClusterName was not given but derived.
 	clusterFromKubeconfig bool
+	imageList             *bake.ImageListSource
+	imageListErr          error
 	budget                int64
 	disk                  bake.DiskOptions
 	client                kubernetes.Interface
 	printer               printers.ResourcePrinter
 }
 
-var bakeOutputs = outputFormats{"table", "json", "yaml", "component", "policy", "cloudformation"}
+var bakeOutputs = outputFormats{"table", "json", "yaml", "component", "policy", "cloudformation", "image-list"}
 
 // NewBakeOptions returns the defaults.
 func NewBakeOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *BakeOptions {
@@ -91,6 +94,9 @@ pinned, tags it with the name pods use, and fails the build if any is
 missing); -o policy the IAM policy its instance role needs for exactly the
 ECR repositories used; -o json|yaml the whole plan, for pipelines.
 
+-o image-list prints the chosen images of every build, a line each
+("BUILD PINNED [TAG]"), for --image-list-uri.
+
 -o cloudformation prints one CloudFormation template for every build with
 images chosen: the component, an Image Builder recipe on the build's
 EKS-optimized AMI (its SSM parameter) with the planned root volume, the
@@ -99,7 +105,9 @@ build instances' role and infrastructure, a distribution that tags the AMI
 turns on Fast Launch and writes the AMI id to an SSM parameter, and a
 pipeline that rebuilds when the EKS AMI changes; its outputs are snippets
 for a Karpenter EC2NodeClass and a node group launch template. Deploy it
-with aws cloudformation deploy; the resource list goes to stderr.`,
+with aws cloudformation deploy; the resource list goes to stderr. With
+--image-list-uri the components read that list (upload -o image-list
+there) when each AMI is built, so the list can change without the stack.`,
 		Example: `  kubectl winimage bake
   kubectl winimage bake --top 5 --max-bytes 20Gi -o json
   kubectl winimage bake --build 20348 -o component > winimage-prepull-20348.yaml
@@ -132,8 +140,9 @@ with aws cloudformation deploy; the resource list goes to stderr.`,
 	cmd.Flags().IntVar(&o.Concurrency, "registry-concurrency", o.Concurrency, "Registry lookups in flight at once")
 	cmd.Flags().StringVar(&o.ClusterName, "cluster-name", "", "EKS cluster name for -o cloudformation (default: from the kubeconfig's cluster)")
 	cmd.Flags().StringSliceVar(&o.BuildInstanceTypes, "build-instance-types", bake.DefaultBuildInstanceTypes, "Image Builder build instance types for -o cloudformation")
+	cmd.Flags().StringVar(&o.ImageListURI, "image-list-uri", "", "For -o cloudformation: components read the image list from this S3 object or SSM parameter at build time (s3://BUCKET/KEY, ssm:/NAME; -o image-list prints it)")
 	o.PrintFlags.AddFlags(cmd)
-	cmd.Flags().Lookup("output").Usage = "Output format: table (default), json, yaml, component, policy or cloudformation"
+	cmd.Flags().Lookup("output").Usage = "Output format: table (default), json, yaml, component, policy, cloudformation or image-list"
 	return cmd
 }
 
@@ -158,6 +167,9 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 			return err
 		}
 		o.clusterFromKubeconfig = true
+	}
+	if o.ImageListURI != "" {
+		o.imageList, o.imageListErr = bake.ParseImageListURI(o.ImageListURI)
 	}
 	if o.client == nil {
 		if o.client, err = protobufClient(o.ConfigFlags); err != nil {
@@ -196,6 +208,12 @@ func (o *BakeOptions) Validate() error {
 		if b <= 0 {
 			return fmt.Errorf("--build %d: give a Windows build number such as 20348", b)
 		}
+	}
+	if o.imageListErr != nil {
+		return o.imageListErr
+	}
+	if o.ImageListURI != "" && o.format != "cloudformation" {
+		return fmt.Errorf("--image-list-uri is for -o cloudformation")
 	}
 	if o.format == "cloudformation" {
 		if err := bake.CheckClusterName(o.ClusterName); err != nil {
@@ -258,6 +276,13 @@ func (o *BakeOptions) Run(ctx context.Context) error {
 		return o.printOne(plan)
 	case "cloudformation":
 		return o.printTemplate(plan)
+	case "image-list":
+		data, err := plan.ImageList()
+		if err != nil {
+			return err
+		}
+		_, err = o.Out.Write(data)
+		return err
 	}
 	return bake.PrintTable(o.Out, plan)
 }
@@ -265,7 +290,8 @@ func (o *BakeOptions) Run(ctx context.Context) error {
 // printTemplate prints the CloudFormation template, and its resources to
 // stderr.
 func (o *BakeOptions) printTemplate(plan *bake.Plan) error {
-	t, err := plan.CloudFormation(bake.CloudFormationOptions{ClusterName: o.ClusterName, InstanceTypes: o.BuildInstanceTypes})
+	t, err := plan.CloudFormation(bake.CloudFormationOptions{ClusterName: o.ClusterName, InstanceTypes: o.BuildInstanceTypes,
+		ImageList: o.imageList, Ctr: o.Ctr, Generator: "kubectl-winimage " + buildinfo.Version})
 	if err != nil {
 		return err
 	}
