@@ -164,11 +164,9 @@ func (s *slowRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.h.ServeHTTP(w, r)
 }
 
-func TestPrefetchFetchesManifestsConcurrentlyWithinTheLimit(t *testing.T) {
-	reg := &slowRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
-	srv := httptest.NewServer(reg)
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+// pushTwelve pushes twelve images with a 17763 and a 20348 entry each and
+// returns their references.
+func pushTwelve(t *testing.T, host string) []string {
 	spec := imagefixtures.Spec{}
 	var refs []string
 	for i := 0; i < 12; i++ {
@@ -178,6 +176,14 @@ func TestPrefetchFetchesManifestsConcurrentlyWithinTheLimit(t *testing.T) {
 	if _, err := imagefixtures.Push(context.Background(), host, spec); err != nil {
 		t.Fatal(err)
 	}
+	return refs
+}
+
+func TestPrefetchFetchesManifestsConcurrentlyWithinTheLimit(t *testing.T) {
+	reg := &slowRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	refs := pushTwelve(t, strings.TrimPrefix(srv.URL, "http://"))
 	r := &Resolver{Concurrency: 3}
 	ctx := context.Background()
 	imgs := r.ResolveAll(ctx, refs)

@@ -2,7 +2,6 @@ package imagesize
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -20,16 +19,7 @@ func TestLookaheadFillsTheCachesWithinTheLimit(t *testing.T) {
 	reg := &countingRegistry{h: slow}
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	spec := imagefixtures.Spec{}
-	var refs []string
-	for i := 0; i < 12; i++ {
-		spec.Images = append(spec.Images, imagefixtures.Image{Ref: fmt.Sprintf("apps/a%d:1", i), Layers: []resource.Quantity{resource.MustParse("1Ki")}, Windows: []string{"10.0.17763.1", "10.0.20348.1"}})
-		refs = append(refs, fmt.Sprintf("%s/apps/a%d:1", host, i))
-	}
-	if _, err := imagefixtures.Push(context.Background(), host, spec); err != nil {
-		t.Fatal(err)
-	}
+	refs := pushTwelve(t, strings.TrimPrefix(srv.URL, "http://"))
 	reg.manifests.Store(0)
 
 	r := &Resolver{Concurrency: 3}

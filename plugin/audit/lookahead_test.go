@@ -98,29 +98,38 @@ func pushWindowsImages(t *testing.T, host string, refs ...string) {
 	}
 }
 
-// The lookup of an image on the first page of pods is under way before the
-// second page is asked for.
-func TestRegistryLookupsOverlapThePodList(t *testing.T) {
+// startAuthRegistry serves the images refs (repository:tag) and then
+// counts lookups and guards /private/.
+func startAuthRegistry(t *testing.T, refs ...string) (*authRegistry, string) {
 	reg := &authRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
 	srv := httptest.NewServer(reg)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	pushWindowsImages(t, host, "apps/one:1", "apps/two:1")
+	pushWindowsImages(t, host, refs...)
 	reg.pushed.Store(true)
+	return reg, host
+}
 
-	client := fake.NewSimpleClientset(windowsNode("n1"))
-	var overlapped atomic.Bool
-	pagedPods(client, [][]corev1.Pod{
-		{podOn("n1", "a", host+"/apps/one:1")},
-		{podOn("n1", "b", host+"/apps/two:1")},
-	}, func() bool { return reg.tags.Load() >= 1 }, &overlapped)
-
+// auditTwoPages audits client's node with its pods answered in two pages,
+// the second only once a lookup reached reg; overlapped says it did.
+func auditTwoPages(t *testing.T, client *fake.Clientset, reg *authRegistry, first, second corev1.Pod) (r *Report, overlapped bool) {
+	var ok atomic.Bool
+	pagedPods(client, [][]corev1.Pod{{first}, {second}}, func() bool { return reg.tags.Load() >= 1 }, &ok)
 	r, err := Run(context.Background(), Options{Client: client, NodeSelector: "kubernetes.io/os=windows",
 		Sections: map[string]bool{SectionImages: true}, Resolver: &imagesize.Resolver{}, PageSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !overlapped.Load() {
+	return r, ok.Load()
+}
+
+// The lookup of an image on the first page of pods is under way before the
+// second page is asked for.
+func TestRegistryLookupsOverlapThePodList(t *testing.T) {
+	reg, host := startAuthRegistry(t, "apps/one:1", "apps/two:1")
+	r, overlapped := auditTwoPages(t, fake.NewSimpleClientset(windowsNode("n1")), reg,
+		podOn("n1", "a", host+"/apps/one:1"), podOn("n1", "b", host+"/apps/two:1"))
+	if !overlapped {
 		t.Error("no registry lookup started before the second page of pods was asked for")
 	}
 	if len(r.Images) != 2 || r.Images[0].Error != "" || r.Images[1].Error != "" || len(r.Images[0].Platforms) != 1 {
@@ -134,13 +143,8 @@ func TestRegistryLookupsOverlapThePodList(t *testing.T) {
 // An image's first pod has no pull secret, a later one has: the lookup that
 // failed without it is asked again with it once every pod is listed.
 func TestLookupThatFailedBeforeItsPullSecretWasSeenIsAskedAgain(t *testing.T) {
-	reg := &authRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
-	srv := httptest.NewServer(reg)
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
+	reg, host := startAuthRegistry(t, "private/app:1")
 	ref := host + "/private/app:1"
-	pushWindowsImages(t, host, "private/app:1")
-	reg.pushed.Store(true)
 
 	dockerConfig := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, base64.StdEncoding.EncodeToString([]byte("u:p")))
 	client := fake.NewSimpleClientset(windowsNode("n1"), &corev1.Secret{
@@ -148,18 +152,8 @@ func TestLookupThatFailedBeforeItsPullSecretWasSeenIsAskedAgain(t *testing.T) {
 		Type:       corev1.SecretTypeDockerConfigJson,
 		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerConfig)},
 	})
-	var overlapped atomic.Bool
-	pagedPods(client, [][]corev1.Pod{
-		{podOn("n1", "a", ref)},
-		{podOn("n1", "b", ref, "cred")},
-	}, func() bool { return reg.tags.Load() >= 1 }, &overlapped)
-
-	r, err := Run(context.Background(), Options{Client: client, NodeSelector: "kubernetes.io/os=windows",
-		Sections: map[string]bool{SectionImages: true}, Resolver: &imagesize.Resolver{}, PageSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !overlapped.Load() {
+	r, overlapped := auditTwoPages(t, client, reg, podOn("n1", "a", ref), podOn("n1", "b", ref, "cred"))
+	if !overlapped {
 		t.Fatal("the early lookup never ran: this test would not show the retry")
 	}
 	if len(r.Images) != 1 || r.Images[0].Error != "" || len(r.Images[0].Platforms) != 1 {

@@ -209,14 +209,7 @@ func mergedECRPolicy(builds []*BuildPlan, wholeRegistries bool) *Policy {
 			}
 		}
 	}
-	if len(arns) == 0 {
-		return nil
-	}
-	sort.Strings(arns)
-	return &Policy{Version: "2012-10-17", Statement: []Statement{
-		{Sid: "EcrToken", Effect: "Allow", Action: []string{"ecr:GetAuthorizationToken"}, Resource: []string{"*"}},
-		{Sid: "PullBakedImages", Effect: "Allow", Action: []string{"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}, Resource: arns},
-	}}
+	return ecrReadPolicy(arns)
 }
 
 // JSON is the template as CloudFormation reads it.

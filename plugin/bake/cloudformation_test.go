@@ -42,8 +42,12 @@ func cfnShapes(t testing.TB) map[string]*Plan {
 }
 
 func templateTree(t testing.TB, p *Plan) map[string]any {
+	return templateTreeWith(t, p, CloudFormationOptions{ClusterName: "prod-east"})
+}
+
+func templateTreeWith(t testing.TB, p *Plan, o CloudFormationOptions) map[string]any {
 	t.Helper()
-	tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+	tmpl, err := p.CloudFormation(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,15 +206,7 @@ func checkTemplateFor(t *testing.T, bp *BuildPlan) {
 // A cluster named like base64 of {"Ref":"AB"} (a valid EKS name) stays a
 // name: goformation's writer would decode it into a Ref.
 func TestNamesThatDecodeAsFunctionsStayText(t *testing.T) {
-	tmpl, err := cfnShapes(t)["one build"].CloudFormation(CloudFormationOptions{ClusterName: "eyJSZWYiOiJBQiJ9"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := tmpl.JSON()
-	var tree map[string]any
-	if err := json.Unmarshal(data, &tree); err != nil {
-		t.Fatal(err)
-	}
+	tree := templateTreeWith(t, cfnShapes(t)["one build"], CloudFormationOptions{ClusterName: "eyJSZWYiOiJBQiJ9"})
 	if got := at(t, tree, "Parameters.ClusterName.Default"); got != "eyJSZWYiOiJBQiJ9" {
 		t.Fatalf("cluster name became %#v", got)
 	}
@@ -268,15 +264,7 @@ func TestTemplateWithAnImageListReadsItAtBuildTime(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east", ImageList: src})
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, _ := tmpl.JSON()
-		var tree map[string]any
-		if err := json.Unmarshal(data, &tree); err != nil {
-			t.Fatal(err)
-		}
+		tree := templateTreeWith(t, p, CloudFormationOptions{ClusterName: "prod-east", ImageList: src})
 		c, err := ComponentFromList(&p.Builds[0], DefaultCtr, "", src)
 		if err != nil {
 			t.Fatal(err)

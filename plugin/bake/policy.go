@@ -37,6 +37,12 @@ func PolicyFor(bp *BuildPlan) *Policy {
 			arns = append(arns, arn)
 		}
 	}
+	return ecrReadPolicy(arns)
+}
+
+// ecrReadPolicy lets an instance role pull from the repositories arns: a
+// token (which IAM cannot scope) and the reads. Nil for no repository.
+func ecrReadPolicy(arns []string) *Policy {
 	if len(arns) == 0 {
 		return nil
 	}
