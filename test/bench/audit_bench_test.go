@@ -180,6 +180,9 @@ func benchAudit(b *testing.B, sz fleetSize) {
 			wall.Seconds()/fl.Seconds(), bare.Seconds()/fl.Seconds(), ratio)
 		fmt.Printf("  registry requests: %d manifest GETs for %d unique lookups, %d blob GETs (want 0)\n", manifests, expectedManifests, blobs)
 		fmt.Printf("  audit peak RSS: %.0f MiB (goal <= %.0f)\n", float64(rss)/(1<<20), sz.rssGoalMiB)
+		args, path := profileArgs(b, fmt.Sprintf("audit-%dnodes", sz.nodes))
+		audit(args...)
+		printProfile(b, plugin, path, 25)
 		if manifests != int64(expectedManifests) || blobs != 0 {
 			b.Errorf("registry requests: %d manifests (want %d), %d blobs (want 0)", manifests, expectedManifests, blobs)
 		}

@@ -115,6 +115,9 @@ func timeStatus(b *testing.B, r *rig.Rig, nodes int, goal time.Duration) {
 		fmt.Printf("warm status bench: %d nodes with daemon pods and progress annotations\n", nodes)
 		fmt.Printf("  kubectl winimage warm status: median %s of %v (goal <= %s)\n", run.Round(time.Millisecond), rounded(runs), goal)
 		fmt.Printf("  kubectl get nodes + get pods -o json: median %s; ratio %.2f\n", base.Round(time.Millisecond), run.Seconds()/base.Seconds())
+		args, path := profileArgs(b, fmt.Sprintf("warm-status-%dnodes", nodes))
+		timed(plugin, append([]string{"warm", "status"}, args...)...)
+		printProfile(b, plugin, path, 20)
 		if run > goal {
 			b.Errorf("warm status took %s over %d nodes, goal <= %s", run, nodes, goal)
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -116,8 +117,7 @@ func BenchmarkWarm(b *testing.B) {
 			b.Fatal(err)
 		}
 		r.Registry.ResetCounts()
-		d, _ := runDaemon(b, r, daemonBin, own, node, refs)
-		daemonTimes = append(daemonTimes, d)
+		daemonTimes = append(daemonTimes, runDaemon(b, r, daemonBin, own, node, refs).wall)
 		_, _, served = r.Registry.Counts()
 	}
 	ctrTime, criTime, daemonTime := median(ctrTimes), median(criTimes), median(daemonTimes)
@@ -125,7 +125,8 @@ func BenchmarkWarm(b *testing.B) {
 		// Re-check: 20 images, all warm already.
 		small := pushSmall(b, r.Registry.Host(), 20)
 		runDaemon(b, r, daemonBin, own, node, small)
-		recheckWall, recheckPass := runDaemon(b, r, daemonBin, own, node, small)
+		recheck := runDaemon(b, r, daemonBin, own, node, small)
+		recheckWall, recheckPass := recheck.wall, recheck.pass
 		own.Stop()
 
 		b.ReportMetric(daemonTime.Seconds()/ctrTime.Seconds(), "daemon/ctr")
@@ -172,9 +173,16 @@ func uniqueBytes(b *testing.B, applied *fleet.Applied) (layers, configs int64) {
 	return layers, configs
 }
 
-// runDaemon runs one daemon until every image is Ready and returns the wall
-// time from process start and the warm pass time the daemon logged.
-func runDaemon(b *testing.B, r *rig.Rig, bin string, c *rig.Containerd, node string, refs []string) (time.Duration, time.Duration) {
+// daemonRun is one daemon run: the wall time from process start to every
+// image Ready, the warm pass time the daemon logged, and its peak RSS.
+type daemonRun struct {
+	wall, pass time.Duration
+	peakRSS    int64
+}
+
+// runDaemon runs one daemon, with extra flags args, until every image is
+// Ready.
+func runDaemon(b *testing.B, r *rig.Rig, bin string, c *rig.Containerd, node string, refs []string, args ...string) daemonRun {
 	ctx := context.Background()
 	dir := b.TempDir()
 	list := "images:\n"
@@ -189,6 +197,7 @@ func runDaemon(b *testing.B, r *rig.Rig, bin string, c *rig.Containerd, node str
 	cmd := exec.Command(bin, "run", "--kubeconfig", r.Kubeconfig, "--node-name", node, "--pod-namespace", "winimage-system",
 		"--containerd-address", c.Address, "--snapshotter", c.Snapshotter, "--containerd-root", c.Root,
 		"--images", filepath.Join(dir, "images.yaml"), "--state-file", state, "--publish-interval", "50ms", "--disk-threshold", "0.99")
+	cmd.Args = append(cmd.Args, args...)
 	logs, _ := cmd.StderrPipe()
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -226,7 +235,7 @@ func runDaemon(b *testing.B, r *rig.Rig, bin string, c *rig.Containerd, node str
 	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	_ = cmd.Wait()
-	return wall, took
+	return daemonRun{wall: wall, pass: took, peakRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024}
 }
 
 func pushSmall(b *testing.B, host string, n int) []string {
