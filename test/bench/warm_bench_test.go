@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
 
@@ -204,10 +204,17 @@ func runDaemon(b *testing.B, r *rig.Rig, bin string, c *rig.Containerd, node str
 		b.Fatal(err)
 	}
 	pass := make(chan time.Duration, 1)
+	var mu sync.Mutex
+	var tail []string
+	exited := make(chan struct{})
 	go func() {
+		defer close(exited)
 		sc := bufio.NewScanner(logs)
 		for sc.Scan() {
 			line := sc.Text()
+			mu.Lock()
+			tail = append(tail[max(len(tail)-19, 0):], line)
+			mu.Unlock()
 			if i := strings.Index(line, `"took":"`); i >= 0 && strings.Contains(line, "warm pass done") {
 				d, _ := time.ParseDuration(strings.SplitN(line[i+8:], `"`, 2)[0])
 				select {
@@ -223,8 +230,16 @@ func runDaemon(b *testing.B, r *rig.Rig, bin string, c *rig.Containerd, node str
 			wall = time.Since(t0)
 			break
 		}
+		select {
+		case <-exited:
+			_ = cmd.Wait()
+			mu.Lock()
+			b.Fatalf("daemon exited (%v) before every image was Ready; its last lines:\n%s", cmd.ProcessState, strings.Join(tail, "\n"))
+		default:
+		}
 		if time.Since(t0) > 10*time.Minute {
-			b.Fatal("daemon did not finish")
+			mu.Lock()
+			b.Fatalf("daemon did not finish in 10 min; its last lines:\n%s", strings.Join(tail, "\n"))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -233,9 +248,32 @@ func runDaemon(b *testing.B, r *rig.Rig, bin string, c *rig.Containerd, node str
 	case took = <-pass:
 	case <-time.After(10 * time.Second):
 	}
+	// The peak so far, read before the stop; wait4's ru_maxrss would not
+	// do: a child started by vfork carries its parent's peak into it
+	// (Linux exec_mmap records the old mm's high-water mark).
+	peak, err := vmHWM(cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
 	_ = cmd.Process.Signal(os.Interrupt)
 	_ = cmd.Wait()
-	return daemonRun{wall: wall, pass: took, peakRSS: cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024}
+	return daemonRun{wall: wall, pass: took, peakRSS: peak}
+}
+
+// vmHWM is a live process's peak resident set size, in bytes.
+func vmHWM(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			_, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb)
+			return kb << 10, err
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
 
 func pushSmall(b *testing.B, host string, n int) []string {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"text/template"
 	"time"
@@ -60,6 +61,15 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
   discard_unpacked_layers = {{.Discard}}
   [plugins.'io.containerd.cri.v1.images'.registry]
     config_path = '{{.CertsDir}}'
+
+# The Transfer service unpacks only into the snapshotters of its
+# unpack_config, by default the platform's default one (v2.4.2
+# plugins/transfer/plugin.go configureUnpackPlatforms): overlayfs here,
+# windows on a Windows node. With another snapshotter every Transfer pull
+# (CRI's and the daemon's) fails "no unpack platforms defined".
+[[plugins.'io.containerd.transfer.v1.local'.unpack_config]]
+  platform = '{{.Platform}}'
+  snapshotter = '{{.Snapshotter}}'
 `
 
 // containerd17Config is the same in 1.7's configuration format (version
@@ -231,6 +241,7 @@ func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string,
 		"Snapshotter": snapshotter,
 		"Registry":    r.Registry.Host(),
 		"Discard":     fmt.Sprint(o.DiscardUnpackedLayers),
+		"Platform":    "linux/" + runtime.GOARCH,
 	}
 	for _, d := range []string{vals["Root"], vals["State"], vals["Opt"]} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
