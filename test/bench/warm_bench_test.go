@@ -226,9 +226,13 @@ func runDaemon(b *testing.B, r *rig.Rig, bin string, c *rig.Containerd, node str
 	}()
 	var wall time.Duration
 	for {
-		if p, err := report.ReadState(state); err == nil && p.AllReady() && p.Total == len(refs) {
+		p, err := report.ReadState(state)
+		if err == nil && p.AllReady() && p.Total == len(refs) {
 			wall = time.Since(t0)
 			break
+		}
+		if err == nil && p.Done && p.Total == len(refs) {
+			b.Fatalf("daemon done but not every image Ready: %+v", p.Images)
 		}
 		select {
 		case <-exited:
