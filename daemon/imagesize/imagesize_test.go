@@ -36,6 +36,7 @@ type countingRegistry struct {
 	h         http.Handler
 	manifests atomic.Int64
 	blobs     atomic.Int64
+	pings     atomic.Int64
 }
 
 func (c *countingRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +47,9 @@ func (c *countingRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if strings.Contains(r.URL.Path, "/manifests/") {
 		c.manifests.Add(1)
+	}
+	if r.URL.Path == "/v2/" {
+		c.pings.Add(1)
 	}
 	if strings.Contains(r.URL.Path, "/blobs/") {
 		c.blobs.Add(1)
@@ -293,5 +297,36 @@ func TestSingleManifestImageIsJudgedByItsConfigPlatform(t *testing.T) {
 	}
 	if v := resolved.OSVersions(); len(v) != 1 || v[0] != "10.0.17763.6893" {
 		t.Errorf("OSVersions = %v", v)
+	}
+}
+
+// One repository's tags, entries and configs share its ping (and its auth
+// and token): go-containerregistry pings once per repository and Puller.
+func TestLookupsOfOneRepositoryPingItOnce(t *testing.T) {
+	reg := &countingRegistry{h: registry.New(registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	spec := imagefixtures.Spec{}
+	for _, tag := range []string{"1", "2", "3"} {
+		spec.Images = append(spec.Images, imagefixtures.Image{Ref: "apps/web:" + tag, Layers: []resource.Quantity{resource.MustParse("1Ki")}, Windows: []string{"10.0.17763.1", "10.0.20348.1"}})
+	}
+	spec.Images = append(spec.Images, imagefixtures.Image{Ref: "apps/cart:1", Layers: []resource.Quantity{resource.MustParse("1Ki")}, Windows: []string{"10.0.20348.1"}})
+	if _, err := imagefixtures.Push(context.Background(), host, spec); err != nil {
+		t.Fatal(err)
+	}
+	reg.pings.Store(0)
+	r := &Resolver{Concurrency: 1}
+	ctx := context.Background()
+	for _, ref := range []string{"apps/web:1", "apps/web:2", "apps/web:3", "apps/cart:1"} {
+		img := r.Resolve(ctx, host+"/"+ref)
+		for _, v := range []string{"10.0.17763.9", "10.0.20348.9"} {
+			if _, _, err := r.For(ctx, img, win(v)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := reg.pings.Load(); got != 2 {
+		t.Fatalf("%d pings for 11 manifest GETs in 2 repositories, want 2", got)
 	}
 }
