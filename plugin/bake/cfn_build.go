@@ -60,15 +60,34 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 		BlockDeviceMappings: []imagebuilder.ImageRecipe_InstanceBlockDeviceMapping{{DeviceName: str(vol.DeviceName),
 			Ebs: &imagebuilder.ImageRecipe_EbsInstanceBlockDeviceSpecification{VolumeSize: integer(vol.SizeGiB), VolumeType: str(vol.VolumeType), DeleteOnTermination: boolean(true)}}},
 	}
+	t.addDistribution(bp, release, minor, planDigest, ssmName, o.InstanceTypes[0])
+	t.Resources[id("Pipeline")] = &imagebuilder.ImagePipeline{
+		Name: name(""), Description: str("Rebuilds the warm Windows Server " + bp.WindowsServer + " AMI when the EKS-optimized AMI changes"),
+		ImageRecipeArn:                 str(t.fn.Ref(id("Recipe"))),
+		InfrastructureConfigurationArn: t.fn.Ref(infrastructueID),
+		DistributionConfigurationArn:   str(t.fn.Ref(id("Distribution"))),
+		Schedule: &imagebuilder.ImagePipeline_Schedule{ScheduleExpression: str(t.fn.Ref(paramSchedule)),
+			PipelineExecutionStartCondition: str(t.fn.Ref(paramCondition))},
+		ImageTestsConfiguration:      &imagebuilder.ImagePipeline_ImageTestsConfiguration{ImageTestsEnabled: boolean(true), TimeoutMinutes: integer(90)},
+		EnhancedImageMetadataEnabled: boolean(true),
+		Status:                       str("ENABLED"),
+	}
+	return t.addOutputs(bp, release, ssmName)
+}
+
+// addDistribution adds the build's Fast Launch template and distribution:
+// AMI tags, Fast Launch with the plan's counts, the AMI id to SSM.
+func (t *Template) addDistribution(bp *BuildPlan, release, minor, planDigest, ssmName, instanceType string) {
+	id := func(kind string) string { return kind + release }
 	// Fast Launch pre-provisions by launching the AMI: without a default
 	// VPC it needs a launch template that places the instances.
 	t.Resources[id("FastLaunchTemplate")] = &ec2.LaunchTemplate{LaunchTemplateData: &ec2.LaunchTemplate_LaunchTemplateData{
-		InstanceType: str(o.InstanceTypes[0]),
+		InstanceType: str(instanceType),
 		NetworkInterfaces: []ec2.LaunchTemplate_NetworkInterface{{DeviceIndex: integer(0), SubnetId: str(t.fn.Ref(paramSubnet)),
 			Groups: []string{t.fn.Ref(paramGroup)}, DeleteOnTermination: boolean(true)}},
 	}}
 	fl := bp.Launch.FastLaunch
-	t.Resources[id("Distribution")] = &distributionConfiguration{Name: name(""),
+	t.Resources[id("Distribution")] = &distributionConfiguration{Name: t.fn.Sub("${" + paramPrefix + "}-ws" + release),
 		Description: "Tags the warm AMI, pre-provisions Fast Launch snapshots and publishes its id",
 		Distributions: []distribution{{
 			DistributionConfiguration_Distribution: imagebuilder.DistributionConfiguration_Distribution{
@@ -89,18 +108,6 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 			SsmParameterConfigurations: []ssmParameterConfiguration{{ParameterName: t.fn.Sub(ssmName), DataType: "aws:ec2:image"}},
 		}},
 	}
-	t.Resources[id("Pipeline")] = &imagebuilder.ImagePipeline{
-		Name: name(""), Description: str("Rebuilds the warm Windows Server " + bp.WindowsServer + " AMI when the EKS-optimized AMI changes"),
-		ImageRecipeArn:                 str(t.fn.Ref(id("Recipe"))),
-		InfrastructureConfigurationArn: t.fn.Ref(infrastructueID),
-		DistributionConfigurationArn:   str(t.fn.Ref(id("Distribution"))),
-		Schedule: &imagebuilder.ImagePipeline_Schedule{ScheduleExpression: str(t.fn.Ref(paramSchedule)),
-			PipelineExecutionStartCondition: str(t.fn.Ref(paramCondition))},
-		ImageTestsConfiguration:      &imagebuilder.ImagePipeline_ImageTestsConfiguration{ImageTestsEnabled: boolean(true), TimeoutMinutes: integer(90)},
-		EnhancedImageMetadataEnabled: boolean(true),
-		Status:                       str("ENABLED"),
-	}
-	return t.addOutputs(bp, release, ssmName)
 }
 
 func pinnedRefs(bp *BuildPlan) []string {
