@@ -3,8 +3,11 @@
 package bake
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/winimage-io/kubectl-winimage/test/cfnspec"
 )
@@ -73,5 +76,32 @@ func TestSpecificationCheckRefusesABrokenTemplate(t *testing.T) {
 		if errs := strings.Join(spec.Validate([]byte(broken)), "\n"); !strings.Contains(errs, tc.want) {
 			t.Errorf("%s → %s: want %q, have:\n%s", tc.from, tc.to, tc.want, errs)
 		}
+	}
+}
+
+// The node group snippet is LaunchTemplateData that holds to the
+// specification too (VolumeInitializationRate included), once pasted.
+func TestNodeGroupSnippetHoldsToTheSpecification(t *testing.T) {
+	spec := cfnspec.ForTest(t)
+	tree := templateTree(t, cfnShapes(t)["one build"])
+	sub, ok := at(t, tree, "Outputs.NodeGroupLaunchTemplate2022.Value").(map[string]any)["Fn::Sub"].(string)
+	if !ok {
+		t.Fatal("the snippet output is no Fn::Sub string")
+	}
+	pasted := strings.NewReplacer("${AmiParameterPrefix}", "/winimage/prod-east", "${ClusterName}", "prod-east").Replace(sub)
+	var data map[string]any
+	if err := yaml.Unmarshal([]byte(pasted), &data); err != nil {
+		t.Fatalf("snippet YAML: %v\n%s", err, pasted)
+	}
+	if data["BlockDeviceMappings"].([]any)[0].(map[string]any)["Ebs"].(map[string]any)["VolumeInitializationRate"] == nil {
+		t.Fatalf("no VolumeInitializationRate:\n%s", pasted)
+	}
+	doc, err := json.Marshal(map[string]any{"Resources": map[string]any{"NodeTemplate": map[string]any{
+		"Type": "AWS::EC2::LaunchTemplate", "Properties": map[string]any{"LaunchTemplateData": data}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs := spec.Validate(doc); len(errs) > 0 {
+		t.Fatalf("snippet:\n%s\n%s", strings.Join(errs, "\n"), pasted)
 	}
 }
