@@ -64,7 +64,7 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 	t.Resources[id("Pipeline")] = &imagebuilder.ImagePipeline{
 		Name: name(""), Description: str("Rebuilds the warm Windows Server " + bp.WindowsServer + " AMI when the EKS-optimized AMI changes"),
 		ImageRecipeArn:                 str(t.fn.Ref(id("Recipe"))),
-		InfrastructureConfigurationArn: t.fn.Ref(infrastructueID),
+		InfrastructureConfigurationArn: t.fn.Ref(infrastructureID),
 		DistributionConfigurationArn:   str(t.fn.Ref(id("Distribution"))),
 		Schedule: &imagebuilder.ImagePipeline_Schedule{ScheduleExpression: str(t.fn.Ref(paramSchedule)),
 			PipelineExecutionStartCondition: str(t.fn.Ref(paramCondition))},

@@ -82,7 +82,7 @@ const (
 	paramCondition  = "RebuildCondition"
 	roleID          = "InstanceRole"
 	profileID       = "InstanceProfile"
-	infrastructueID = "Infrastructure"
+	infrastructureID = "Infrastructure"
 )
 
 // CloudFormation is the plan as one template: per build with images chosen,
@@ -172,7 +172,7 @@ func (t *Template) addShared(builds []*BuildPlan, instanceTypes []string, list *
 	}
 	t.Resources[roleID] = role
 	t.Resources[profileID] = &iam.InstanceProfile{Roles: []string{t.fn.Ref(roleID)}}
-	t.Resources[infrastructueID] = &imagebuilder.InfrastructureConfiguration{
+	t.Resources[infrastructureID] = &imagebuilder.InfrastructureConfiguration{
 		Name:                       t.fn.Sub("${" + paramPrefix + "}"),
 		Description:                str("Build instances for the warm Windows AMIs"),
 		InstanceProfileName:        t.fn.Ref(profileID),
