@@ -73,15 +73,15 @@ type output struct {
 
 // Template parameter names.
 const (
-	paramCluster    = "ClusterName"
-	paramPrefix     = "NamePrefix"
-	paramSubnet     = "SubnetId"
-	paramGroup      = "SecurityGroupId"
-	paramAMIPrefix  = "AmiParameterPrefix"
-	paramSchedule   = "RebuildSchedule"
-	paramCondition  = "RebuildCondition"
-	roleID          = "InstanceRole"
-	profileID       = "InstanceProfile"
+	paramCluster     = "ClusterName"
+	paramPrefix      = "NamePrefix"
+	paramSubnet      = "SubnetId"
+	paramGroup       = "SecurityGroupId"
+	paramAMIPrefix   = "AmiParameterPrefix"
+	paramSchedule    = "RebuildSchedule"
+	paramCondition   = "RebuildCondition"
+	roleID           = "InstanceRole"
+	profileID        = "InstanceProfile"
 	infrastructureID = "Infrastructure"
 )
 
