@@ -25,8 +25,7 @@ import (
 // then) and again once they all are; For may be called meanwhile from the
 // lookups in flight.
 type keychains struct {
-	client    kubernetes.Interface
-	noSecrets authn.Keychain
+	client kubernetes.Interface
 
 	mu      sync.Mutex
 	secrets map[string]*corev1.Secret
@@ -42,7 +41,7 @@ func newKeychains(ctx context.Context, client kubernetes.Interface) (*keychains,
 	if err != nil {
 		return nil, err
 	}
-	return &keychains{client: client, noSecrets: noSecrets, secrets: map[string]*corev1.Secret{},
+	return &keychains{client: client, secrets: map[string]*corev1.Secret{},
 		bySet: map[string]authn.Keychain{"": noSecrets}, setOf: map[string]string{}}, nil
 }
 

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"sync"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
@@ -23,8 +22,7 @@ type registryAhead struct {
 	keys *keychains
 	// err is the first keychain error, returned by finish.
 	err error
-
-	mu    sync.Mutex
+	// hosts is only touched by the pod list's goroutine.
 	hosts map[imageHost]bool
 }
 
@@ -69,11 +67,8 @@ func (a *registryAhead) host(img string, n *inventory.Node) {
 		return
 	}
 	key := imageHost{img, n.OS + "/" + n.Arch + "/" + n.OSVersion}
-	a.mu.Lock()
-	seen := a.hosts[key]
-	a.hosts[key] = true
-	a.mu.Unlock()
-	if !seen {
+	if !a.hosts[key] {
+		a.hosts[key] = true
 		a.queue.Prefetch(img, hostOf(n))
 	}
 }
