@@ -35,12 +35,18 @@ type distributionConfiguration struct {
 	Tags          map[string]string `json:"Tags,omitempty"`
 }
 
+// AWSCloudFormationType is its resource type, as goformation's resources
+// say theirs.
+func (d *distributionConfiguration) AWSCloudFormationType() string {
+	return "AWS::ImageBuilder::DistributionConfiguration"
+}
+
 func (d *distributionConfiguration) MarshalJSON() ([]byte, error) {
 	type properties distributionConfiguration
 	return json.Marshal(struct {
 		Type       string     `json:"Type"`
 		Properties properties `json:"Properties"`
-	}{"AWS::ImageBuilder::DistributionConfiguration", properties(*d)})
+	}{d.AWSCloudFormationType(), properties(*d)})
 }
 
 // launchTemplateEbs is a launch template's EBS settings with

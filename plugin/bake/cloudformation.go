@@ -251,9 +251,6 @@ func resourceType(r any) string {
 	if typed, ok := r.(interface{ AWSCloudFormationType() string }); ok {
 		return typed.AWSCloudFormationType()
 	}
-	if _, ok := r.(*distributionConfiguration); ok {
-		return "AWS::ImageBuilder::DistributionConfiguration"
-	}
 	return fmt.Sprintf("%T", r)
 }
 
@@ -261,22 +258,22 @@ func resourceType(r any) string {
 // content: Image Builder components and recipes are immutable per name and
 // version, so a changed one needs a new version, and the same one keeps it.
 func semver(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return "1.0." + strconv.FormatUint(uint64(binary.BigEndian.Uint32(h.Sum(nil))>>4), 10)
+	return "1.0." + strconv.FormatUint(uint64(binary.BigEndian.Uint32(contentSum(parts))>>4), 10)
 }
 
 // digestOf is a short content digest for tags.
 func digestOf(parts ...string) string {
+	return hex.EncodeToString(contentSum(parts))[:16]
+}
+
+// contentSum is the SHA-256 of parts, each ended by a NUL.
+func contentSum(parts []string) []byte {
 	h := sha256.New()
 	for _, p := range parts {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	return h.Sum(nil)
 }
 
 func str(s string) *string { return &s }
