@@ -83,8 +83,10 @@ const listFile = `C:\winimage\image-list.txt`
 const (
 	pinnedPattern = `^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$`
 	tagPattern    = `^[a-z0-9][a-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`
-	ecrPattern    = `^[0-9]{12}\.dkr\.ecr(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?/`
 )
+
+// ecrPattern is ecrHost at the start of a reference (region: $Matches[3]).
+var ecrPattern = strings.TrimSuffix(ecrHost.String(), "$") + "/"
 
 // ComponentFromList is the component of one build that reads its images
 // from src at build time: fetch the list, pull each of the build's lines
@@ -117,7 +119,7 @@ func ComponentFromList(bp *BuildPlan, ctr, generator string, src *ImageListSourc
 		"  $tag = if ($f.Count -gt 2) { $f[2] } else { '' }",
 		"  if ($f.Count -gt 3 -or $pinned -cnotmatch "+psQuote(pinnedPattern)+" -or ($tag -and $tag -cnotmatch "+psQuote(tagPattern)+")) { throw ('image list: bad line: ' + $line) }",
 		"  $auth = @()",
-		"  if ($pinned -cmatch "+psQuote(ecrPattern)+") { $auth = @('--user', ('AWS:' + (Get-ECRLoginCommand -Region $Matches[2]).Password)) }",
+		"  if ($pinned -cmatch "+psQuote(ecrPattern)+") { $auth = @('--user', ('AWS:' + (Get-ECRLoginCommand -Region $Matches[3]).Password)) }",
 		"  & $ctr -n k8s.io images pull --platform $platform --label $pin @auth $pinned",
 		"  if ($LASTEXITCODE -ne 0) { throw ('ctr images pull failed: ' + $pinned) }",
 		"  if ($tag) {",
