@@ -221,12 +221,16 @@ func pushImages(ctx context.Context, b *testing.B, host string, images int) {
 	}
 }
 
-func parallel(b *testing.B, n int, fn func(i int) error) {
+func parallel(b *testing.B, n int, fn func(i int) error) { parallelN(b, 32, n, fn) }
+
+// parallelN runs fn for 0..n-1 on workers goroutines; the first error
+// fails the benchmark.
+func parallelN(b *testing.B, workers, n int, fn func(i int) error) {
 	var wg sync.WaitGroup
 	var once sync.Once
 	var first error
 	work := make(chan int)
-	for w := 0; w < 32; w++ {
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

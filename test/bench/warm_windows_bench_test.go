@@ -224,29 +224,12 @@ func (w *windowsWarm) criParallel(round int) {
 }
 
 func (w *windowsWarm) inParallel(refs []string, n int, fn func(ref string) error) {
-	work := make(chan string)
-	errs := make(chan error, len(refs))
-	var wg sync.WaitGroup
-	for k := 0; k < n; k++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ref := range work {
-				if err := fn(ref); err != nil {
-					errs <- fmt.Errorf("%s: %w", ref, err)
-				}
-			}
-		}()
-	}
-	for _, ref := range refs {
-		work <- ref
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		w.b.Fatal(err)
-	}
+	parallelN(w.b, n, len(refs), func(i int) error {
+		if err := fn(refs[i]); err != nil {
+			return fmt.Errorf("%s: %w", refs[i], err)
+		}
+		return nil
+	})
 }
 
 func (w *windowsWarm) daemon3(round int) { w.daemonRun("daemon", round, "3") }
