@@ -26,7 +26,7 @@ CONTAINERD_LINES ?= 1.7 2.1
 FUZZ_SHORT ?= 30000x
 FUZZ_TIME ?= 2000000x
 
-.PHONY: all build rig prepare test unit e2e vet cross demo clean bench fuzz dist image
+.PHONY: all build rig prepare checks suites test unit vet cross demo clean bench fuzz dist image
 
 all: build
 
@@ -64,9 +64,14 @@ prepare:
 	echo "rig build:"; cat $(BIN)/rig-build.log; \
 	test $$status = 0 && test "$$(cat $(BIN)/rig-build.rc)" = 0
 
-test: prepare
+# The race detector over the daemon and the warm packages, and a short run of
+# the fuzz target: both mostly compile (race-instrumented, fuzz-instrumented).
+checks:
 	go test -race -short -count=1 ./daemon/... ./plugin/warm/
 	go test -run '^$$' -fuzz '^FuzzComponent$$' -fuzztime $(FUZZ_SHORT) ./plugin/bake/
+
+# Unit and end-to-end tests, then the daemon's suite on each containerd line.
+suites:
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@# The lines run side by side: their tests mostly wait on throttled
 	@# registries and daemons, so two at once take little more than one.
@@ -77,6 +82,15 @@ test: prepare
 	  echo "daemon end-to-end suite on containerd $$line:"; cat $(BIN)/e2e-containerd-$$line.log; \
 	  test "$$(cat $(BIN)/e2e-containerd-$$line.rc)" = 0 || fail=1; \
 	done; exit $$fail
+
+# checks runs beside suites: the end-to-end tests leave about half of the
+# two cores idle (they wait on rigs and throttled registries), and checks'
+# compiles fill it. Its output is printed once suites are done.
+test: prepare
+	@mkdir -p $(BIN); ( $(MAKE) --no-print-directory checks > $(BIN)/checks.log 2>&1; echo $$? > $(BIN)/checks.rc ) & \
+	$(MAKE) --no-print-directory suites; status=$$?; wait; \
+	echo "race detector and short fuzz:"; cat $(BIN)/checks.log; \
+	test $$status = 0 && test "$$(cat $(BIN)/checks.rc)" = 0
 
 # The bake component generator against hostile references and paths, longer.
 fuzz:
