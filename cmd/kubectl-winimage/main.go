@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/cmd"
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 )
 
 func main() {
@@ -19,7 +20,7 @@ func main() {
 	defer stop()
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	if err := cmd.NewCmdRoot(streams).ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
+		fmt.Fprintln(os.Stderr, "error:", terminal.Line(err.Error()))
 		os.Exit(cmd.ExitCode(err))
 	}
 }

@@ -7,6 +7,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 )
 
 // PrintTable writes the plan for people: per build, the ranked images with
@@ -42,7 +44,7 @@ func PrintTable(w io.Writer, p *Plan) error {
 		}
 		l := bp.Launch
 		if len(bp.OnBaseAMI) > 0 {
-			fmt.Fprintf(w, "  counted as on the base AMI: %s\n", strings.Join(bp.OnBaseAMI, ", "))
+			fmt.Fprintf(w, "  counted as on the base AMI: %s\n", terminal.Cell(strings.Join(bp.OnBaseAMI, ", ")))
 		}
 		if l.BaseAMIParameter != "" {
 			fmt.Fprintf(w, "  base AMI (parent image): %s\n", strings.Join(l.BaseAMICommand, " "))
@@ -60,7 +62,7 @@ func PrintTable(w io.Writer, p *Plan) error {
 			l.Karpenter.AMIFamily, NewAMI, l.RootVolume.EC2NodeClass.DeviceName, l.RootVolume.EC2NodeClass.EBS.VolumeSize, l.RootVolume.EC2NodeClass.EBS.VolumeType)
 	}
 	for _, n := range p.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		fmt.Fprintf(w, "note: %s\n", terminal.Cell(n))
 	}
 	return nil
 }

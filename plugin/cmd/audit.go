@@ -21,6 +21,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/awsami"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 )
 
 var auditOutputs = outputFormats{"wide", "json", "yaml"}
@@ -179,7 +180,7 @@ func (o *AuditOptions) Run(ctx context.Context) error {
 	if o.printer != nil {
 		err = o.printer.PrintObj(report, o.Out)
 	} else {
-		err = audit.PrintTables(o.Out, report, o.sections, o.wide, time.Now())
+		err = audit.PrintTables(terminal.NewWriter(o.Out), report, o.sections, o.wide, time.Now())
 	}
 	if err != nil {
 		return err
@@ -194,7 +195,7 @@ func (o *AuditOptions) Run(ctx context.Context) error {
 // and CI output stays clean.
 func progressWriter(w io.Writer) io.Writer {
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return f
+		return terminal.NewWriter(f)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/bake"
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 )
 
 // BakeOptions drives `kubectl winimage bake`.
@@ -284,7 +285,7 @@ func (o *BakeOptions) Run(ctx context.Context) error {
 		_, err = o.Out.Write(data)
 		return err
 	}
-	return bake.PrintTable(o.Out, plan)
+	return bake.PrintTable(terminal.NewWriter(o.Out), plan)
 }
 
 // printTemplate prints the CloudFormation template, and its resources to
@@ -302,10 +303,10 @@ func (o *BakeOptions) printTemplate(plan *bake.Plan) error {
 	if _, err := o.Out.Write(data); err != nil {
 		return err
 	}
-	summary := t.Summary()
-	fmt.Fprintf(o.ErrOut, "CloudFormation template for cluster %s: %d resources\n", o.ClusterName, len(summary))
+	summary, errOut := t.Summary(), terminal.NewWriter(o.ErrOut)
+	fmt.Fprintf(errOut, "CloudFormation template for cluster %s: %d resources\n", o.ClusterName, len(summary))
 	for _, line := range summary {
-		fmt.Fprintln(o.ErrOut, "  "+line)
+		fmt.Fprintln(errOut, "  "+terminal.Cell(line))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
 
@@ -98,7 +99,7 @@ func (o *WarmStatusOptions) print(r *warm.StatusReport) error {
 	if o.printer != nil {
 		return o.printer.PrintObj(r, o.Out)
 	}
-	return warm.PrintStatus(o.Out, r, o.wide)
+	return warm.PrintStatus(terminal.NewWriter(o.Out), r, o.wide)
 }
 
 // Run prints once, or with --watch again after each change the watches on

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
 
@@ -17,7 +18,7 @@ import (
 func (o *WarmOptions) waitForNodes(parent context.Context) error {
 	ctx, cancel := context.WithTimeout(parent, o.Timeout)
 	defer cancel()
-	view := warm.NewLineView(o.Out)
+	view := warm.NewLineView(terminal.NewWriter(o.Out))
 	if f, ok := o.Out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		view = warm.NewBarView(o.Out)
 	}
@@ -30,7 +31,7 @@ func (o *WarmOptions) waitForNodes(parent context.Context) error {
 	view.Stop()
 	if last != nil {
 		fmt.Fprintln(o.Out)
-		if perr := warm.PrintStatus(o.Out, last, true); perr != nil {
+		if perr := warm.PrintStatus(terminal.NewWriter(o.Out), last, true); perr != nil {
 			return perr
 		}
 	}

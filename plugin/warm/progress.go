@@ -8,6 +8,8 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 )
 
 // ProgressView shows a stream of status reports as they come.
@@ -30,9 +32,11 @@ type lineView struct {
 
 func (v *lineView) Update(r *StatusReport) {
 	for _, n := range r.Nodes {
-		line := fmt.Sprintf("%s: %s, %d/%d images, %s/%s", n.Node, n.State, n.Ready, n.Total, mib(n.BytesDone), mib(n.BytesTotal))
+		// The failures' text is the node's: escaped, so a reason cannot
+		// forge a line or move the cursor.
+		line := fmt.Sprintf("%s: %s, %d/%d images, %s/%s", n.Node, terminal.Cell(n.State), n.Ready, n.Total, mib(n.BytesDone), mib(n.BytesTotal))
 		for _, f := range n.Failures {
-			line += fmt.Sprintf("; %s %s: %s", f.Ref, f.State, f.Reason)
+			line += fmt.Sprintf("; %s %s: %s", terminal.Cell(f.Ref), terminal.Cell(string(f.State)), terminal.Cell(f.Reason))
 		}
 		// Bytes alone move too often for a log; a line per state change.
 		key := fmt.Sprintf("%s %d/%d %d", n.State, n.Ready, n.Total, len(n.Failures))
@@ -110,11 +114,11 @@ func (v *barView) Update(r *StatusReport) {
 				mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return nb.text() })))
 			v.bars[n.Node] = nb
 		}
-		txt := fmt.Sprintf("%-8s %d/%d images  %s/%s", n.State, n.Ready, n.Total, mib(n.BytesDone), mib(n.BytesTotal))
+		txt := fmt.Sprintf("%-8s %d/%d images  %s/%s", terminal.Cell(n.State), n.Ready, n.Total, mib(n.BytesDone), mib(n.BytesTotal))
 		if len(n.Failures) > 0 {
 			var refs []string
 			for _, f := range n.Failures {
-				refs = append(refs, f.Ref+": "+f.Reason)
+				refs = append(refs, terminal.Cell(f.Ref)+": "+terminal.Cell(f.Reason))
 			}
 			txt += "  " + strings.Join(refs, "; ")
 		}

@@ -73,3 +73,29 @@ func TestFractionIsNeverCompleteBeforeReady(t *testing.T) {
 		t.Errorf("by images: %d", f)
 	}
 }
+
+// A node writes its failures' text: neither view lets it reach the
+// terminal raw or forge a line.
+func TestViewsEscapeWhatTheNodeWrote(t *testing.T) {
+	hostile := "\x1b]0;pwned\a\x1b[2J\rall 3 nodes warm\nforged"
+	report := statusOf(NodeStatus{Node: "n1", State: NodeFailed, Total: 1,
+		Failures: []contract.ImageState{{Ref: "r/a:1" + hostile, State: contract.State("Failed" + hostile), Reason: hostile}}})
+	var lines bytes.Buffer
+	v := NewLineView(&lines)
+	v.Update(report)
+	v.Stop()
+	want := "n1: Failed, 0/1 images, 0Mi/0Mi; r/a:1^[]0;pwned^G^[[2J... Failed^[]0;pwned^G^[[2J...: ^[]0;pwned^G^[[2J...\n"
+	if lines.String() != want {
+		t.Errorf("line view:\n%q\nwant\n%q", lines.String(), want)
+	}
+
+	var bars bytes.Buffer
+	b := NewBarView(&bars, mpb.WithAutoRefresh(), mpb.WithWidth(300), mpb.WithRefreshRate(10*time.Millisecond))
+	b.Update(report)
+	time.Sleep(50 * time.Millisecond)
+	b.Stop()
+	if out := bars.String(); strings.ContainsAny(out, "\a") || strings.Contains(out, "\x1b]0;pwned") || strings.Contains(out, "forged") ||
+		!strings.Contains(out, "r/a:1^[]0;pwned^G^[[2J...: ^[]0;pwned^G^[[2J...") {
+		t.Errorf("bar view:\n%q", out)
+	}
+}

@@ -7,6 +7,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 )
 
 // PrintStatus writes the status as a table and a summary line.
@@ -33,7 +35,7 @@ func PrintStatus(w io.Writer, r *StatusReport, wide bool) error {
 	}
 	for _, n := range r.Nodes {
 		for _, warning := range n.Warnings {
-			fmt.Fprintf(w, "warning: node/%s: %s\n", n.Node, warning)
+			fmt.Fprintf(w, "warning: node/%s: %s\n", n.Node, terminal.Cell(warning))
 		}
 	}
 	s := r.Summary

@@ -1,0 +1,78 @@
+package terminal
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/printers"
+)
+
+// tableCell prints s as the only cell of a table through cli-runtime's
+// table printer, as `warm status` and `audit` print theirs.
+func tableCell(t *testing.T, s string) string {
+	t.Helper()
+	table := &metav1.Table{
+		ColumnDefinitions: []metav1.TableColumnDefinition{{Name: "REASON", Type: "string"}},
+		Rows:              []metav1.TableRow{{Cells: []any{s}}},
+	}
+	var out bytes.Buffer
+	if err := printers.NewTablePrinter(printers.PrintOptions{NoHeaders: true}).PrintObj(table, &out); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(out.String(), "\n")
+}
+
+// On what the table printer handles (ESC and line breaks) Cell writes the
+// same bytes as it does.
+func TestCellWritesWhatTheTablePrinterWrites(t *testing.T) {
+	for _, s := range []string{
+		"plain reason",
+		"\x1b[31mred\x1b[0m",
+		"first line\nforged line: all warm",
+		"progress\rall 3 nodes warm",
+		"page\fbreak",
+		"\x1b]0;title\x1b\\ and more",
+		"",
+	} {
+		if got, want := Cell(s), tableCell(t, s); got != want {
+			t.Errorf("Cell(%q) = %q, the table printer writes %q", s, got, want)
+		}
+	}
+}
+
+func TestCellAndLineEscapeEveryOtherControl(t *testing.T) {
+	for _, tc := range []struct{ in, cell, line string }{
+		{"bell\a", "bell^G", "bell^G"},
+		{"back\bspace", "back^Hspace", "back^Hspace"},
+		{"del\x7f", "del^?", "del^?"},
+		{"csi\u009b31m", `csi\u009b31m`, `csi\u009b31m`},
+		{"raw \x9b byte", `raw \x9b byte`, `raw \x9b byte`},
+		{"tab\tkept, ünïcode kept", "tab\tkept, ünïcode kept", "tab\tkept, ünïcode kept"},
+		{"a\nb\r\x1bc\fd", "a...", `a\nb\r^[c\fd`},
+	} {
+		if got := Cell(tc.in); got != tc.cell {
+			t.Errorf("Cell(%q) = %q, want %q", tc.in, got, tc.cell)
+		}
+		if got := Line(tc.in); got != tc.line {
+			t.Errorf("Line(%q) = %q, want %q", tc.in, got, tc.line)
+		}
+	}
+}
+
+// Whatever the input, the output holds no control byte but tab and no
+// invalid UTF-8.
+func FuzzEscapedTextHasNoControls(f *testing.F) {
+	for _, s := range []string{"\x1b[2J", "a\nb", "\u009b", "\xff\xfe", "ok"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, out := range []string{Cell(s), Line(s)} {
+			if strings.ContainsFunc(out, isControl) || !utf8.ValidString(out) {
+				t.Fatalf("%q escaped to %q", s, out)
+			}
+		}
+	})
+}
