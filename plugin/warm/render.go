@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/distribution/reference"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/kustomize/api/krusty"
@@ -114,7 +116,33 @@ func (c Config) ValidateImages() error {
 		}
 		seen[named.String()] = true
 	}
-	return nil
+	return checkListFits(c.Images)
+}
+
+// checkListFits refuses an image list the API server would refuse in the
+// ConfigMap: its values may hold corev1.MaxSecretSize (1 MiB) in all
+// (k8s.io/kubernetes v1.37.2 pkg/apis/core/validation ValidateConfigMap).
+// Refused here, before anything is applied, with how many fit.
+func checkListFits(images []string) error {
+	size := func(n int) int {
+		data, err := imageListYAML(images[:n])
+		if err != nil {
+			return math.MaxInt
+		}
+		return len(data)
+	}
+	if size(len(images)) <= corev1.MaxSecretSize {
+		return nil
+	}
+	fit := sort.Search(len(images), func(n int) bool { return size(n+1) > corev1.MaxSecretSize })
+	return &field.Error{Type: field.ErrorTypeTooMany, Field: "images", BadValue: fmt.Sprintf("%d references", len(images)),
+		Detail: fmt.Sprintf("their list is %d bytes, over the %d a ConfigMap holds; the first %d fit", size(len(images)), corev1.MaxSecretSize, fit)}
+}
+
+// imageListYAML is the ConfigMap's image list for refs, normalized as CRI
+// names them.
+func imageListYAML(refs []string) ([]byte, error) {
+	return yaml.Marshal(map[string]any{"images": refsAsList(refs)})
 }
 
 // Render returns the objects for cfg, in apply order.
@@ -193,7 +221,7 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 	if cfg.OS == "linux" {
 		base, binary = "../manifests/overlays/linux", "winimage-daemon"
 	}
-	listYAML, err := yaml.Marshal(map[string]any{"images": refsAsList(cfg.Images)})
+	listYAML, err := imageListYAML(cfg.Images)
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,13 @@
 package warm
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 func find(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
@@ -179,5 +181,45 @@ func TestDiskThresholdReachesTheDaemonOnlyWhenNotTheDefault(t *testing.T) {
 	}
 	if _, err := Render(Config{Namespace: "n", OS: "linux", DaemonImage: "r.example/d:1", Images: []string{"r.example/a:1"}, DiskThreshold: 85}); err == nil {
 		t.Error("85 (a percentage) accepted as a fraction")
+	}
+}
+
+// A list the API server would refuse in the ConfigMap is refused before
+// rendering, with how many references fit; the list that fits renders.
+func TestValidateRefusesAListOverWhatAConfigMapHolds(t *testing.T) {
+	var refs []string
+	for i := 0; i < 5000; i++ {
+		refs = append(refs, fmt.Sprintf("r.example/%s/app-%04d:1", strings.Repeat("p", 200), i))
+	}
+	cfg := Config{OS: "windows", DaemonImage: "r.example/winimage-daemon:1", Images: refs}
+	err := cfg.Validate()
+	var fe *field.Error
+	if !errors.As(err, &fe) || fe.Type != field.ErrorTypeTooMany || fe.Field != "images" {
+		t.Fatalf("5000 long references: %v", err)
+	}
+	var fit int
+	if _, scanErr := fmt.Sscanf(fe.Detail[strings.LastIndex(fe.Detail, "the first "):], "the first %d fit", &fit); scanErr != nil {
+		t.Fatalf("no count in %q", fe.Detail)
+	}
+	cfg.Images = refs[:fit]
+	objs, err := Render(cfg)
+	if err != nil {
+		t.Fatalf("the %d that fit: %v", fit, err)
+	}
+	for _, o := range objs {
+		if o.GetKind() == "ConfigMap" {
+			data, _, _ := unstructured.NestedStringMap(o.Object, "data")
+			total := 0
+			for _, v := range data {
+				total += len(v)
+			}
+			if total > 1<<20 || total < 1<<20-300 {
+				t.Errorf("the ConfigMap of the %d that fit holds %d bytes", fit, total)
+			}
+		}
+	}
+	cfg.Images = refs[:fit+1]
+	if err := cfg.Validate(); err == nil {
+		t.Errorf("%d references, one more than fit, passed", fit+1)
 	}
 }
