@@ -21,12 +21,21 @@ type List = contract.ImageList
 // Image is one image to warm.
 type Image = contract.ListedImage
 
+// MaxBytes is what a ConfigMap's values may hold in all, corev1.MaxSecretSize
+// (k8s.io/kubernetes v1.37.2 pkg/apis/core/validation ValidateConfigMap): a
+// larger file did not come from the DaemonSet's ConfigMap and is refused
+// unread.
+const MaxBytes = 1 << 20
+
 // Parse decodes a list. References are normalized the way the CRI plugin
 // normalizes kubelet's (nginx → docker.io/library/nginx:latest), so what is
 // warmed is what kubelet will look up; repeats are dropped; an invalid one
 // is kept, marked Invalid, so it fails alone. A file that is not a list is
 // an error.
 func Parse(data []byte) (*List, error) {
+	if len(data) > MaxBytes {
+		return nil, fmt.Errorf("image list: %d bytes, over the %d a ConfigMap holds", len(data), MaxBytes)
+	}
 	var l List
 	if err := yaml.UnmarshalStrict(data, &l); err != nil {
 		return nil, fmt.Errorf("image list: %w", err)

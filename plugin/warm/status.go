@@ -2,7 +2,6 @@ package warm
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"time"
 
@@ -167,8 +166,10 @@ func fillFromPod(ns *NodeStatus, p *corev1.Pod, want []string, now time.Time) {
 	if raw == "" {
 		return
 	}
-	var prog contract.Progress
-	if err := json.Unmarshal([]byte(raw), &prog); err != nil {
+	prog, err := contract.ParseProgress(raw)
+	if err != nil {
+		// The node wrote something unreadable: say so, not "starting".
+		ns.Warnings = []string{"progress unreadable: " + err.Error()}
 		return
 	}
 	t := metav1.NewTime(prog.Updated)

@@ -82,3 +82,17 @@ func TestStatusCountsADaemonOnAnOldListAsWarming(t *testing.T) {
 		t.Errorf("a daemon on the current list: %+v", r.Nodes[0])
 	}
 }
+
+// A node that writes an unreadable progress document shows a warning that
+// says so, not a silent "starting".
+func TestStatusWarnsOfAnUnreadableProgressDocument(t *testing.T) {
+	pod := daemonPod("d1", "n1", nil)
+	pod.Annotations = map[string]string{contract.AnnotationProgress: `{"images": "not a list"}`}
+	r, err := Status(context.Background(), fake.NewSimpleClientset(node("n1"), pod), "winimage-system", "", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := r.Nodes[0]; n.State != NodeStarting || len(n.Warnings) != 1 || !strings.HasPrefix(n.Warnings[0], "progress unreadable: annotation winimage.io/progress") {
+		t.Errorf("unreadable progress: %+v", n)
+	}
+}

@@ -2,7 +2,6 @@ package warm
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -117,8 +116,8 @@ func Unpin(ctx context.Context, client kubernetes.Interface, namespace string, r
 		}
 		for nodeName, pod := range byNode {
 			raw := pod.Annotations[contract.AnnotationUnpin]
-			var res contract.UnpinResult
-			if raw == "" || json.Unmarshal([]byte(raw), &res) != nil || res.Error != "" {
+			res, err := contract.ParseUnpinResult(raw)
+			if raw == "" || err != nil || res.Error != "" {
 				p.Waiting = append(p.Waiting, nodeName)
 				continue
 			}
