@@ -67,7 +67,10 @@ func TestDaemonImageIndexResolvesPerPlatformAndIsWarmDefault(t *testing.T) {
 
 	refFile := filepath.Join(t.TempDir(), "daemon-image.ref")
 	release(t, "image", "--repo", reg+"/winimage-daemon:v0.1.0-e2e", "--version", "v0.1.0-e2e", "--mtime", "1700000000",
-		"--windows-base", reg+"/hostprocess-base:v1.0.0", "--linux-base", reg+"/static:latest", "--ref-file", refFile)
+		"--windows-base", reg+"/hostprocess-base:v1.0.0", "--linux-base", reg+"/static:latest", "--ref-file", refFile,
+		// Releases add linux/arm64: the same build for another GOARCH,
+		// whose cold compile `make test` does not pay for.
+		"--platforms", "windows/amd64,linux/amd64")
 	b, err := os.ReadFile(refFile)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +109,7 @@ func TestDaemonImageIndexResolvesPerPlatformAndIsWarmDefault(t *testing.T) {
 			t.Errorf("%+v: %s in the top layer has %d bytes", p, wantFile, size)
 		}
 	}
-	want := []string{"windows/amd64:10.0.17763", "windows/amd64:10.0.20348", "windows/amd64:10.0.26100", "linux/amd64:", "linux/arm64:"}
+	want := []string{"windows/amd64:10.0.17763", "windows/amd64:10.0.20348", "windows/amd64:10.0.26100", "linux/amd64:"}
 	if len(entries) != len(want) {
 		t.Fatalf("entries %+v", entries)
 	}
