@@ -36,7 +36,9 @@ type Containerd struct {
 	// ConfigFile is its configuration, as a node's daemon would read it.
 	ConfigFile string
 	Root       string
-	proc       *process
+	// DebugAddress is its debug socket, which serves net/http/pprof.
+	DebugAddress string
+	proc         *process
 }
 
 const containerdConfig = `version = 3
@@ -51,7 +53,7 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
   address = '{{.Socket}}.ttrpc'
 
 [debug]
-  address = ''
+  address = '{{.Socket}}.debug'
 
 [plugins.'io.containerd.internal.v1.opt']
   path = '{{.Opt}}'
@@ -86,7 +88,7 @@ state = '{{.State}}'
   address = '{{.Socket}}.ttrpc'
 
 [debug]
-  address = ''
+  address = '{{.Socket}}.debug'
 
 [plugins.'io.containerd.internal.v1.opt']
   path = '{{.Opt}}'
@@ -278,7 +280,7 @@ func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string,
 	if err != nil {
 		return nil, err
 	}
-	c := &Containerd{Name: name, Line: o.Line, Version: ContainerdLines[o.Line], Address: vals["Socket"], Snapshotter: snapshotter, Root: vals["Root"], HostsDir: vals["CertsDir"], ConfigFile: filepath.Join(base, "config.toml"), proc: p}
+	c := &Containerd{Name: name, Line: o.Line, Version: ContainerdLines[o.Line], Address: vals["Socket"], Snapshotter: snapshotter, Root: vals["Root"], HostsDir: vals["CertsDir"], ConfigFile: filepath.Join(base, "config.toml"), DebugAddress: vals["Socket"] + ".debug", proc: p}
 	if err := waitFor(ctx, p, 30*time.Second, c.answers); err != nil {
 		return nil, err
 	}
