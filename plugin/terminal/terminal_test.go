@@ -76,3 +76,20 @@ func FuzzEscapedTextHasNoControls(f *testing.F) {
 		}
 	})
 }
+
+// The Writer lets through only the line breaks and tabs of the format it
+// guards: a BEL the table printer passed, a carriage return, an ESC that
+// reached a line written with Fprintf.
+func TestWriterEscapesControlBytesButNewlineAndTab(t *testing.T) {
+	var out bytes.Buffer
+	w := NewWriter(&out)
+	for _, s := range []string{"NAME\tREASON\n", "n1\tpull: ^[]0;t\a\x1b[2J\rx\x7f\n", "plain\n"} {
+		if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+			t.Fatalf("Write(%q) = %d, %v", s, n, err)
+		}
+	}
+	want := "NAME\tREASON\nn1\tpull: ^[]0;t^G^[[2J\\rx^?\nplain\n"
+	if out.String() != want {
+		t.Errorf("wrote %q, want %q", out.String(), want)
+	}
+}
