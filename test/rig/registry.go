@@ -51,6 +51,9 @@ type Registry struct {
 	manifestGets atomic.Int64
 	blobGets     atomic.Int64
 	blobBytes    atomic.Int64
+
+	// faults maps a request path to the Fault its GETs get.
+	faults sync.Map
 }
 
 // RegistryOption configures NewRegistry.
@@ -187,6 +190,10 @@ func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
 	if req.Method == http.MethodGet {
 		if d := time.Duration(r.latency.Load()); d > 0 {
 			time.Sleep(d)
+		}
+		if f, ok := r.faults.Load(req.URL.Path); ok {
+			r.serveFault(w, req, f.(Fault))
+			return
 		}
 		switch {
 		case containsSegment(req.URL.Path, "manifests"):
