@@ -64,6 +64,13 @@ type Config struct {
 	// DiskThreshold is the fraction of containerd's volume not to fill.
 	DiskThreshold                                  float64
 	PublishInterval, ListInterval, RecheckInterval time.Duration
+	// MaxAttempts bounds the tries at an image per pass, the first retry
+	// waiting about MinBackoff (see warm.Warmer).
+	MaxAttempts int
+	MinBackoff  time.Duration
+	// PullProgressTimeout cancels an attempt whose download has not moved
+	// for this long, as CRI's image_pull_progress_timeout does.
+	PullProgressTimeout time.Duration
 	// MaxConcurrentNodes paces nodes cluster-wide through Leases (0: off).
 	MaxConcurrentNodes int
 	SlotLeasePrefix    string
@@ -75,16 +82,19 @@ type Config struct {
 // DefaultConfig returns the defaults `winimage-daemon run` starts from.
 func DefaultConfig() Config {
 	return Config{
-		Containerd:      DefaultContainerd(),
-		Identity:        Identity{PodNamespace: contract.DefaultNamespace},
-		ImageList:       contract.ImageListPath,
-		StateFile:       DefaultStateFile(),
-		ParallelPulls:   3,
-		DiskThreshold:   0.85,
-		PublishInterval: 2 * time.Second,
-		ListInterval:    5 * time.Second,
-		RecheckInterval: 10 * time.Minute,
-		SlotLeasePrefix: "winimage-pull-slot",
+		Containerd:          DefaultContainerd(),
+		Identity:            Identity{PodNamespace: contract.DefaultNamespace},
+		ImageList:           contract.ImageListPath,
+		StateFile:           DefaultStateFile(),
+		ParallelPulls:       3,
+		DiskThreshold:       0.85,
+		PublishInterval:     2 * time.Second,
+		ListInterval:        5 * time.Second,
+		RecheckInterval:     10 * time.Minute,
+		MaxAttempts:         8,
+		MinBackoff:          time.Second,
+		PullProgressTimeout: 5 * time.Minute,
+		SlotLeasePrefix:     "winimage-pull-slot",
 	}
 }
 

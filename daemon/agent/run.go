@@ -139,7 +139,7 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 }
 
 func (a *agent) newWarmer(rt noderuntime.Runtime) *warm.Warmer {
-	w := &warm.Warmer{Runtime: rt, Chains: a.cfg.ParallelPulls, Changed: a.notify}
+	w := &warm.Warmer{Runtime: rt, Chains: a.cfg.ParallelPulls, Changed: a.notify, MaxAttempts: a.cfg.MaxAttempts, MinBackoff: a.cfg.MinBackoff, StallTimeout: a.cfg.PullProgressTimeout}
 	if a.cfg.Root != "" {
 		if _, err := os.Stat(a.cfg.Root); err == nil {
 			w.Guard = diskguard.New(a.cfg.Root, a.cfg.DiskThreshold).Check

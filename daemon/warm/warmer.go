@@ -3,8 +3,10 @@ package warm
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
@@ -36,8 +38,16 @@ type Warmer struct {
 	Chains int
 	// Guard, if set, refuses an image whose pull would overfill the disk.
 	Guard func(size int64) error
-	// Backoff between attempts after a transient failure.
+	// Backoff between attempts after a transient failure, doubling from
+	// MinBackoff (1 s) to MaxBackoff (30 s), each wait jittered.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxAttempts bounds the attempts at an image in one pass (0: 8, about
+	// 1.5 minutes of backoff); the image is then Failed until the next
+	// recheck, so a registry serving bad bytes is not hammered for ever.
+	MaxAttempts int
+	// StallTimeout cancels an attempt whose download has not moved for
+	// this long (0: 5 minutes, CRI's image_pull_progress_timeout).
+	StallTimeout time.Duration
 	// Changed is called (without locks held) after any state change.
 	Changed func()
 	// Slot, if set, is acquired before the first pull of a run and released
@@ -50,6 +60,19 @@ type Warmer struct {
 	slotOnce    sync.Once
 	slotErr     error
 	slotRelease func()
+
+	// nodeMoved is when any pull last moved (see stallWatch).
+	nodeMoved atomic.Int64
+}
+
+// defaultMaxAttempts is Warmer.MaxAttempts' default.
+const defaultMaxAttempts = 8
+
+// jittered spreads retries of many nodes that failed together ("equal
+// jitter": half the backoff, plus up to the other half at random), so a
+// registry that came back is not met by every node at the same instant.
+func jittered(backoff time.Duration) time.Duration {
+	return backoff/2 + rand.N(backoff/2+1)
 }
 
 // Snapshot returns the current states.
@@ -185,6 +208,10 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 	if maxBackoff <= 0 {
 		maxBackoff = 30 * time.Second
 	}
+	maxAttempts := w.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = defaultMaxAttempts
+	}
 	for attempt := 1; ; attempt++ {
 		select {
 		case sem <- struct{}{}:
@@ -199,18 +226,23 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 		if ctx.Err() != nil {
 			return
 		}
-		if noderuntime.Permanent(err) {
-			w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason, s.Attempts = contract.Failed, err.Error(), attempt })
+		if noderuntime.Permanent(err) || attempt >= maxAttempts {
+			reason := noderuntime.Describe(err)
+			if !noderuntime.Permanent(err) {
+				reason = fmt.Sprintf("gave up after %d attempts: %s", attempt, reason)
+			}
+			w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason, s.Attempts = contract.Failed, reason, attempt })
 			return
 		}
+		wait := jittered(backoff)
 		w.set(img.Ref, func(s *contract.ImageState) {
 			s.State, s.Attempts = contract.Pulling, attempt
-			s.Reason = fmt.Sprintf("attempt %d failed, retrying in %s: %v", attempt, backoff, err)
+			s.Reason = fmt.Sprintf("attempt %d failed, retrying in %s: %s", attempt, wait.Round(time.Millisecond), noderuntime.Describe(err))
 		})
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(wait):
 		}
 		backoff = min(2*backoff, maxBackoff)
 		// A registry that was down while planning may be back.
@@ -267,7 +299,14 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 			layers[d] = plan.LayerSizes[i]
 		}
 	}
-	st, err = w.Runtime.Pull(ctx, img.Ref, noderuntime.PullOptions{Pin: img.Pinned(), Layers: layers, Progress: func(done, total int64, unpacking bool) {
+	timeout := w.StallTimeout
+	if timeout <= 0 {
+		timeout = defaultStallTimeout
+	}
+	pullCtx, stall, stop := watchStalls(ctx, timeout, &w.nodeMoved)
+	defer stop()
+	st, err = w.Runtime.Pull(pullCtx, img.Ref, noderuntime.PullOptions{Pin: img.Pinned(), Layers: layers, Progress: func(done, total int64, unpacking bool) {
+		stall.observe(done, unpacking)
 		w.set(img.Ref, func(s *contract.ImageState) {
 			if s.State != contract.Pulling && s.State != contract.Unpacking {
 				return // a finished image's state is final
@@ -279,7 +318,7 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 		})
 	}})
 	if err != nil {
-		return err
+		return stall.explain(pullCtx, err)
 	}
 	w.set(img.Ref, func(s *contract.ImageState) {
 		s.State, s.Digest, s.Reason = contract.Ready, st.Digest, ""
