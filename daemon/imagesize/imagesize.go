@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -59,6 +60,10 @@ type Resolver struct {
 	// default keychain); nil means anonymous.
 	Keychain func(ref string) authn.Keychain
 	Options  []remote.Option
+	// Timeout bounds each lookup (a tag with its entries and config, or
+	// one manifest), so a registry that accepts the connection and then
+	// sends nothing, or a byte a minute, fails that image alone (0: 30 s).
+	Timeout time.Duration
 
 	mu        sync.Mutex
 	images    map[string]*onceImage
@@ -90,7 +95,11 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) *Image {
 		r.images[ref] = o
 	}
 	r.mu.Unlock()
-	o.once.Do(func() { o.img = r.fetchImage(ctx, ref) })
+	o.once.Do(func() {
+		ctx, cancel := r.lookupContext(ctx)
+		defer cancel()
+		o.img = r.fetchImage(ctx, ref)
+	})
 	return o.img
 }
 
@@ -123,7 +132,7 @@ func (r *Resolver) remoteOptions(ctx context.Context, ref string) []remote.Optio
 	if p := r.puller(kc); p != nil {
 		return []remote.Option{remote.WithContext(ctx), remote.Reuse(p)}
 	}
-	opts := append([]remote.Option{remote.WithContext(ctx)}, r.Options...)
+	opts := append([]remote.Option{remote.WithContext(ctx), withRetryAfter()}, r.Options...)
 	if kc != nil {
 		opts = append(opts, remote.WithAuthFromKeychain(kc))
 	}
@@ -140,7 +149,7 @@ func (r *Resolver) puller(kc authn.Keychain) *remote.Puller {
 	if p, ok := r.pullers[kc]; ok {
 		return p
 	}
-	opts := append([]remote.Option{}, r.Options...)
+	opts := append([]remote.Option{withRetryAfter()}, r.Options...)
 	if kc != nil {
 		opts = append(opts, remote.WithAuthFromKeychain(kc))
 	}
@@ -165,7 +174,7 @@ func (r *Resolver) fetchImage(ctx context.Context, ref string) *Image {
 	img.repo = parsed.Context()
 	desc, err := remote.Get(parsed, r.remoteOptions(ctx, ref)...)
 	if err != nil {
-		img.Err = describe(err)
+		img.Err = describeIn(ctx, err)
 		return img
 	}
 	img.Digest = desc.Digest.String()
@@ -249,9 +258,11 @@ func (r *Resolver) ForRule(ctx context.Context, img *Image, host ocispec.Platfor
 	}
 	r.mu.Unlock()
 	o.once.Do(func() {
+		ctx, cancel := r.lookupContext(ctx)
+		defer cancel()
 		desc, err := remote.Get(img.repo.Digest(d.Digest.String()), r.remoteOptions(ctx, img.Ref)...)
 		if err != nil {
-			o.err = describe(err)
+			o.err = describeIn(ctx, err)
 			return
 		}
 		m, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))

@@ -49,6 +49,8 @@ type AuditOptions struct {
 	wide      bool
 	sections  map[string]bool
 	keychain  func(string) authn.Keychain
+	// lookupTimeout bounds each registry lookup: --request-timeout.
+	lookupTimeout time.Duration
 }
 
 // NewAuditOptions returns the defaults.
@@ -116,6 +118,9 @@ func (o *AuditOptions) Complete(cmd *cobra.Command) error {
 	if o.wide, o.printer, err = tableOrPrinter(o.PrintFlags); err != nil {
 		return err
 	}
+	if o.lookupTimeout, err = requestTimeout(o.ConfigFlags); err != nil {
+		return err
+	}
 	if o.client == nil {
 		if o.client, err = protobufClient(o.ConfigFlags); err != nil {
 			return err
@@ -163,7 +168,7 @@ func (o *AuditOptions) Run(ctx context.Context) error {
 		KubeletConfig: o.KubeletConfig,
 	}
 	if !o.NoRegistry {
-		opts.Resolver = &imagesize.Resolver{Concurrency: o.Concurrency, Keychain: o.keychain}
+		opts.Resolver = &imagesize.Resolver{Concurrency: o.Concurrency, Keychain: o.keychain, Timeout: o.lookupTimeout}
 	}
 	if o.AWS {
 		lookup, err := awsami.New(ctx, o.Region)

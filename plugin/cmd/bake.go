@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -55,6 +56,8 @@ type BakeOptions struct {
 	disk                  bake.DiskOptions
 	client                kubernetes.Interface
 	printer               printers.ResourcePrinter
+	// lookupTimeout bounds each registry lookup: --request-timeout.
+	lookupTimeout time.Duration
 }
 
 var bakeOutputs = outputFormats{"table", "json", "yaml", "component", "policy", "cloudformation", "image-list"}
@@ -153,6 +156,9 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 	if o.namespace, err = explicitNamespace(cmd, o.ConfigFlags); err != nil {
 		return err
 	}
+	if o.lookupTimeout, err = requestTimeout(o.ConfigFlags); err != nil {
+		return err
+	}
 	o.format = *o.PrintFlags.OutputFormat
 	if o.format == "json" || o.format == "yaml" {
 		p, err := o.PrintFlags.ToPrinter()
@@ -235,7 +241,7 @@ func (o *BakeOptions) Validate() error {
 
 // Run audits, plans and prints.
 func (o *BakeOptions) Run(ctx context.Context) error {
-	resolver := &imagesize.Resolver{Concurrency: o.Concurrency}
+	resolver := &imagesize.Resolver{Concurrency: o.Concurrency, Timeout: o.lookupTimeout}
 	report, err := audit.Run(ctx, audit.Options{
 		Client: o.client, NodeSelector: o.Selector, Namespace: o.namespace,
 		Sections: map[string]bool{audit.SectionImages: true, audit.SectionPulls: true},

@@ -1,10 +1,14 @@
 package cmd
 
 import (
+	"fmt"
+	"time"
+
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // protobufClient is a clientset that reads protobuf: lists of every pod in
@@ -18,6 +22,20 @@ func protobufClient(flags *genericclioptions.ConfigFlags) (kubernetes.Interface,
 	cfg.ContentType = "application/vnd.kubernetes.protobuf"
 	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	return kubernetes.NewForConfig(cfg)
+}
+
+// requestTimeout is --request-timeout as kubectl reads it (client-go
+// v0.37.2 tools/clientcmd/helpers.go ParseTimeout): 0 when unset, which
+// leaves each registry lookup its own default bound.
+func requestTimeout(flags *genericclioptions.ConfigFlags) (time.Duration, error) {
+	if flags.Timeout == nil || *flags.Timeout == "" {
+		return 0, nil
+	}
+	d, err := clientcmd.ParseTimeout(*flags.Timeout)
+	if err != nil {
+		return 0, fmt.Errorf("--request-timeout %q: %w", *flags.Timeout, err)
+	}
+	return d, nil
 }
 
 // explicitNamespace is -n when it was given, else "" (every namespace): the
