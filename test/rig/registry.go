@@ -192,6 +192,9 @@ func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
 			time.Sleep(d)
 		}
 		if f, ok := r.faults.Load(req.URL.Path); ok {
+			// A resume of a faulted blob is answered as real registries
+			// answer it (an open Range), then misanswered again.
+			r.closeOpenRange(req)
 			r.serveFault(w, req, f.(Fault))
 			return
 		}
