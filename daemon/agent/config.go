@@ -21,6 +21,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/hostprocess"
 	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
 
 // Containerd is where the node's containerd is and what kubelet's CRI uses
@@ -91,9 +92,9 @@ func DefaultConfig() Config {
 		PublishInterval:     2 * time.Second,
 		ListInterval:        5 * time.Second,
 		RecheckInterval:     10 * time.Minute,
-		MaxAttempts:         8,
-		MinBackoff:          time.Second,
-		PullProgressTimeout: 5 * time.Minute,
+		MaxAttempts:         warm.DefaultMaxAttempts,
+		MinBackoff:          warm.DefaultMinBackoff,
+		PullProgressTimeout: warm.DefaultStallTimeout,
 		SlotLeasePrefix:     "winimage-pull-slot",
 	}
 }

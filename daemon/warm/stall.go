@@ -9,10 +9,10 @@ import (
 	"time"
 )
 
-// defaultStallTimeout is CRI's default image_pull_progress_timeout
-// (containerd v2.4.2 internal/cri/config/config.go
-// defaultImagePullProgressTimeoutDuration).
-const defaultStallTimeout = 5 * time.Minute
+// DefaultStallTimeout is Warmer.StallTimeout's default, CRI's default
+// image_pull_progress_timeout (containerd v2.4.2 internal/cri/config/
+// config.go defaultImagePullProgressTimeoutDuration).
+const DefaultStallTimeout = 5 * time.Minute
 
 // errStalled is the cause a stalled pull is cancelled with.
 var errStalled = errors.New("stalled")

@@ -65,8 +65,11 @@ type Warmer struct {
 	nodeMoved atomic.Int64
 }
 
-// defaultMaxAttempts is Warmer.MaxAttempts' default.
-const defaultMaxAttempts = 8
+// Defaults of Warmer.MaxAttempts and MinBackoff.
+const (
+	DefaultMaxAttempts = 8
+	DefaultMinBackoff  = time.Second
+)
 
 // jittered spreads retries of many nodes that failed together ("equal
 // jitter": half the backoff, plus up to the other half at random), so a
@@ -202,7 +205,7 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 	}
 	backoff := w.MinBackoff
 	if backoff <= 0 {
-		backoff = time.Second
+		backoff = DefaultMinBackoff
 	}
 	maxBackoff := w.MaxBackoff
 	if maxBackoff <= 0 {
@@ -210,7 +213,7 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 	}
 	maxAttempts := w.MaxAttempts
 	if maxAttempts <= 0 {
-		maxAttempts = defaultMaxAttempts
+		maxAttempts = DefaultMaxAttempts
 	}
 	for attempt := 1; ; attempt++ {
 		select {
@@ -226,9 +229,9 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 		if ctx.Err() != nil {
 			return
 		}
-		if noderuntime.Permanent(err) || attempt >= maxAttempts {
+		if permanent := noderuntime.Permanent(err); permanent || attempt >= maxAttempts {
 			reason := noderuntime.Describe(err)
-			if !noderuntime.Permanent(err) {
+			if !permanent {
 				reason = fmt.Sprintf("gave up after %d attempts: %s", attempt, reason)
 			}
 			w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason, s.Attempts = contract.Failed, reason, attempt })
@@ -301,7 +304,7 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 	}
 	timeout := w.StallTimeout
 	if timeout <= 0 {
-		timeout = defaultStallTimeout
+		timeout = DefaultStallTimeout
 	}
 	pullCtx, stall, stop := watchStalls(ctx, timeout, &w.nodeMoved)
 	defer stop()
