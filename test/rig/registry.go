@@ -191,10 +191,8 @@ func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
 		if d := time.Duration(r.latency.Load()); d > 0 {
 			time.Sleep(d)
 		}
+		r.closeOpenRange(req)
 		if f, ok := r.faults.Load(req.URL.Path); ok {
-			// A resume of a faulted blob is answered as real registries
-			// answer it (an open Range), then misanswered again.
-			r.closeOpenRange(req)
 			r.serveFault(w, req, f.(Fault))
 			return
 		}
@@ -207,7 +205,6 @@ func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
 				w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
 				return
 			}
-			r.closeOpenRange(req)
 			w = &countingWriter{ResponseWriter: w, n: &r.blobBytes, rate: r.throttle.Load()}
 			defer r.blobsInFlight.Add(-1)
 			for n := r.blobsInFlight.Add(1); ; {
