@@ -147,6 +147,7 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	if c.Transfer && !c.DiscardUnpackedLayers {
 		img, err = c.pullWithTransfer(ctx, named, labels)
 	} else {
+		c.waitForeignPull(ctx, opts.Target, opts.Layers)
 		img, err = c.Client.Pull(ctx, named.String(), pullOpts...)
 	}
 	if err != nil {

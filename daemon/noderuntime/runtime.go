@@ -48,7 +48,10 @@ type PullOptions struct {
 	Pin bool
 	// Layers are the expected layer digests and sizes (from the registry
 	// plan), for progress.
-	Layers   map[string]int64
+	Layers map[string]int64
+	// Target is the digest the registry plan resolved ref to, by which a
+	// pull of the same image already under way is recognised.
+	Target   string
 	Progress Progress
 }
 

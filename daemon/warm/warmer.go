@@ -308,7 +308,7 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 	}
 	pullCtx, stall, stop := watchStalls(ctx, timeout, &w.nodeMoved)
 	defer stop()
-	st, err = w.Runtime.Pull(pullCtx, img.Ref, noderuntime.PullOptions{Pin: img.Pinned(), Layers: layers, Progress: func(done, total int64, unpacking bool) {
+	st, err = w.Runtime.Pull(pullCtx, img.Ref, noderuntime.PullOptions{Pin: img.Pinned(), Layers: layers, Target: plan.Digest, Progress: func(done, total int64, unpacking bool) {
 		stall.observe(done, unpacking)
 		w.set(img.Ref, func(s *contract.ImageState) {
 			if s.State != contract.Pulling && s.State != contract.Unpacking {

@@ -17,9 +17,9 @@ import (
 // unpack duplication suppressor is shared by every transfer request, so
 // each layer is unpacked once; a client pull beside it would unpack every
 // layer a second time (containerd#11451: 38 min each instead of 19 alone).
-// On 1.7 (no Transfer service) CRI pulls on its own; when the daemon
-// starts second, containerd's ingest locks hold its fetch until kubelet's
-// pull has the layers, and it finds them unpacked.
+// On 1.7 (no Transfer service) CRI pulls on its own; a daemon that starts
+// second waits while kubelet's pull of the image visibly moves, and then
+// finds every layer unpacked.
 func TestDaemonAndKubeletPullingOneImageUnpackEachLayerOnce(t *testing.T) {
 	t.Run("kubelet pulls mid-warm", func(t *testing.T) {
 		r, applied := startRig(t, bigImageFleet)
@@ -45,7 +45,10 @@ func TestDaemonAndKubeletPullingOneImageUnpackEachLayerOnce(t *testing.T) {
 		defer cancel()
 		ref := applied.Ref("apps/big:1")
 		prepares := countPrepares(ctx, t, r.Containerd)
-		r.Registry.Throttle(8 << 20)
+		// 4 MiB/s: kubelet's pull takes about 6 s, so the daemon surely
+		// starts while it fetches and before it has committed a layer.
+		r.Registry.Throttle(4 << 20)
+		daemonBinary(t) // built before, so the daemon starts at once
 		kubelet := make(chan error, 1)
 		go func() { _, err := r.Containerd.CRIPull(ctx, ref); kubelet <- err }()
 		deadline := time.Now().Add(30 * time.Second)

@@ -1,0 +1,100 @@
+package noderuntime
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/containerd/platforms"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/identity"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestExtractionChainReadsTheUnpackersKeys(t *testing.T) {
+	cases := map[string]string{
+		"extract-123456789-AbCd sha256:aaaa": "sha256:aaaa",
+		"extract-1 sha256:bbbb":              "sha256:bbbb",
+		"sha256:aaaa":                        "",
+		"k8s.io/42/abc":                      "",
+		"extract-no-chain":                   "",
+	}
+	for key, want := range cases {
+		if got := extractionChain(key); got != want {
+			t.Errorf("extractionChain(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestForeignActivityChangesWhenAnyOffsetOrUsageDoes(t *testing.T) {
+	a := foreignActivity{ingests: map[string]int64{"layer-sha256:a": 10}, extracts: map[string]int64{"extract-1 c": 5}}
+	if a.none() || !a.same(a) {
+		t.Fatal("an activity is some and the same as itself")
+	}
+	for name, b := range map[string]foreignActivity{
+		"offset": {ingests: map[string]int64{"layer-sha256:a": 11}, extracts: a.extracts},
+		"usage":  {ingests: a.ingests, extracts: map[string]int64{"extract-1 c": 6}},
+		"gone":   {ingests: map[string]int64{}, extracts: a.extracts},
+		"new":    {ingests: a.ingests, extracts: map[string]int64{"extract-1 c": 5, "extract-2 d": 0}},
+	} {
+		if a.same(b) {
+			t.Errorf("%s: a change was taken for the same", name)
+		}
+	}
+	if !(foreignActivity{}).none() {
+		t.Error("an empty look saw something")
+	}
+}
+
+// TestChainIDsFromTheStoreBeforeAnyImageRecord: the chains of the node's
+// platform are read from an index, a manifest and a config alone (a pull
+// under way has written no record yet), and not at all until they are there.
+func TestChainIDsFromTheStoreBeforeAnyImageRecord(t *testing.T) {
+	ctx := context.Background()
+	cs, err := local.NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffIDs := []digest.Digest{digest.FromString("base"), digest.FromString("app")}
+	linux := ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	config := write(ctx, t, cs, ocispec.MediaTypeImageConfig, ocispec.Image{Platform: linux, RootFS: ocispec.RootFS{Type: "layers", DiffIDs: diffIDs}})
+	windows := ocispec.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.20348.1"}
+	otherConfig := write(ctx, t, cs, ocispec.MediaTypeImageConfig, ocispec.Image{Platform: windows, RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromString("servercore")}}})
+	other := write(ctx, t, cs, ocispec.MediaTypeImageManifest, ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: otherConfig})
+	manifest := write(ctx, t, cs, ocispec.MediaTypeImageManifest, ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: config})
+	other.Platform = &windows
+	manifest.Platform = &linux
+	index := write(ctx, t, cs, ocispec.MediaTypeImageIndex, ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{other, manifest}})
+
+	want := identity.ChainIDs(append([]digest.Digest(nil), diffIDs...))
+	for name, target := range map[string]digest.Digest{"index": index.Digest, "manifest": manifest.Digest} {
+		got := chainIDs(ctx, cs, platforms.Only(linux), target.String())
+		if len(got) != len(want) {
+			t.Fatalf("%s: chains %v, want %v", name, got, want)
+		}
+		for _, c := range want {
+			if !got[c.String()] {
+				t.Errorf("%s: chain %s missing from %v", name, c, got)
+			}
+		}
+	}
+	if got := chainIDs(ctx, cs, platforms.Only(linux), digest.FromString("not fetched yet").String()); got != nil {
+		t.Errorf("chains of an index not in the store: %v", got)
+	}
+}
+
+func write(ctx context.Context, t *testing.T, cs content.Store, mediaType string, v any) ocispec.Descriptor {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc := ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(b), Size: int64(len(b))}
+	if err := content.WriteBlob(ctx, cs, desc.Digest.String(), bytes.NewReader(b), desc); err != nil {
+		t.Fatal(err)
+	}
+	return desc
+}
