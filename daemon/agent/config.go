@@ -95,7 +95,7 @@ func DefaultConfig() Config {
 		MaxAttempts:         warm.DefaultMaxAttempts,
 		MinBackoff:          warm.DefaultMinBackoff,
 		PullProgressTimeout: warm.DefaultStallTimeout,
-		SlotLeasePrefix:     "winimage-pull-slot",
+		SlotLeasePrefix:     contract.SlotLeasePrefix,
 	}
 }
 

@@ -77,6 +77,14 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 	if a.kube, err = KubeClient(cfg.Kubeconfig); err != nil {
 		return nil, nil, err
 	}
+	warning, err := checkAccess(ctx, a.kube, cfg.needs())
+	if err != nil {
+		return nil, nil, err
+	}
+	if warning != "" {
+		a.warnings = append(a.warnings, warning)
+		a.log.Warn(warning)
+	}
 	node, err := a.kube.CoreV1().Nodes().Get(ctx, cfg.Node, metav1.GetOptions{})
 	if err != nil {
 		return nil, nil, fmt.Errorf("read node %s: %w", cfg.Node, err)

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/access"
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
@@ -27,6 +30,18 @@ func Unpin(ctx context.Context, cfg UnpinConfig) (contract.UnpinResult, error) {
 	if cfg.Report && cfg.Pod == "" {
 		return contract.UnpinResult{}, errors.New("--report needs this pod's name: set POD_NAME from the downward API or --pod-name")
 	}
+	var kube kubernetes.Interface
+	if cfg.Report {
+		// Checked first: pins removed with no way to say so would leave
+		// warm remove waiting for a result that never comes.
+		var err error
+		if kube, err = KubeClient(cfg.Kubeconfig); err != nil {
+			return contract.UnpinResult{}, err
+		}
+		if _, err := checkAccess(ctx, kube, []access.Need{publishNeed(cfg.Identity)}); err != nil {
+			return contract.UnpinResult{}, err
+		}
+	}
 	result := contract.UnpinResult{Node: cfg.Node, Unpinned: []string{}}
 	err := func() error {
 		client, err := cfg.connect(ctx)
@@ -43,11 +58,7 @@ func Unpin(ctx context.Context, cfg UnpinConfig) (contract.UnpinResult, error) {
 	}
 	result.Finished = time.Now().UTC()
 	if cfg.Report {
-		kube, kerr := KubeClient(cfg.Kubeconfig)
-		if kerr == nil {
-			kerr = report.PublishUnpin(ctx, kube, cfg.PodNamespace, cfg.Pod, result)
-		}
-		if kerr != nil {
+		if kerr := report.PublishUnpin(ctx, kube, cfg.PodNamespace, cfg.Pod, result); kerr != nil {
 			return result, errors.Join(err, kerr)
 		}
 	}

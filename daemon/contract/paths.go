@@ -1,5 +1,7 @@
 package contract
 
+import "fmt"
+
 // Where the plugin deploys the daemon and where the DaemonSet mounts its
 // inputs. The paths are the container's; on a Windows HostProcess container
 // without the bind filter they appear under %CONTAINER_SANDBOX_MOUNT_POINT%
@@ -18,3 +20,11 @@ const (
 	// PullSecretsDir holds one folder per mounted pull secret.
 	PullSecretsDir = "/etc/winimage/pull-secrets"
 )
+
+// SlotLeasePrefix names the pull-slot Leases of --max-concurrent-nodes:
+// SlotLease(prefix, i) for i below the limit. warm grants the daemon those
+// names and no others.
+const SlotLeasePrefix = "winimage-pull-slot"
+
+// SlotLease is the name of pull slot i.
+func SlotLease(prefix string, i int) string { return fmt.Sprintf("%s-%d", prefix, i) }

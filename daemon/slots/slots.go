@@ -4,7 +4,6 @@ package slots
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -12,6 +11,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 // Pool is Size Leases named Prefix-0…Prefix-(Size-1), each held by at most
@@ -41,7 +42,7 @@ func (s *Pool) Acquire(ctx context.Context) (func(), error) {
 		slotCtx, cancel := context.WithCancel(ctx)
 		cancels[i], stopped[i] = cancel, make(chan struct{})
 		lock := &resourcelock.LeaseLock{
-			LeaseMeta:  metaFor(s.Namespace, fmt.Sprintf("%s-%d", s.Prefix, i)),
+			LeaseMeta:  metaFor(s.Namespace, contract.SlotLease(s.Prefix, i)),
 			Client:     s.Client.CoordinationV1(),
 			LockConfig: resourcelock.ResourceLockConfig{Identity: s.Identity},
 		}
@@ -74,11 +75,11 @@ func (s *Pool) Acquire(ctx context.Context) (func(), error) {
 				<-stopped[i]
 			}
 		}
-		s.Log.Info("holding pull slot", "lease", fmt.Sprintf("%s-%d", s.Prefix, slot))
+		s.Log.Info("holding pull slot", "lease", contract.SlotLease(s.Prefix, slot))
 		return func() {
 			cancels[slot]()
 			<-stopped[slot]
-			s.Log.Info("released pull slot", "lease", fmt.Sprintf("%s-%d", s.Prefix, slot))
+			s.Log.Info("released pull slot", "lease", contract.SlotLease(s.Prefix, slot))
 		}, nil
 	}
 }

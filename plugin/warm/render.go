@@ -243,8 +243,17 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 	if cfg.StartupTaint != "" {
 		// Removing the taint is the only reason the daemon may change nodes.
 		ov.add("clusterrole-taint-patch.yaml", []any{map[string]any{"op": "add", "path": "/rules/-", "value": map[string]any{
-			"apiGroups": []any{""}, "resources": []any{"nodes"}, "verbs": []any{"update", "patch"},
+			"apiGroups": []any{""}, "resources": []any{"nodes"}, "verbs": []any{"update"},
 		}}}, map[string]any{"kind": "ClusterRole", "name": DaemonName})
+	}
+	if cfg.MaxConcurrentNodes > 0 {
+		// The pull slots are Leases named contract.SlotLease; get and
+		// update only those (create cannot be limited by name in RBAC).
+		ov.add("role-slots-patch.yaml", []any{map[string]any{"op": "add", "path": "/rules/-", "value": map[string]any{
+			"apiGroups": []any{"coordination.k8s.io"}, "resources": []any{"leases"}, "verbs": []any{"get", "update"}, "resourceNames": slotNames(cfg.MaxConcurrentNodes),
+		}}, map[string]any{"op": "add", "path": "/rules/-", "value": map[string]any{
+			"apiGroups": []any{"coordination.k8s.io"}, "resources": []any{"leases"}, "verbs": []any{"create"},
+		}}}, map[string]any{"kind": "Role", "name": DaemonName})
 	}
 	if ov.err != nil {
 		return nil, ov.err
@@ -354,4 +363,13 @@ func refsAsList(refs []string) []any {
 		out = append(out, map[string]any{"ref": named.String()})
 	}
 	return out
+}
+
+// slotNames are the Leases of limit pull slots.
+func slotNames(limit int) []any {
+	names := make([]any, limit)
+	for i := range names {
+		names[i] = contract.SlotLease(contract.SlotLeasePrefix, i)
+	}
+	return names
 }

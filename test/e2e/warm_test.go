@@ -154,8 +154,8 @@ func TestDaemonFailsClearlyWithoutRBAC(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the daemon kept running without permission to read its node")
 	}
-	if d.cmd.ProcessState.ExitCode() == 0 || !strings.Contains(d.logs.String(), "forbidden") {
-		t.Errorf("exit %d, output %q; want a clear forbidden error", d.cmd.ProcessState.ExitCode(), d.logs.String())
+	if d.cmd.ProcessState.ExitCode() == 0 || !strings.Contains(d.logs.String(), "lacks get nodes/"+applied.Nodes["workers"][0]) {
+		t.Errorf("exit %d, output %q; want the missing permission named", d.cmd.ProcessState.ExitCode(), d.logs.String())
 	}
 }
 
