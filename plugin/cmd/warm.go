@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/access"
 	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
@@ -220,6 +221,13 @@ func (o *WarmOptions) Run(ctx context.Context) error {
 	if o.dryRun != DryRunClient {
 		mapper, err := o.ConfigFlags.ToRESTMapper()
 		if err != nil {
+			return err
+		}
+		var follow []access.Need
+		if o.Wait {
+			follow = warm.FollowNeeds(o.cfg.Namespace)
+		}
+		if err := warm.Preflight(ctx, o.client.AuthorizationV1(), mapper, objs, follow...); err != nil {
 			return err
 		}
 		if objs, err = warm.Apply(ctx, o.dynamic, mapper, objs, o.dryRun == DryRunServer); err != nil {

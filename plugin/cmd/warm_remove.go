@@ -89,11 +89,22 @@ func (o *WarmRemoveOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	typed, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	mapper, err := o.ConfigFlags.ToRESTMapper()
+	if err != nil {
+		return err
+	}
+	needs, err := warm.RemoveNeeds(mapper, o.namespace, o.Unpin)
+	if err != nil {
+		return err
+	}
+	if err := warm.Require(ctx, typed.AuthorizationV1(), "warm remove", "nothing was unpinned or deleted", needs); err != nil {
+		return err
+	}
 	if o.Unpin {
-		typed, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return err
-		}
 		p, err := warm.Unpin(ctx, typed, o.namespace, o.RemoveUnused, o.Timeout, func(r contract.UnpinResult) {
 			fmt.Fprintf(o.Out, "node/%s unpinned %d image records, removed %d\n", r.Node, len(r.Unpinned), len(r.Removed))
 		})
@@ -103,10 +114,6 @@ func (o *WarmRemoveOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.Out, "unpinned on all %d nodes\n", p.Desired)
 	}
 	client, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	mapper, err := o.ConfigFlags.ToRESTMapper()
 	if err != nil {
 		return err
 	}

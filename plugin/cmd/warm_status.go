@@ -106,11 +106,18 @@ func (o *WarmStatusOptions) print(r *warm.StatusReport) error {
 // the nodes, the daemon pods and the image list see (nodes are not polled).
 func (o *WarmStatusOptions) Run(ctx context.Context) error {
 	if !o.Watch {
+		if err := warm.Require(ctx, o.client.AuthorizationV1(), "warm status", "it shows nothing", warm.StatusNeeds(o.namespace)); err != nil {
+			return err
+		}
 		r, err := warm.Status(ctx, o.client, o.namespace, o.nodeSelector(), time.Now())
 		if err != nil {
 			return err
 		}
 		return o.print(r)
+	}
+	// Without list or watch the informers would retry for ever, silently.
+	if err := warm.Require(ctx, o.client.AuthorizationV1(), "warm status -w", "it cannot follow", warm.FollowNeeds(o.namespace)); err != nil {
+		return err
 	}
 	first := true
 	var printErr error

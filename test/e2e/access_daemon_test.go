@@ -146,17 +146,22 @@ func withoutVerb(rules []rbacv1.PolicyRule, i int, resource, verb string) []rbac
 	return out
 }
 
-// grantDaemon binds the rules to a new ServiceAccount of winimage-system
-// (cluster rules through a ClusterRole, the others through a Role there),
-// waits until the authorizer has them, and returns its kubeconfig.
+// grantDaemon binds the rules to a new ServiceAccount of winimage-system.
 func grantDaemon(ctx context.Context, t *testing.T, r *rig.Rig, sa string, cluster, namespaced []rbacv1.PolicyRule) string {
 	t.Helper()
-	const ns = "winimage-system"
+	return grant(ctx, t, r, "winimage-system", sa, cluster, namespaced)
+}
+
+// grant binds the rules to a new ServiceAccount ns/sa (cluster rules
+// through a ClusterRole, the others through a Role in ns), waits until the
+// authorizer has them, and returns its kubeconfig.
+func grant(ctx context.Context, t *testing.T, r *rig.Rig, ns, sa string, cluster, namespaced []rbacv1.PolicyRule) string {
+	t.Helper()
 	kubeconfig, err := r.ServiceAccountKubeconfig(ctx, ns, sa)
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := "winimage-access-" + sa
+	name := "winimage-access-" + ns + "-" + sa
 	subjects := []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: ns, Name: sa}}
 	rbac := r.Client.RbacV1()
 	for _, err := range []error{

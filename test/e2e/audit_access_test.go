@@ -7,8 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,9 +14,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
-	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
@@ -88,7 +84,7 @@ func TestAuditRegistryErrorsAndMinimalRBAC(t *testing.T) {
 
 	// Under the documented least-privilege ClusterRole (secrets narrowed to
 	// the pull secret's name) the audit sees everything.
-	role := loadAuditRole(t)
+	role := loadClusterRole(t, "audit")
 	role.Rules[1].ResourceNames = []string{"regcred"}
 	bindRole(ctx, t, r, role, "auditor")
 	kubeconfig, err := r.ServiceAccountKubeconfig(ctx, "audit", "auditor")
@@ -103,7 +99,7 @@ func TestAuditRegistryErrorsAndMinimalRBAC(t *testing.T) {
 	// Without events it still works and says what it skipped; without
 	// secrets the private image becomes a 401 and the secret is noted.
 	role.Name = "winimage-audit-no-events"
-	role.Rules = []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes", "pods"}, Verbs: []string{"get", "list"}}}
+	role.Rules = []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes", "pods"}, Verbs: []string{"list"}}}
 	bindRole(ctx, t, r, role, "restricted")
 	kubeconfig, err = r.ServiceAccountKubeconfig(ctx, "audit", "restricted")
 	if err != nil {
@@ -125,19 +121,6 @@ func TestAuditRegistryErrorsAndMinimalRBAC(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "forbidden") {
 		t.Errorf("no RBAC at all: exit %d, %q", code, stderr)
 	}
-}
-
-func loadAuditRole(t *testing.T) *rbacv1.ClusterRole {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(gobuild.ModuleRoot(t), "manifests", "audit", "clusterrole.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var role rbacv1.ClusterRole
-	if err := yaml.UnmarshalStrict(data, &role); err != nil {
-		t.Fatal(err)
-	}
-	return &role
 }
 
 func bindRole(ctx context.Context, t *testing.T, r *rig.Rig, role *rbacv1.ClusterRole, sa string) {
