@@ -127,28 +127,12 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 		}()
 	}
 
-	pullOpts := []containerd.RemoteOpt{
-		containerd.WithResolver(c.resolver(ctx)),
-		containerd.WithPlatformMatcher(c.Matcher),
-		containerd.WithPullUnpack,
-		containerd.WithPullSnapshotter(c.Snapshotter),
-		containerd.WithPullLabels(labels),
-	}
-	if c.UnpackLimiter != nil {
-		pullOpts = append(pullOpts, containerd.WithUnpackOpts([]containerd.UnpackOpt{containerd.WithUnpackLimiter(c.UnpackLimiter)}))
-	}
-	if c.DiscardUnpackedLayers {
-		// The same child-label filter CRI uses (containerd v2.4.2
-		// internal/cri/server/images/image_pull.go, v1.7.35
-		// pkg/cri/server/image_pull.go): no gc.ref labels to layers.
-		pullOpts = append(pullOpts, containerd.WithChildLabelMap(images.ChildGCLabelsFilterLayers))
-	}
 	var img containerd.Image
 	if c.Transfer && !c.DiscardUnpackedLayers {
 		img, err = c.pullWithTransfer(ctx, named, labels)
 	} else {
 		c.waitForeignPull(ctx, opts.Target, opts.Layers)
-		img, err = c.Client.Pull(ctx, named.String(), pullOpts...)
+		img, err = c.Client.Pull(ctx, named.String(), c.clientPullOpts(ctx, labels)...)
 	}
 	if err != nil {
 		if rangeRefused(err) {
@@ -179,6 +163,28 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 		return st, fmt.Errorf("pulled %s but it is not complete and unpacked for %s", ref, platforms.Format(c.Platform))
 	}
 	return st, nil
+}
+
+// clientPullOpts pull as the node's CRI does with containerd's client:
+// unpacked into its snapshotter, with labels.
+func (c *Containerd) clientPullOpts(ctx context.Context, labels map[string]string) []containerd.RemoteOpt {
+	pullOpts := []containerd.RemoteOpt{
+		containerd.WithResolver(c.resolver(ctx)),
+		containerd.WithPlatformMatcher(c.Matcher),
+		containerd.WithPullUnpack,
+		containerd.WithPullSnapshotter(c.Snapshotter),
+		containerd.WithPullLabels(labels),
+	}
+	if c.UnpackLimiter != nil {
+		pullOpts = append(pullOpts, containerd.WithUnpackOpts([]containerd.UnpackOpt{containerd.WithUnpackLimiter(c.UnpackLimiter)}))
+	}
+	if c.DiscardUnpackedLayers {
+		// The same child-label filter CRI uses (containerd v2.4.2
+		// internal/cri/server/images/image_pull.go, v1.7.35
+		// pkg/cri/server/image_pull.go): no gc.ref labels to layers.
+		pullOpts = append(pullOpts, containerd.WithChildLabelMap(images.ChildGCLabelsFilterLayers))
+	}
+	return pullOpts
 }
 
 func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, layers map[string]int64, progress Progress) {
