@@ -12,7 +12,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
@@ -75,19 +74,7 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 	ctx := context.Background()
 	node := applied.Nodes["workers"][0]
 	taint := "winimage.io/warming"
-	// kwok keeps writing the node, so the update may need a fresh copy.
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		n, err := r.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: taint, Effect: corev1.TaintEffectNoSchedule})
-		_, err = r.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	setTaint(ctx, t, r, node, taint)
 	// An image someone else already pinned must stay pinned after unpin.
 	theirs := applied.Ref("apps/b3:1")
 	if _, err := r.Containerd.CRIPull(ctx, theirs); err != nil {
