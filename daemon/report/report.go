@@ -29,7 +29,10 @@ type Publisher struct {
 	NodeName           string
 	StateFile          string
 	Interval           time.Duration
-	Log                *slog.Logger
+	// RetryInterval is the first wait before publishing again a state the
+	// API server did not take (doubling to 30 s; 0: 1 s).
+	RetryInterval time.Duration
+	Log           *slog.Logger
 	// Warnings about the node, published with every snapshot.
 	Warnings []string
 
@@ -39,19 +42,28 @@ type Publisher struct {
 
 // Run publishes snapshot() whenever changed fires, coalescing changes so
 // the pod is patched at most once per Interval, until ctx ends (then once
-// more, so the final state is out).
+// more, so the final state is out). A state the API server did not take
+// (it restarted, or throttled) is published again after a backoff even if
+// nothing changes, or the pod would show it stale for ever.
 func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot func() contract.Snapshot) {
 	interval := p.Interval
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
+	firstRetry := p.RetryInterval
+	if firstRetry <= 0 {
+		firstRetry = time.Second
+	}
+	retry := firstRetry
 	var lastPublish time.Time
+	var again <-chan time.Time // set while the last state is not out
 	for {
 		select {
 		case <-ctx.Done():
 			p.publish(ctx, snapshot())
 			return
 		case <-changed:
+		case <-again:
 		}
 		if wait := interval - time.Since(lastPublish); wait > 0 {
 			select {
@@ -61,23 +73,28 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 			case <-time.After(wait):
 			}
 		}
-		p.publish(ctx, snapshot())
 		lastPublish = time.Now()
+		if p.publish(ctx, snapshot()) {
+			again, retry = nil, firstRetry
+		} else {
+			again, retry = time.After(retry), min(2*retry, 30*time.Second)
+		}
 	}
 }
 
-// publish writes s. API writes get their own deadline rather than the run's
-// context, so the last state still goes out while the daemon shuts down.
-func (p *Publisher) publish(_ context.Context, s contract.Snapshot) {
+// publish writes s and reports whether the pod has it. API writes get their
+// own deadline rather than the run's context, so the last state still goes
+// out while the daemon shuts down.
+func (p *Publisher) publish(_ context.Context, s contract.Snapshot) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	doc := contract.Progress{Node: p.NodeName, Pod: p.PodName, Warnings: p.Warnings, Snapshot: s}
 	body, err := json.Marshal(doc.Snapshot)
 	if err != nil {
-		return
+		return true // nothing a retry would mend
 	}
 	if string(body) == string(p.last) {
-		return
+		return true
 	}
 	doc.Updated = time.Now().UTC()
 	full, _ := json.Marshal(doc)
@@ -89,7 +106,7 @@ func (p *Publisher) publish(_ context.Context, s contract.Snapshot) {
 	if p.Client != nil && p.PodName != "" {
 		if err := annotatePod(ctx, p.Client, p.Namespace, p.PodName, contract.AnnotationProgress, string(full)); err != nil {
 			p.Log.Error("publish progress on pod", "pod", p.Namespace+"/"+p.PodName, "err", err)
-			return
+			return false
 		}
 	}
 	p.last = body
@@ -97,6 +114,7 @@ func (p *Publisher) publish(_ context.Context, s contract.Snapshot) {
 		p.nodeEvent(ctx, s)
 	}
 	p.lastDone = s.Done
+	return true
 }
 
 // nodeEvent records completion or failure on the Node, where operators

@@ -3,16 +3,20 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
@@ -62,4 +66,39 @@ func TestPublisher(t *testing.T) {
 	if len(events.Items) != 1 || events.Items[0].Reason != "WarmComplete" || events.Items[0].InvolvedObject.Kind != "Node" {
 		t.Fatalf("events = %+v", events.Items)
 	}
+}
+
+// TestPublisherRetriesWhatTheAPIServerMissed: the last state is published
+// while the API server is down (restarting); with nothing changing after,
+// the publisher tries again until the pod has it, or warm status would show
+// the node pulling for ever.
+func TestPublisherRetriesWhatTheAPIServerMissed(t *testing.T) {
+	client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d-1"}})
+	var down atomic.Bool
+	down.Store(true)
+	client.PrependReactor("patch", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if down.Load() {
+			return true, nil, errors.New("connection refused")
+		}
+		return false, nil, nil
+	})
+	p := &Publisher{Client: client, Namespace: "ns", PodName: "d-1", NodeName: "n1", Interval: 50 * time.Millisecond, RetryInterval: 50 * time.Millisecond,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ready := contract.Snapshot{Total: 1, Ready: 1, Done: true, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Ready}}}
+	changed := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx, changed, func() contract.Snapshot { return ready })
+	changed <- struct{}{}
+	time.Sleep(200 * time.Millisecond)
+	down.Store(false) // the API server is back; nothing changes any more
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		pod, _ := client.CoreV1().Pods("ns").Get(context.Background(), "d-1", metav1.GetOptions{})
+		if prog, err := contract.ParseProgress(pod.Annotations[contract.AnnotationProgress]); err == nil && prog.AllReady() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("the state missed while the API server was down never reached the pod")
 }
