@@ -26,6 +26,7 @@ import (
 // ConfirmNoEscalation; pkg/registry/rbac/escalation_check.go
 // RoleEscalationAuthorized and BindingAuthorized, asked in the role's and
 // the binding's namespace, as here).
+//
 // extra are further needs of the command (FollowNeeds for --wait).
 func Preflight(ctx context.Context, reviews authorizationclient.SelfSubjectAccessReviewsGetter, mapper meta.RESTMapper, objs []*unstructured.Unstructured, extra ...access.Need) error {
 	needs := append([]access.Need(nil), extra...)
