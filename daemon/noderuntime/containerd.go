@@ -312,16 +312,23 @@ func (c *Containerd) abortIngests(ctx context.Context, layers map[string]int64) 
 	}
 	var errs []error
 	for _, st := range statuses {
-		for _, d := range ingestDigests(st) {
-			if _, ok := layers[d]; ok {
-				if err := cs.Abort(ctx, st.Ref); err != nil && !errdefs.IsNotFound(err) {
-					errs = append(errs, err)
-				}
-				break
+		if writesOneOf(st, layers) {
+			if err := cs.Abort(ctx, st.Ref); err != nil && !errdefs.IsNotFound(err) {
+				errs = append(errs, err)
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// writesOneOf reports whether an active ingest is writing one of layers.
+func writesOneOf(st content.Status, layers map[string]int64) bool {
+	for _, d := range ingestDigests(st) {
+		if _, ok := layers[d]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // ingestDigests are the digests an active ingest may be writing: the

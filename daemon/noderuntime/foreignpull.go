@@ -106,11 +106,8 @@ func (c *Containerd) lookForeign(ctx context.Context, layers map[string]int64, c
 		return seen, err
 	}
 	for _, st := range statuses {
-		for _, d := range ingestDigests(st) {
-			if _, ok := layers[d]; ok {
-				seen.ingests[st.Ref] = st.Offset
-				break
-			}
+		if writesOneOf(st, layers) {
+			seen.ingests[st.Ref] = st.Offset
 		}
 	}
 	if len(chains) == 0 {
