@@ -30,7 +30,7 @@ import (
 // extra are further needs of the command (FollowNeeds for --wait).
 func Preflight(ctx context.Context, reviews authorizationclient.SelfSubjectAccessReviewsGetter, mapper meta.RESTMapper, objs []*unstructured.Unstructured, extra ...access.Need) error {
 	needs := append([]access.Need(nil), extra...)
-	grants := map[string][]access.Need{} // role kind/name → its permissions
+	grants := map[string]*roleGrant{} // role kind/name → what it grants
 	for _, obj := range objs {
 		gvk := obj.GroupVersionKind()
 		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
@@ -47,7 +47,7 @@ func Preflight(ctx context.Context, reviews authorizationclient.SelfSubjectAcces
 			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &role); err != nil {
 				return fmt.Errorf("%s %s: %w", gvk.Kind, obj.GetName(), err)
 			}
-			grants[gvk.Kind+"/"+obj.GetName()] = ruleNeeds(role.Rules, obj.GetNamespace(), res.Resource+"/"+obj.GetName())
+			grants[gvk.Kind+"/"+obj.GetName()] = &roleGrant{rules: ruleNeeds(role.Rules, obj.GetNamespace(), res.Resource+"/"+obj.GetName())}
 		}
 	}
 	missing, err := access.Missing(ctx, reviews, needs)
@@ -130,7 +130,7 @@ func Require(ctx context.Context, reviews authorizationclient.SelfSubjectAccessR
 // grantNeeds is what creating obj takes beyond applying it, if it is one of
 // the daemon's roles or bindings: escalate (a role) or bind (a binding) on
 // the role, or else every permission the role grants.
-func grantNeeds(ctx context.Context, reviews authorizationclient.SelfSubjectAccessReviewsGetter, obj *unstructured.Unstructured, grants map[string][]access.Need) ([]access.Need, error) {
+func grantNeeds(ctx context.Context, reviews authorizationclient.SelfSubjectAccessReviewsGetter, obj *unstructured.Unstructured, grants map[string]*roleGrant) ([]access.Need, error) {
 	verb, kind, name := "escalate", obj.GetKind(), obj.GetName()
 	switch kind {
 	case "ClusterRoleBinding", "RoleBinding":
@@ -143,7 +143,7 @@ func grantNeeds(ctx context.Context, reviews authorizationclient.SelfSubjectAcce
 	default:
 		return nil, nil
 	}
-	rules, ok := grants[kind+"/"+name]
+	g, ok := grants[kind+"/"+name]
 	if !ok {
 		return nil, nil // a role warm does not create: the API server decides
 	}
@@ -152,7 +152,19 @@ func grantNeeds(ctx context.Context, reviews authorizationclient.SelfSubjectAcce
 	if err != nil || len(may) == 0 {
 		return nil, err
 	}
-	return access.Missing(ctx, reviews, rules)
+	if !g.asked {
+		// A role and its binding may both need its rules: ask once.
+		g.missing, err = access.Missing(ctx, reviews, g.rules)
+		g.asked = err == nil
+	}
+	return g.missing, err
+}
+
+// roleGrant is what one of the daemon's roles grants, and which of that the
+// caller lacks once asked.
+type roleGrant struct {
+	rules, missing []access.Need
+	asked          bool
 }
 
 // ruleNeeds are the permissions rules grant in namespace ("" for all);
