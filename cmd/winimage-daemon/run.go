@@ -20,7 +20,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.ParallelPulls, "parallel-pulls", c.ParallelPulls, "pulls at once; images sharing a base wait until the first of them has it")
 	fs.Float64Var(&c.DiskThreshold, "disk-threshold", c.DiskThreshold, "skip an image that would fill containerd's volume above this fraction (kubelet's image GC high threshold)")
 	fs.DurationVar(&c.PublishInterval, "publish-interval", c.PublishInterval, "least time between progress updates on the pod")
-	fs.DurationVar(&c.ListInterval, "list-interval", c.ListInterval, "how often the image list is checked for changes")
+	fs.DurationVar(&c.ListInterval, "list-interval", c.ListInterval, "how often the image list is checked for changes (a change counts once two checks in a row read it)")
 	fs.DurationVar(&c.RecheckInterval, "recheck-interval", c.RecheckInterval, "how often warm images are checked again (moved tags, GC)")
 	fs.IntVar(&c.MaxAttempts, "max-attempts", c.MaxAttempts, "tries at an image per pass before it is Failed until the next recheck")
 	fs.DurationVar(&c.MinBackoff, "min-backoff", c.MinBackoff, "wait before the first retry, doubling to 30 s, jittered")

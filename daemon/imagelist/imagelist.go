@@ -71,36 +71,49 @@ func Load(path string) (*List, [32]byte, error) {
 // Watch calls onChange with each new valid list at path, checking every
 // interval. A ConfigMap volume updates by swapping a symlink, which inotify
 // on the file misses; comparing content hashes catches it. On Windows the
-// swap is not atomic (a reader can find no file, or a half-written one), so
-// a list that cannot be read or parsed is reported to onError only when the
-// next check sees the same; the last good list stays in force meanwhile.
+// swap is not atomic: a reader can find no file, an empty one, or a prefix
+// of the new one, and a prefix is often a valid, shorter list. Acting on it
+// would cut the running pass short, drop images from the published
+// progress (which `warm --wait` reads as the node's whole list) and restart
+// their pulls a moment later. So new content counts only when two checks in
+// a row read the same bytes; until then the last settled list stays in
+// force. Settled content that cannot be read or parsed goes to onError.
 func Watch(ctx context.Context, path string, interval time.Duration, last [32]byte, onChange func(*List), onError func(error)) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
-	var bad *[32]byte // the content that failed at the last check
+	w := &watcher{path: path, applied: last, onChange: onChange, onError: onError}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			w.check()
 		}
-		l, sum, err := Load(path)
-		if err == nil {
-			bad = nil
-			if sum != last {
-				last = sum
-				onChange(l)
-			}
-			continue
-		}
-		if sum == last {
-			continue
-		}
-		if bad != nil && *bad == sum {
-			last = sum
-			onError(err)
-			continue
-		}
-		bad = &sum
 	}
+}
+
+// watcher is Watch's state between checks.
+type watcher struct {
+	path     string
+	applied  [32]byte  // the content last handed on, good or bad
+	previous *[32]byte // what the last check read
+	onChange func(*List)
+	onError  func(error)
+}
+
+// check reads the file once and hands on its content if the previous
+// check read the same.
+func (w *watcher) check() {
+	l, sum, err := Load(w.path)
+	previous := w.previous
+	w.previous = &sum
+	if sum == w.applied || previous == nil || *previous != sum {
+		return
+	}
+	w.applied = sum
+	if err != nil {
+		w.onError(err)
+		return
+	}
+	w.onChange(l)
 }

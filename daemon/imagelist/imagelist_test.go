@@ -2,6 +2,7 @@ package imagelist
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,36 +97,70 @@ func TestWatchSeesConfigMapStyleSwapsAndKeepsLastGoodList(t *testing.T) {
 }
 
 func TestWatchWaitsOutAHalfWrittenList(t *testing.T) {
-	// Windows: kubelet's swap is not atomic; one check can see a partial
-	// file or none at all. That is not a rejected list.
-	dir := t.TempDir()
-	path := filepath.Join(dir, "images.yaml")
+	// Windows: kubelet's swap is not atomic; one check can find no file,
+	// an empty one or a prefix of the new one. None of them is the new
+	// list, and none is a rejected one. The checks are made by hand so
+	// what each one reads is certain.
+	const old, next = "images:\n- ref: a/b:1\n", "images:\n- ref: a/b:1\n- ref: a/c:2\n- ref: a/d:3\n"
+	torn := map[string]*string{
+		"a prefix that is a valid, shorter list": ptr("images:\n- ref: a/b:1\n- ref: a/c:2\n"),
+		"a prefix that does not parse":           ptr("images:\n- ref: a/b:1\n- {ref: a/"),
+		"an empty file":                          ptr(""),
+		"no file":                                nil,
+	}
+	for name, mid := range torn {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "images.yaml")
+			os.WriteFile(path, []byte(old), 0o644)
+			_, sum, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var changes []*List
+			var errs []error
+			w := &watcher{path: path, applied: sum, onChange: func(l *List) { changes = append(changes, l) }, onError: func(err error) { errs = append(errs, err) }}
+			w.check()
+			if mid == nil {
+				os.Remove(path)
+			} else {
+				os.WriteFile(path, []byte(*mid), 0o644)
+			}
+			w.check() // the one check that sees the torn state
+			os.WriteFile(path, []byte(next), 0o644)
+			w.check()
+			w.check()
+			w.check()
+			if len(errs) != 0 {
+				t.Errorf("a torn write was reported as a rejected list: %v", errs)
+			}
+			if len(changes) != 1 || len(changes[0].Images) != 3 {
+				t.Errorf("changes = %s, want one, the three-image list", describe(changes))
+			}
+		})
+	}
+}
+
+func TestWatchReportsABadListThatStays(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "images.yaml")
 	os.WriteFile(path, []byte("images:\n- ref: a/b:1\n"), 0o644)
-	_, sum, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
+	_, sum, _ := Load(path)
+	var errs []error
+	w := &watcher{path: path, applied: sum, onChange: func(l *List) { t.Errorf("applied %+v", l) }, onError: func(err error) { errs = append(errs, err) }}
+	os.WriteFile(path, []byte("images:\n  ref: not-a-list\n"), 0o644)
+	for range 4 {
+		w.check()
 	}
-	changes, errs := make(chan *List, 4), make(chan error, 4)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go Watch(ctx, path, 200*time.Millisecond, sum, func(l *List) { changes <- l }, func(err error) { errs <- err })
-	time.Sleep(50 * time.Millisecond)
-	os.WriteFile(path, []byte("images:\n- ref: a/b:1\n- {ref: a/"), 0o644) // a torn write
-	time.Sleep(300 * time.Millisecond)                                     // one check sees it
-	os.WriteFile(path, []byte("images:\n- ref: a/b:1\n- ref: a/c:2\n"), 0o644)
-	select {
-	case l := <-changes:
-		if len(l.Images) != 2 {
-			t.Fatalf("new list = %+v", l)
-		}
-	case err := <-errs:
-		t.Fatalf("a torn write was reported as a rejected list: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("change not seen")
+	if len(errs) != 1 {
+		t.Errorf("errors = %v, want one", errs)
 	}
-	select {
-	case err := <-errs:
-		t.Fatalf("reported: %v", err)
-	default:
+}
+
+func ptr(s string) *string { return &s }
+
+func describe(ls []*List) string {
+	var b strings.Builder
+	for _, l := range ls {
+		fmt.Fprintf(&b, "[%d images]", len(l.Images))
 	}
+	return b.String()
 }
