@@ -79,7 +79,7 @@ func (r *Rig) tryAPIServer(ctx context.Context) error {
 	if err := os.WriteFile(tokens, []byte(r.adminToken+",admin,admin,system:masters\n"), 0o600); err != nil {
 		return err
 	}
-	p, err := r.start("kube-apiserver", r.bins.APIServer,
+	r.apiServerArgs = []string{
 		"--etcd-servers", r.etcdURL,
 		"--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(port),
 		"--advertise-address", "127.0.0.1", "--endpoint-reconciler-type", "none",
@@ -97,10 +97,7 @@ func (r *Rig) tryAPIServer(ctx context.Context) error {
 		// InternalIP (see ServeKubeletEndpoints); the Hostname is a name
 		// nothing resolves here.
 		"--kubelet-preferred-address-types", "InternalIP",
-		"--event-ttl", "24h")
-	if err != nil {
-		return err
-	}
+		"--event-ttl", "24h"}
 	r.RESTConfig = &rest.Config{
 		Host:            "https://" + loopback(port),
 		BearerToken:     r.adminToken,
@@ -108,14 +105,7 @@ func (r *Rig) tryAPIServer(ctx context.Context) error {
 		QPS:             200,
 		Burst:           400,
 	}
-	transport, err := rest.TransportFor(r.RESTConfig)
-	if err != nil {
-		return err
-	}
-	httpClient := &http.Client{Transport: transport, Timeout: 2 * time.Second}
-	if err := waitFor(ctx, p, 90*time.Second, func(ctx context.Context) error {
-		return httpOK(ctx, httpClient, r.RESTConfig.Host+"/readyz")
-	}); err != nil {
+	if err := r.launchAPIServer(ctx); err != nil {
 		return err
 	}
 	r.Client, err = kubernetes.NewForConfig(r.RESTConfig)
@@ -124,6 +114,40 @@ func (r *Rig) tryAPIServer(ctx context.Context) error {
 	}
 	r.Kubeconfig = filepath.Join(r.Dir, "kubeconfig")
 	return writeKubeconfig(r.Kubeconfig, r.RESTConfig.Host, certs.caPEM, "admin", r.adminToken)
+}
+
+// launchAPIServer runs kube-apiserver with the arguments tryAPIServer
+// chose and waits until it is ready.
+func (r *Rig) launchAPIServer(ctx context.Context) error {
+	p, err := r.start("kube-apiserver", r.bins.APIServer, r.apiServerArgs...)
+	if err != nil {
+		return err
+	}
+	r.apiServer = p
+	transport, err := rest.TransportFor(r.RESTConfig)
+	if err != nil {
+		return err
+	}
+	httpClient := &http.Client{Transport: transport, Timeout: 2 * time.Second}
+	return waitFor(ctx, p, 90*time.Second, func(ctx context.Context) error {
+		return httpOK(ctx, httpClient, r.RESTConfig.Host+"/readyz")
+	})
+}
+
+// RestartAPIServer stops kube-apiserver (SIGTERM, as a control-plane
+// upgrade or a crash-looping host does), keeps it down for down, and starts
+// it again on the same address with the same certificates and tokens, so
+// every client (the daemons, the plugin's watches, the controllers) sees
+// its connections drop and must find its own way back.
+func (r *Rig) RestartAPIServer(ctx context.Context, down time.Duration) error {
+	r.apiServer.stop(10 * time.Second)
+	r.forget(r.apiServer)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(down):
+	}
+	return retryBind(func() error { return r.launchAPIServer(ctx) })
 }
 
 // writeKubeconfig writes a single-context kubeconfig for a bearer token.

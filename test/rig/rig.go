@@ -43,16 +43,19 @@ type Rig struct {
 	Containerd *Containerd
 	Binaries   Binaries
 
-	bins        Binaries
-	ownDir      bool
-	log         io.Writer
-	etcdURL     string
-	pki         *pki
-	adminToken  string
-	procs       []*process
-	containerds []*Containerd
-	cleanups    []func()
-	controllers string
+	bins       Binaries
+	ownDir     bool
+	log        io.Writer
+	etcdURL    string
+	pki        *pki
+	adminToken string
+	apiServer  *process
+	// apiServerArgs start kube-apiserver again on the same port and PKI.
+	apiServerArgs []string
+	procs         []*process
+	containerds   []*Containerd
+	cleanups      []func()
+	controllers   string
 
 	privateCAOnce sync.Once
 	privateCAHost string
