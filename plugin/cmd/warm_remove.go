@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
 
@@ -104,6 +105,13 @@ func (o *WarmRemoveOptions) Run(ctx context.Context) error {
 	if err := warm.Require(ctx, typed.AuthorizationV1(), "warm remove", "nothing was unpinned or deleted", needs); err != nil {
 		return err
 	}
+	taints, err := warm.StartupTaints(ctx, typed)
+	if err != nil {
+		return err
+	}
+	if err := warm.Require(ctx, typed.AuthorizationV1(), "warm remove", "nothing was unpinned or deleted", warm.StartupTaintNeeds(taints)); err != nil {
+		return err
+	}
 	if o.Unpin {
 		p, err := warm.Unpin(ctx, typed, o.namespace, o.RemoveUnused, o.Timeout, func(r contract.UnpinResult) {
 			fmt.Fprintf(o.Out, "node/%s unpinned %d image records, removed %d\n", r.Node, len(r.Unpinned), len(r.Removed))
@@ -124,6 +132,9 @@ func (o *WarmRemoveOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := o.dropStartupTaints(ctx, typed, taints); err != nil {
+		return err
+	}
 	var left []string
 	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, o.Timeout, true, func(ctx context.Context) (bool, error) {
 		left, err = warm.Leftovers(ctx, client, mapper)
@@ -133,5 +144,21 @@ func (o *WarmRemoveOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("still there after %s: %s", o.Timeout, strings.Join(left, ", "))
 	}
 	fmt.Fprintln(o.Out, "nothing left")
+	return nil
+}
+
+// dropStartupTaints takes the daemon's startup taint off the nodes that
+// still carry it, the DaemonSet being gone, and says what will keep adding
+// it to new nodes.
+func (o *WarmRemoveOptions) dropStartupTaints(ctx context.Context, client kubernetes.Interface, keys []string) error {
+	err := warm.DropStartupTaints(ctx, client, keys, func(node, key string) {
+		fmt.Fprintf(o.Out, "node/%s startup taint %s removed\n", node, terminal.Cell(key))
+	})
+	if err != nil {
+		return err
+	}
+	for _, key := range keys {
+		fmt.Fprintf(o.ErrOut, "note: nodes that join with the taint %s (a node group's or NodePool's startup taints) keep it now that no daemon removes it; take it out of that configuration\n", terminal.Cell(key))
+	}
 	return nil
 }

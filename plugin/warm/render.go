@@ -34,6 +34,10 @@ const (
 	ComponentLabel = "app.kubernetes.io/component"
 	DaemonName     = "winimage-daemon"
 	ConfigMapName  = "winimage-images"
+	// StartupTaintAnnotation on warm's namespace records the daemon's
+	// --startup-taint, so remove can drop it from nodes no daemon will
+	// untaint any more, even once the DaemonSet is gone.
+	StartupTaintAnnotation = "winimage.io/startup-taint"
 	// imageName is the placeholder image name in the manifests.
 	imageName = "winimage-daemon"
 	// defaultDiskThreshold is the daemon's, kubelet's image GC high mark.
@@ -245,6 +249,9 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 		ov.add("clusterrole-taint-patch.yaml", []any{map[string]any{"op": "add", "path": "/rules/-", "value": map[string]any{
 			"apiGroups": []any{""}, "resources": []any{"nodes"}, "verbs": []any{"update"},
 		}}}, map[string]any{"kind": "ClusterRole", "name": DaemonName})
+		ov.add("namespace-taint-patch.yaml", []any{map[string]any{"op": "add", "path": "/metadata/annotations", "value": map[string]any{
+			StartupTaintAnnotation: cfg.StartupTaint,
+		}}}, map[string]any{"kind": "Namespace"})
 	}
 	if cfg.MaxConcurrentNodes > 0 {
 		// The pull slots are Leases named contract.SlotLease; get and

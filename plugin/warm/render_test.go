@@ -128,6 +128,9 @@ func TestRenderOptionsAndLinuxOverlay(t *testing.T) {
 	if !strings.Contains(clusterRoleVerbs(t, objs), "update") {
 		t.Error("--startup-taint without node update permission")
 	}
+	if ns := find(objs, "Namespace"); ns.GetName() != "warmers" || ns.GetAnnotations()[StartupTaintAnnotation] != "winimage.io/warming" || ns.GetLabels()["pod-security.kubernetes.io/enforce"] != "privileged" {
+		t.Errorf("namespace %s %v %v: the startup taint recorded for remove, the labels kept", ns.GetName(), ns.GetAnnotations(), ns.GetLabels())
+	}
 	if crb := find(objs, "ClusterRoleBinding"); crb.Object["subjects"].([]any)[0].(map[string]any)["namespace"] != "warmers" {
 		t.Errorf("ClusterRoleBinding subject not in the chosen namespace: %v", crb.Object["subjects"])
 	}

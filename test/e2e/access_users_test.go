@@ -77,7 +77,8 @@ type warmStep struct {
 }
 
 func warmSteps(ns, ref string) []warmStep {
-	install := []string{"warm", "-n", ns, "--os", "linux", "--daemon-image", "r.example/winimage-daemon:e2e", ref}
+	// --startup-taint: remove then drops it from nodes, which takes node rights.
+	install := []string{"warm", "-n", ns, "--os", "linux", "--daemon-image", "r.example/winimage-daemon:e2e", "--startup-taint", "winimage.io/warming", ref}
 	return []warmStep{
 		{args: install},
 		{args: []string{"warm", "status", "-n", ns, "--os", "linux"}},

@@ -23,6 +23,7 @@ images:
     sc: {layers: [12Mi, 12Mi]}
   images:
   - {ref: apps/slow:1, bases: [sc], layers: [1Mi], windows: [10.0.20348.2582], linux: true}
+  - {ref: apps/slow2:1, layers: [12Mi, 12Mi], windows: [10.0.20348.2582], linux: true}
 nodeGroups:
 - {name: workers, kind: managed, os: linux, count: 2, ami: ami-0lin, kubelet: v1.37.2-eks-1a2b3c4, standIn: true}
 `

@@ -62,6 +62,8 @@ type podProcess struct {
 	stopped chan struct{}
 	// pid is the running container process's, 0 between runs.
 	pid atomic.Int64
+	// instanceGone: its node was terminated; no stop signal reaches it.
+	instanceGone atomic.Bool
 }
 
 // StopWithoutSignal makes pods stop by SIGKILL alone, as on Windows Server
@@ -108,6 +110,20 @@ func (k *Kubelet) AddNode(name string, c *Containerd) {
 	for _, obj := range k.informer.GetStore().List() {
 		if pod := obj.(*corev1.Pod); pod.Spec.NodeName == name {
 			k.sync(k.ctx, pod)
+		}
+	}
+}
+
+// RemoveNode stops playing kubelet for a node, as when its instance is
+// terminated (a scale-in, a spot reclaim): its pods' processes are killed
+// at once, their API objects stay, its heartbeats stop.
+func (k *Kubelet) RemoveNode(name string) {
+	k.mu.Lock()
+	delete(k.nodes, name)
+	k.mu.Unlock()
+	for _, obj := range k.informer.GetStore().List() {
+		if pod := obj.(*corev1.Pod); pod.Spec.NodeName == name {
+			k.killWithoutSignal(pod.UID)
 		}
 	}
 }
@@ -160,6 +176,15 @@ func (k *Kubelet) sync(ctx context.Context, pod *corev1.Pod) {
 		defer close(proc.stopped)
 		k.run(pctx, pod.DeepCopy(), c, proc)
 	}()
+}
+
+func (k *Kubelet) killWithoutSignal(uid types.UID) {
+	k.mu.Lock()
+	if p := k.pods[uid]; p != nil {
+		p.instanceGone.Store(true)
+	}
+	k.mu.Unlock()
+	k.kill(uid)
 }
 
 func (k *Kubelet) kill(uid types.UID) {
@@ -230,7 +255,7 @@ func (k *Kubelet) run(ctx context.Context, pod *corev1.Pod, c *Containerd, proc 
 			select {
 			case <-ctx.Done():
 				sig := syscall.SIGTERM
-				if k.noStopSignal.Load() {
+				if k.noStopSignal.Load() || proc.instanceGone.Load() {
 					sig = syscall.SIGKILL
 				}
 				_ = syscall.Kill(-cmd.Process.Pid, sig)
