@@ -191,6 +191,9 @@ func Render(cfg Config) ([]*unstructured.Unstructured, error) {
 		if err := u.UnmarshalJSON(data); err != nil {
 			return nil, err
 		}
+		if clusterScopedExtras[u.GetKind()] {
+			u.SetNamespace("")
+		}
 		out = append(out, u)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return applyRank(out[i].GetKind()) < applyRank(out[j].GetKind()) })
@@ -203,7 +206,7 @@ func applyRank(kind string) int {
 	switch kind {
 	case "Namespace":
 		return 0
-	case "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap":
+	case "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
 		return 1
 	}
 	return 2
@@ -265,10 +268,23 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 	if ov.err != nil {
 		return nil, ov.err
 	}
+	resources := []any{base}
+	if cfg.StartupTaint != "" {
+		ns := cfg.Namespace
+		if ns == "" {
+			ns = contract.DefaultNamespace
+		}
+		policy, err := ownNodePolicy(ns)
+		if err != nil {
+			return nil, err
+		}
+		ov.files["own-node-policy.yaml"] = policy
+		resources = append(resources, "own-node-policy.yaml")
+	}
 	kust := map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
-		"resources":  []any{base},
+		"resources":  resources,
 		"images":     []any{daemonImage(cfg.DaemonImage)},
 		"patches":    ov.patches,
 	}
