@@ -111,6 +111,13 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	}
 	labels := pullLabels(before.Labels, opts.Pin, present)
 
+	transfer := c.Transfer && !c.DiscardUnpackedLayers
+	if !transfer {
+		// Before the sampler starts: a wait is not this pull stalling (the
+		// caller's stall watch arms on the first report), and it lasts
+		// only while the other pull visibly moves.
+		c.waitForeignPull(ctx, opts.Target, opts.Layers)
+	}
 	// The sampler must be gone before Pull returns, or a late sample could
 	// report progress for an image already declared Ready.
 	done := make(chan struct{})
@@ -128,10 +135,9 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	}
 
 	var img containerd.Image
-	if c.Transfer && !c.DiscardUnpackedLayers {
+	if transfer {
 		img, err = c.pullWithTransfer(ctx, named, labels)
 	} else {
-		c.waitForeignPull(ctx, opts.Target, opts.Layers)
 		img, err = c.Client.Pull(ctx, named.String(), c.clientPullOpts(ctx, labels)...)
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -166,37 +167,25 @@ func createBoundPods(ctx context.Context, t *testing.T, r *rig.Rig, nodes []stri
 			t.Fatal(err)
 		}
 	}
-	work := make(chan int)
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				pod := &corev1.Pod{
-					ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bound-%06d", i), Namespace: fmt.Sprintf("bound-%d", i%namespaces)},
-					Spec: corev1.PodSpec{
-						NodeName:                     nodes[i%len(nodes)],
-						AutomountServiceAccountToken: new(bool),
-						NodeSelector:                 map[string]string{"kubernetes.io/os": "windows"},
-						Containers:                   []corev1.Container{{Name: "app", Image: image}},
-					},
-				}
-				if _, err := r.Client.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-					once.Do(func() { first = err })
-				}
-			}
-		}()
-	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
 	for i := 0; i < n; i++ {
-		work <- i
+		g.Go(func() error {
+			pod := &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bound-%06d", i), Namespace: fmt.Sprintf("bound-%d", i%namespaces)},
+				Spec: corev1.PodSpec{
+					NodeName:                     nodes[i%len(nodes)],
+					AutomountServiceAccountToken: new(bool),
+					NodeSelector:                 map[string]string{"kubernetes.io/os": "windows"},
+					Containers:                   []corev1.Container{{Name: "app", Image: image}},
+				},
+			}
+			_, err := r.Client.CoreV1().Pods(pod.Namespace).Create(gctx, pod, metav1.CreateOptions{})
+			return err
+		})
 	}
-	close(work)
-	wg.Wait()
-	if first != nil {
-		t.Fatal(first)
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("created %d pods in %s", n, time.Since(start).Round(time.Second))
 }

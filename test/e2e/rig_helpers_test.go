@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -101,4 +102,26 @@ func phase(t *testing.T, name string, f func(t *testing.T)) {
 	if !t.Run(name, f) {
 		t.FailNow()
 	}
+}
+
+// standIn gives every node of the group a containerd of its own and runs
+// the daemon pods on them through the kubelet stand-in, killed without a
+// signal as Windows pods are.
+func standIn(t *testing.T, r *rig.Rig, nodeNames []string) (map[string]*rig.Containerd, *rig.Kubelet) {
+	t.Helper()
+	ctx := context.Background()
+	nodes := map[string]*rig.Containerd{}
+	for i, n := range nodeNames {
+		c, err := r.StartContainerd(ctx, fmt.Sprintf("node-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[n] = c
+	}
+	kubelet, err := r.StartKubelet(ctx, nodes, map[string]string{"winimage-daemon": daemonBinary(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubelet.StopWithoutSignal()
+	return nodes, kubelet
 }

@@ -4,12 +4,9 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
 // slowFleet is two stand-in nodes and an image whose 12 MiB layers take
@@ -27,28 +24,6 @@ images:
 nodeGroups:
 - {name: workers, kind: managed, os: linux, count: 2, ami: ami-0lin, kubelet: v1.37.2-eks-1a2b3c4, standIn: true}
 `
-
-// standIn gives every node of the group a containerd of its own and runs
-// the daemon pods on them through the kubelet stand-in, killed without a
-// signal as Windows pods are.
-func standIn(t *testing.T, r *rig.Rig, nodeNames []string) (map[string]*rig.Containerd, *rig.Kubelet) {
-	t.Helper()
-	ctx := context.Background()
-	nodes := map[string]*rig.Containerd{}
-	for i, n := range nodeNames {
-		c, err := r.StartContainerd(ctx, fmt.Sprintf("node-%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[n] = c
-	}
-	kubelet, err := r.StartKubelet(ctx, nodes, map[string]string{"winimage-daemon": daemonBinary(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubelet.StopWithoutSignal()
-	return nodes, kubelet
-}
 
 // An API server restart mid-warm (a control-plane upgrade): the daemons
 // keep pulling while it is down and publish when it is back; `warm --wait`

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,21 +64,9 @@ func statusOf(t *testing.T, kubeconfig string, timeout time.Duration, cond func(
 func TestWarmOnRealDaemonsThroughTheKubeletStandIn(t *testing.T) {
 	r, applied := startRig(t, standInFleet)
 	ctx := context.Background()
-	nodes := map[string]*rig.Containerd{}
-	for i, n := range applied.Nodes["workers"] {
-		c, err := r.StartContainerd(ctx, fmt.Sprintf("node-%d", i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[n] = c
-	}
-	kubelet, err := r.StartKubelet(ctx, nodes, map[string]string{"winimage-daemon": daemonBinary(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// As on Windows Server 2022+: pods are killed, never signalled, so
 	// nothing below may rely on the daemon stopping gracefully.
-	kubelet.StopWithoutSignal()
+	nodes, kubelet := standIn(t, r, applied.Nodes["workers"])
 	// One node is a Server 2022 host (volumes bound at their paths in a
 	// private view, and linked under the sandbox); the others are Server
 	// 2019 hosts (volumes under the sandbox only). A fleet may mix both.
