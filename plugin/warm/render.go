@@ -191,9 +191,6 @@ func Render(cfg Config) ([]*unstructured.Unstructured, error) {
 		if err := u.UnmarshalJSON(data); err != nil {
 			return nil, err
 		}
-		if clusterScopedExtras[u.GetKind()] {
-			u.SetNamespace("")
-		}
 		out = append(out, u)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return applyRank(out[i].GetKind()) < applyRank(out[j].GetKind()) })

@@ -9,18 +9,18 @@ import (
 	"time"
 )
 
-// slowFleet is two stand-in nodes and an image whose 12 MiB layers take
-// 24 s each at the throttled 512 KiB/s: long enough to restart the API
-// server in the middle of the warm.
+// slowFleet is two stand-in nodes and images whose 6 MiB layers take 12 s
+// each at 512 KiB/s (6 s at 1 MiB/s): long enough to restart the API
+// server, or terminate a node, in the middle of the warm.
 const slowFleet = `
 apiVersion: fleet.winimage.io/v1
 kind: Fleet
 images:
   bases:
-    sc: {layers: [12Mi, 12Mi]}
+    sc: {layers: [6Mi, 6Mi]}
   images:
   - {ref: apps/slow:1, bases: [sc], layers: [1Mi], windows: [10.0.20348.2582], linux: true}
-  - {ref: apps/slow2:1, layers: [12Mi, 12Mi], windows: [10.0.20348.2582], linux: true}
+  - {ref: apps/slow2:1, layers: [6Mi, 6Mi], windows: [10.0.20348.2582], linux: true}
 nodeGroups:
 - {name: workers, kind: managed, os: linux, count: 2, ami: ami-0lin, kubelet: v1.37.2-eks-1a2b3c4, standIn: true}
 `
