@@ -416,7 +416,8 @@ func createPullEvents(ctx context.Context, client kubernetes.Interface, applied 
 }
 
 // WaitSettled waits until every fleet node is Ready and every workload has
-// all its pods, each either Running or reported unschedulable.
+// all its pods, each either Running or reported unschedulable with no node
+// that would take it.
 func WaitSettled(ctx context.Context, client kubernetes.Interface, f *Fleet, applied *Applied, timeout time.Duration) error {
 	var last string
 	groups := map[string]NodeGroup{}
@@ -445,6 +446,10 @@ func WaitSettled(ctx context.Context, client kubernetes.Interface, f *Fleet, app
 				}
 			}
 		}
+		nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
 		for _, w := range f.Workloads {
 			ns := orDefault(w.Namespace, "default")
 			pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(map[string]string{WorkloadLabel: w.Name}).String()})
@@ -456,7 +461,10 @@ func WaitSettled(ctx context.Context, client kubernetes.Interface, f *Fleet, app
 				return false, nil
 			}
 			for _, p := range pods.Items {
-				if p.Status.Phase != corev1.PodRunning && !unschedulable(&p) {
+				if p.Status.Phase == corev1.PodRunning {
+					continue
+				}
+				if !unschedulable(&p) || placeable(&p, nodes.Items) {
 					last = fmt.Sprintf("pod %s/%s is %s", ns, p.Name, p.Status.Phase)
 					return false, nil
 				}
