@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -42,6 +42,14 @@ type Options struct {
 	// KubeletConfig reads each group's kubelet configuration (/configz
 	// through the API server, needs nodes/proxy).
 	KubeletConfig bool
+	// Since bounds the startup history (nodes created, pods scheduled);
+	// Now is the clock it counts back from (time.Now when nil).
+	Since time.Duration
+	Now   func() time.Time
+	// WarmNamespace holds warm's image-list ConfigMap; BakedAMIs are AMIs
+	// a bake produced (--baked-ami), besides those AWS finds by tag.
+	WarmNamespace string
+	BakedAMIs     []string
 }
 
 func (o Options) progress(format string, args ...any) {
@@ -75,17 +83,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if c.ahead, err = startRegistry(ctx, &o, r); err != nil {
 			return nil, err
 		}
+	}
+	if wantImages || o.Sections[SectionStartup] {
 		if err := c.listPods(ctx, o); err != nil {
 			return nil, err
 		}
 	}
-	if o.Sections[SectionPulls] {
-		o.progress("reading kubelet Pulled events…")
-		r.Pulls, err = pullStats(ctx, o, c.selected)
-		if apierrors.IsForbidden(err) {
-			r.Skipped = append(r.Skipped, "pulls: events are forbidden to you ("+err.Error()+"); grant list on events to see observed pull times")
-		} else if err != nil {
-			return nil, fmt.Errorf("list events: %w", err)
+	if o.Sections[SectionPulls] || o.Sections[SectionStartup] {
+		if err := c.readPulledEvents(ctx, o, r); err != nil {
+			return nil, err
 		}
 	}
 	if wantImages {
@@ -93,6 +99,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		imageReports(ctx, o, r, c)
+	}
+	if o.Sections[SectionStartup] {
+		startupSection(ctx, o, r, c)
 	}
 	if o.KubeletConfig {
 		o.progress("reading kubelet configurations…")
@@ -110,7 +119,7 @@ func nodeFindings(ctx context.Context, o Options, r *Report) {
 		markAMILookupFailed(r.Nodes)
 	} else if o.AWS != nil {
 		o.progress("looking up AMIs in EC2 and SSM…")
-		r.Findings = append(r.Findings, enrichFromAWS(ctx, o.AWS, r.Nodes)...)
+		r.Findings = append(r.Findings, enrichFromAWS(ctx, o.AWS, r.Nodes, &r.bakedAMIs)...)
 	}
 	r.Groups = inventory.GroupNodes(r.Nodes)
 	r.Findings = append(r.Findings, skew.Check(r.ServerVersion, r.Nodes)...)

@@ -46,7 +46,8 @@ func markAMILookupFailed(nodes []inventory.Node) {
 
 // enrichFromAWS fills in AMIs of unlabeled nodes from EC2 and checks every
 // AMI against EC2 (still public?) and SSM (the latest of its family?).
-func enrichFromAWS(ctx context.Context, aws AMILookup, nodes []inventory.Node) []finding.Finding {
+// AMIs tagged by a bake go to baked.
+func enrichFromAWS(ctx context.Context, aws AMILookup, nodes []inventory.Node, baked *[]string) []finding.Finding {
 	var out []finding.Finding
 	var missing []string
 	for _, n := range nodes {
@@ -90,6 +91,9 @@ func enrichFromAWS(ctx context.Context, aws AMILookup, nodes []inventory.Node) [
 				Fix:     "move the node group to a current EKS-optimized Windows AMI, or to a custom AMI you own",
 			})
 			continue
+		}
+		if img.Plan != "" {
+			*baked = append(*baked, id)
 		}
 		family, eks := awsami.FamilyOf(img.Name)
 		if !eks {

@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
 	"github.com/winimage-io/kubectl-winimage/plugin/pulltime"
+	"github.com/winimage-io/kubectl-winimage/plugin/startup"
 )
 
 // collection is what the audit gathered from the API server: the selected
@@ -29,6 +31,11 @@ type collection struct {
 	// ahead starts registry lookups as images are found; nil without a
 	// registry.
 	ahead *registryAhead
+	// For the startup section: each selected node's boot, each scheduled
+	// pod's start and kubelet's image events.
+	startPods       []startup.Pod
+	imageEvents     []startup.ImageEvent
+	eventsForbidden bool
 }
 
 type usage struct {
@@ -55,6 +62,7 @@ func (c *collection) listNodes(ctx context.Context, o Options, r *Report) error 
 	}).EachListItemWithAlloc(ctx, metav1.ListOptions{Limit: o.PageSize}, func(obj runtime.Object) error {
 		n := obj.(*corev1.Node)
 		r.Nodes = append(r.Nodes, inventory.FromNode(n))
+		r.Nodes[len(r.Nodes)-1].ReadyAt = startup.NodeReady(n)
 		c.nodeLabels[n.Name] = labels.Set(n.Labels)
 		return nil
 	})
@@ -75,6 +83,14 @@ func (c *collection) listPods(ctx context.Context, o Options) error {
 		return o.Client.CoreV1().Pods(o.Namespace).List(ctx, opts)
 	}).EachListItemWithAlloc(ctx, metav1.ListOptions{Limit: o.PageSize}, func(obj runtime.Object) error {
 		p := obj.(*corev1.Pod)
+		if o.Sections[SectionStartup] && c.selected[p.Spec.NodeName] != nil {
+			if sp, ok := startup.FromPod(p); ok {
+				c.startPods = append(c.startPods, sp)
+			}
+		}
+		if !o.Sections[SectionImages] && !o.Sections[SectionFindings] {
+			return nil
+		}
 		if p.Spec.NodeName != "" {
 			c.addScheduled(p)
 		} else {
@@ -163,29 +179,43 @@ func podImages(p *corev1.Pod) []string {
 	return out
 }
 
-func pullStats(ctx context.Context, o Options, selected map[string]*inventory.Node) ([]pulltime.Stat, error) {
+// readPulledEvents pages through kubelet's Pulled events once, for the
+// pulls section (pull times per image) and the startup section (each pod's
+// pulls and warm hits).
+func (c *collection) readPulledEvents(ctx context.Context, o Options, r *Report) error {
+	o.progress("reading kubelet Pulled events…")
 	var pulls []pulltime.Pull
 	err := pager.New(func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 		opts.FieldSelector = "reason=Pulled"
 		return o.Client.CoreV1().Events(o.Namespace).List(ctx, opts)
 	}).EachListItemWithAlloc(ctx, metav1.ListOptions{Limit: o.PageSize}, func(obj runtime.Object) error {
 		e := obj.(*corev1.Event)
-		if selected[e.Source.Host] == nil {
+		if c.selected[e.Source.Host] == nil {
 			return nil
 		}
+		if o.Sections[SectionStartup] {
+			if ie, ok := startup.FromEvent(e); ok {
+				c.imageEvents = append(c.imageEvents, ie)
+			}
+		}
 		p, ok := pulltime.Parse(e.Message)
-		if !ok {
+		if !ok || !o.Sections[SectionPulls] {
 			return nil
 		}
 		p.Node = e.Source.Host
-		for i := int32(1); i < max(e.Count, 1); i++ {
+		for range max(e.Count, 1) {
 			pulls = append(pulls, p)
 		}
-		pulls = append(pulls, p)
 		return nil
 	})
-	if err != nil {
-		return nil, err
+	if apierrors.IsForbidden(err) {
+		r.Skipped = append(r.Skipped, "pulls and startup: events are forbidden to you ("+err.Error()+"); grant list on events to see observed pull times")
+		c.eventsForbidden = true
+		return nil
 	}
-	return pulltime.Summarize(pulls), nil
+	if err != nil {
+		return fmt.Errorf("list events: %w", err)
+	}
+	r.Pulls = pulltime.Summarize(pulls)
+	return nil
 }

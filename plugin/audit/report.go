@@ -10,6 +10,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
 	"github.com/winimage-io/kubectl-winimage/plugin/pulltime"
+	"github.com/winimage-io/kubectl-winimage/plugin/startup"
 )
 
 // APIVersion and Kind of the report schema; a field change that breaks
@@ -25,10 +26,11 @@ const (
 	SectionFindings = "findings"
 	SectionImages   = "images"
 	SectionPulls    = "pulls"
+	SectionStartup  = "startup"
 )
 
 // AllSections in display order.
-var AllSections = []string{SectionNodes, SectionFindings, SectionImages, SectionPulls}
+var AllSections = []string{SectionNodes, SectionFindings, SectionImages, SectionPulls, SectionStartup}
 
 // Report is the audit's output (-o json|yaml prints it as is).
 type Report struct {
@@ -41,11 +43,17 @@ type Report struct {
 	Findings        []finding.Finding `json:"findings"`
 	Images          []Image           `json:"images,omitempty"`
 	Pulls           []pulltime.Stat   `json:"pulls,omitempty"`
+	// Startup is how long nodes and pods took to start, split before and
+	// after the warm list and baked AMIs came into use.
+	Startup *startup.Section `json:"startup,omitempty"`
 	// KubeletConfigs has one entry per group (--kubelet-config).
 	KubeletConfigs []KubeletConfig `json:"kubeletConfigs,omitempty"`
 	// Skipped says what the audit could not look at and why (RBAC, flags).
 	Skipped []string `json:"skipped,omitempty"`
 	Summary Summary  `json:"summary"`
+
+	// bakedAMIs are the nodes' AMIs EC2 says a bake produced.
+	bakedAMIs []string
 }
 
 // Summary counts findings by severity.

@@ -49,6 +49,11 @@ func PrintTables(w io.Writer, r *Report, sections map[string]bool, wide bool, no
 			return err
 		}
 	}
+	if sections[SectionStartup] && r.Startup != nil {
+		if err := write(startupTitle(r.Startup), startupTable(r)); err != nil {
+			return err
+		}
+	}
 	if err := write("KUBELET IMAGE SETTINGS (/configz of each group's newest node)", kubeletConfigTable(r)); err != nil {
 		return err
 	}

@@ -80,7 +80,14 @@ type Image struct {
 	Public     bool
 	OwnerAlias string
 	Deprecated string
+	// Plan is the bake plan's digest when a winimage bake produced the AMI
+	// (its PlanDigestTag), else "".
+	Plan string
 }
+
+// PlanDigestTag is the tag bake's Image Builder distribution puts on the
+// AMIs it produces; the audit finds baked AMIs by it.
+const PlanDigestTag = "winimage.io/plan-digest"
 
 // Images describes AMIs; an AMI missing from the result is no longer
 // visible (deregistered, or no longer public).
@@ -99,6 +106,7 @@ func (l *Lookup) Images(ctx context.Context, ids []string) (map[string]Image, er
 			out[aws.ToString(img.ImageId)] = Image{
 				ID: aws.ToString(img.ImageId), Name: aws.ToString(img.Name), Public: aws.ToBool(img.Public),
 				OwnerAlias: aws.ToString(img.ImageOwnerAlias), Deprecated: aws.ToString(img.DeprecationTime),
+				Plan: tagValue(img.Tags, PlanDigestTag),
 			}
 		}
 	}
@@ -157,4 +165,13 @@ func explain(action string, err error) error {
 		return fmt.Errorf("%s: no AWS credentials found (environment, shared config or instance role)", action)
 	}
 	return fmt.Errorf("%s: %w", action, err)
+}
+
+func tagValue(tags []ec2types.Tag, key string) string {
+	for _, t := range tags {
+		if aws.ToString(t.Key) == key {
+			return aws.ToString(t.Value)
+		}
+	}
+	return ""
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/ec2"
 	"github.com/awslabs/goformation/v7/cloudformation/imagebuilder"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/awsami"
 )
 
 // AMI tags the distribution sets, for Karpenter's amiSelectorTerms and for
@@ -17,7 +19,7 @@ const (
 	TagCluster    = "winimage.io/cluster"
 	TagBuild      = "winimage.io/windows-build"
 	TagKubernetes = "winimage.io/kubernetes-minor"
-	TagPlan       = "winimage.io/plan-digest"
+	TagPlan       = awsami.PlanDigestTag
 )
 
 // addBuild adds one build's component, recipe, Fast Launch template,

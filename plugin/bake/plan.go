@@ -12,6 +12,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -176,17 +177,26 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 	return bp, notes, nil
 }
 
-// pullsOn counts kubelet pulls of each image on the given nodes.
-func pullsOn(r *audit.Report, nodes []*inventory.Node) map[string]int {
+// observedPulls are the kubelet pulls of one image on a build's nodes.
+type observedPulls struct {
+	count int
+	total time.Duration
+}
+
+// pullsOn gathers kubelet pulls of each image on the given nodes.
+func pullsOn(r *audit.Report, nodes []*inventory.Node) map[string]observedPulls {
 	inBuild := map[string]bool{}
 	for _, n := range nodes {
 		inBuild[n.Name] = true
 	}
-	pulls := map[string]int{}
+	pulls := map[string]observedPulls{}
 	for _, s := range r.Pulls {
 		for node, count := range s.PerNode {
 			if inBuild[node] {
-				pulls[s.Image] += count
+				p := pulls[s.Image]
+				p.count += count
+				p.total += s.PerNodeTime[node]
+				pulls[s.Image] = p
 			}
 		}
 	}
@@ -222,8 +232,11 @@ func baseAMILayers(ctx context.Context, resolver *imagesize.Resolver, o Options,
 
 // candidateFor is img as a candidate for the build's AMI, and whether pods
 // on the build use it at all.
-func candidateFor(ctx context.Context, resolver *imagesize.Resolver, img audit.Image, build int, host entryTarget, pulls int) (Candidate, bool) {
-	c := Candidate{Ref: img.Ref, Digest: img.Digest, Pulls: pulls}
+func candidateFor(ctx context.Context, resolver *imagesize.Resolver, img audit.Image, build int, host entryTarget, pulls observedPulls) (Candidate, bool) {
+	c := Candidate{Ref: img.Ref, Digest: img.Digest, Pulls: pulls.count}
+	if pulls.count > 0 {
+		c.ObservedPull = pulls.total / time.Duration(pulls.count)
+	}
 	used := false
 	for _, ps := range img.Platforms {
 		if v, err := osbuild.Parse(ps.NodeOSVersion); err == nil && v.Build == build {

@@ -3,6 +3,7 @@ package bake
 import (
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 )
@@ -26,7 +27,12 @@ type Candidate struct {
 	// image chosen before it (shared layers count once).
 	Bytes     int64 `json:"bytes"`
 	ColdBytes int64 `json:"coldBytes"`
-	// Benefit is ColdBytes × Starts: bytes not pulled at pod start.
+	// ObservedPull is the mean pull time kubelet reported for it on the
+	// build's nodes (Pulled events), 0 when none was seen.
+	ObservedPull time.Duration `json:"observedPull,omitempty"`
+	// Benefit is ColdBytes × Starts, weighed by the pull seconds per byte
+	// observed on the build when kubelet events show any: the pull time new
+	// nodes save (in bytes when no pull was observed).
 	Benefit float64 `json:"benefit"`
 	Chosen  bool    `json:"chosen"`
 	// Rank is the order of choice (1 first); 0 when left out.
@@ -36,6 +42,10 @@ type Candidate struct {
 	layers []layer
 	// overBudget: left out for the disk budget alone.
 	overBudget bool
+	// perByte is the pull cost of one cold byte: observed seconds per
+	// byte, the build's mean for images never seen pulled, 1 when no pull
+	// was seen on the build at all.
+	perByte float64
 }
 
 type layer struct {
@@ -60,6 +70,7 @@ type Limits struct {
 // still fits the budget. Cold bytes shrink as shared layers are chosen.
 // Images left out say why.
 func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
+	weighByObservedPulls(cands)
 	have := map[string]bool{}
 	for d := range onAMI {
 		have[d] = true
@@ -72,7 +83,7 @@ func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
 		for i := range open {
 			c := &cands[i]
 			c.ColdBytes = coldBytes(c, have)
-			c.Benefit = float64(c.ColdBytes) * float64(c.Starts)
+			c.Benefit = float64(c.ColdBytes) * c.weight()
 			if best < 0 || better(c, &cands[best]) {
 				best = i
 			}
@@ -98,6 +109,9 @@ func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
 		c.Reason = fmt.Sprintf("%s × %s cold", starts(c.Starts), human(c.ColdBytes))
 		if c.ColdBytes == 0 {
 			c.Reason = starts(c.Starts) + "; its layers come with images chosen before it"
+		}
+		if c.ObservedPull > 0 {
+			c.Reason += fmt.Sprintf("; pulls took %s on average", c.ObservedPull.Round(time.Second))
 		}
 		for _, l := range c.layers {
 			have[l.digest] = true
@@ -127,7 +141,7 @@ func openCandidates(cands []Candidate, have map[string]bool, lim Limits) map[int
 	for i := range cands {
 		c := &cands[i]
 		c.ColdBytes = coldBytes(c, have)
-		c.Benefit = float64(c.ColdBytes) * float64(c.Starts)
+		c.Benefit = float64(c.ColdBytes) * c.weight()
 		switch {
 		case c.Reason != "":
 			// Already excluded (lookup error, no entry for the build).
@@ -161,11 +175,11 @@ func sortByRank(cands []Candidate) {
 }
 
 // better orders candidates for the next pick: benefit per cold byte is the
-// number of starts; then the larger benefit; then the name, for a stable
-// plan.
+// number of starts times the pull cost of a byte; then the larger benefit;
+// then the name, for a stable plan.
 func better(a, b *Candidate) bool {
-	if a.Starts != b.Starts {
-		return a.Starts > b.Starts
+	if a.weight() != b.weight() {
+		return a.weight() > b.weight()
 	}
 	if a.Benefit != b.Benefit {
 		return a.Benefit > b.Benefit
@@ -181,4 +195,36 @@ func starts(n int) string {
 		return "1 pod start"
 	}
 	return fmt.Sprintf("%d pod starts", n)
+}
+
+// weight is the benefit of one cold byte.
+func (c *Candidate) weight() float64 {
+	return float64(c.Starts) * c.perByte
+}
+
+// weighByObservedPulls sets each candidate's pull cost per byte from the
+// pull times kubelet reported on the build: the audit's startup section
+// shows pulls, not bytes, are what pods wait on, and a registry or image
+// that pulls slowly per byte gains more from the AMI. Images never seen
+// pulled take the build's mean; with no pull seen at all every byte costs
+// the same and the plan ranks by bytes, as before.
+func weighByObservedPulls(cands []Candidate) {
+	var seconds, bytes float64
+	for _, c := range cands {
+		if c.ObservedPull > 0 && c.Bytes > 0 {
+			seconds += c.ObservedPull.Seconds() * float64(c.Pulls)
+			bytes += float64(c.Bytes) * float64(c.Pulls)
+		}
+	}
+	mean := 1.0
+	if bytes > 0 {
+		mean = seconds / bytes
+	}
+	for i := range cands {
+		c := &cands[i]
+		c.perByte = mean
+		if c.ObservedPull > 0 && c.Bytes > 0 {
+			c.perByte = c.ObservedPull.Seconds() / float64(c.Bytes)
+		}
+	}
 }

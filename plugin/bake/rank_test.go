@@ -3,6 +3,7 @@ package bake
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func cand(ref string, starts int, layers ...layer) Candidate {
@@ -62,5 +63,30 @@ func TestChooseKeepsToTheBudgetAndTop(t *testing.T) {
 	}
 	if got[0].Ref != "big" || got[1].Ref != "small" || !got[1].Chosen {
 		t.Errorf("chosen: %+v", got[:2])
+	}
+}
+
+// Observed pull times weigh the choice: web starts more often, but legacy's
+// pulls (a slow registry, a big .NET layer) cost far more per byte, so with
+// room for one the AMI gets legacy. Images never seen pulled take the
+// build's mean cost per byte.
+func TestChooseWeighsByObservedPullTime(t *testing.T) {
+	web := cand("web", 4, layer{"sha256:web", 100})
+	web.Bytes, web.Pulls, web.ObservedPull = 100, 4, 10*time.Second
+	legacy := cand("legacy", 2, layer{"sha256:legacy", 100})
+	legacy.Bytes, legacy.Pulls, legacy.ObservedPull = 100, 2, 120*time.Second
+	unseen := cand("unseen", 3, layer{"sha256:unseen", 100})
+	unseen.Bytes = 100
+	got := choose([]Candidate{web, legacy, unseen}, nil, Limits{MaxBytes: 100, MinPods: 1})
+	if !got[0].Chosen || got[0].Ref != "legacy" || !strings.Contains(got[0].Reason, "pulls took 2m0s on average") {
+		t.Fatalf("chosen: %+v", got[0])
+	}
+	// Mean over observed pulls: (4×10 s + 2×120 s) / (6×100 B) ≈ 0.467 s/B;
+	// unseen: 3 × 0.467 = 1.4 per byte, above web's 4 × 0.1.
+	if got[1].Ref != "unseen" || got[2].Ref != "web" {
+		t.Errorf("order of the rest: %s, %s", got[1].Ref, got[2].Ref)
+	}
+	if want := 100 * 2 * 1.2; got[0].Benefit != want {
+		t.Errorf("legacy benefit = %v, want %v pull seconds saved", got[0].Benefit, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/awsami"
@@ -25,6 +27,9 @@ import (
 )
 
 var auditOutputs = outputFormats{"wide", "json", "yaml"}
+
+// amiID is EC2's image id form.
+var amiID = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
 
 // AuditOptions drives `kubectl winimage audit`.
 type AuditOptions struct {
@@ -40,6 +45,11 @@ type AuditOptions struct {
 	Concurrency   int
 	AWS           bool
 	Region        string
+	// Since bounds the startup section's history; BakedAMIs are AMIs a
+	// bake produced; WarmNamespace holds warm's image list.
+	Since         time.Duration
+	BakedAMIs     []string
+	WarmNamespace string
 
 	genericiooptions.IOStreams
 
@@ -56,13 +66,15 @@ type AuditOptions struct {
 // NewAuditOptions returns the defaults.
 func NewAuditOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *AuditOptions {
 	return &AuditOptions{
-		ConfigFlags: configFlags,
-		PrintFlags:  genericclioptions.NewPrintFlags(""),
-		Selector:    "kubernetes.io/os=windows",
-		Sections:    audit.AllSections,
-		FailOn:      "none",
-		Concurrency: 8,
-		IOStreams:   streams,
+		ConfigFlags:   configFlags,
+		PrintFlags:    genericclioptions.NewPrintFlags(""),
+		Selector:      "kubernetes.io/os=windows",
+		Sections:      audit.AllSections,
+		FailOn:        "none",
+		Concurrency:   8,
+		Since:         audit.DefaultSince,
+		WarmNamespace: contract.DefaultNamespace,
+		IOStreams:     streams,
 	}
 }
 
@@ -104,6 +116,9 @@ Exit codes: 0 ok, 3 findings at or above --fail-on, 1 the audit failed.`,
 	cmd.Flags().BoolVar(&o.KubeletConfig, "kubelet-config", false, "Read each node group's kubelet configuration (/configz through the API server; needs get on nodes/proxy): credential verification of pre-pulled images, serial pulls, image GC thresholds")
 	cmd.Flags().BoolVar(&o.AWS, "aws", false, "Look up AMIs in EC2 and the latest EKS-optimized AMIs in SSM (usual AWS credential chain)")
 	cmd.Flags().StringVar(&o.Region, "region", "", "AWS region for --aws (default: from the AWS configuration)")
+	cmd.Flags().DurationVar(&o.Since, "since", o.Since, "Startup section: nodes created and pods scheduled within this long (events older than kube-apiserver's --event-ttl, 1h by default, are gone and reported as missing)")
+	cmd.Flags().StringSliceVar(&o.BakedAMIs, "baked-ami", nil, "Startup section: AMIs a bake produced, to split pod starts by (with --aws, AMIs tagged "+awsami.PlanDigestTag+" count too)")
+	cmd.Flags().StringVar(&o.WarmNamespace, "warm-namespace", o.WarmNamespace, "Startup section: the namespace of warm's image list, to split pod starts at its last change")
 	o.PrintFlags.AddFlags(cmd)
 	cmd.Flags().Lookup("output").Usage = "Output format: wide, json or yaml (default: tables)"
 	return cmd
@@ -154,6 +169,14 @@ func (o *AuditOptions) Validate() error {
 	if o.Concurrency < 1 {
 		return fmt.Errorf("--registry-concurrency must be at least 1")
 	}
+	if o.Since <= 0 {
+		return fmt.Errorf("--since must be positive, e.g. 168h")
+	}
+	for _, ami := range o.BakedAMIs {
+		if !amiID.MatchString(ami) {
+			return fmt.Errorf("--baked-ami %q: not an AMI id (ami- and 8 or 17 hex digits)", ami)
+		}
+	}
 	return nil
 }
 
@@ -166,6 +189,9 @@ func (o *AuditOptions) Run(ctx context.Context) error {
 		Sections:      o.sections,
 		Progress:      progressWriter(o.ErrOut),
 		KubeletConfig: o.KubeletConfig,
+		Since:         o.Since,
+		BakedAMIs:     o.BakedAMIs,
+		WarmNamespace: o.WarmNamespace,
 	}
 	if !o.NoRegistry {
 		opts.Resolver = &imagesize.Resolver{Concurrency: o.Concurrency, Keychain: o.keychain, Timeout: o.lookupTimeout}

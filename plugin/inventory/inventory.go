@@ -46,6 +46,8 @@ type Node struct {
 	Zone         string    `json:"zone,omitempty"`
 	Arch         string    `json:"arch"`
 	Created      time.Time `json:"created"`
+	// ReadyAt is when the Ready condition last became True (zero if not).
+	ReadyAt time.Time `json:"-"`
 	// EphemeralStorage is the capacity kubelet reports for the node's root
 	// file system (on Windows the C: volume), 0 when not reported.
 	EphemeralStorage int64 `json:"ephemeralStorage,omitempty"`

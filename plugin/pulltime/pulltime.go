@@ -15,6 +15,21 @@ import (
 // pulled image "X" in 49.657983991s`.
 var pulledRE = regexp.MustCompile(`^Successfully pulled image "([^"]+)" in ([0-9.a-zµ]+)(?: \(([0-9.a-zµ]+) including waiting\))?(?:\. Image size: (\d+) bytes\.)?`)
 
+// presentRE matches kubelet's message for an image it did not pull
+// (k8s.io/kubernetes v1.37.2 pkg/kubelet/images/image_manager.go: `Container
+// image "X" already present on machine`, with " and can be accessed by the
+// pod" when it checked the pod's credentials, KEP-2535).
+var presentRE = regexp.MustCompile(`^Container image "([^"]+)" already present on machine`)
+
+// ParsePresent reads an "already present on machine" Pulled message.
+func ParsePresent(message string) (image string, ok bool) {
+	m := presentRE.FindStringSubmatch(message)
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
 // Pull is one observed pull.
 type Pull struct {
 	Image    string
@@ -57,8 +72,10 @@ type Stat struct {
 	// events carry no size).
 	BytesPerSecond int64    `json:"bytesPerSecond,omitempty"`
 	Nodes          []string `json:"nodes"`
-	// PerNode counts the pulls on each node.
-	PerNode map[string]int `json:"-"`
+	// PerNode counts the pulls on each node, PerNodeTime sums their
+	// durations there.
+	PerNode     map[string]int           `json:"-"`
+	PerNodeTime map[string]time.Duration `json:"-"`
 }
 
 // Summarize groups pulls by image, slowest median first.
@@ -70,7 +87,7 @@ func Summarize(pulls []Pull) []Stat {
 	var out []Stat
 	for img, ps := range by {
 		sort.Slice(ps, func(i, j int) bool { return ps[i].Duration < ps[j].Duration })
-		s := Stat{Image: img, Count: len(ps), Max: ps[len(ps)-1].Duration, PerNode: map[string]int{}}
+		s := Stat{Image: img, Count: len(ps), Max: ps[len(ps)-1].Duration, PerNode: map[string]int{}, PerNodeTime: map[string]time.Duration{}}
 		if len(ps)%2 == 1 {
 			s.Median = ps[len(ps)/2].Duration
 		} else {
@@ -86,6 +103,7 @@ func Summarize(pulls []Pull) []Stat {
 			}
 			if p.Node != "" {
 				s.PerNode[p.Node]++
+				s.PerNodeTime[p.Node] += p.Duration
 			}
 			if p.Node != "" && !nodes[p.Node] {
 				nodes[p.Node] = true

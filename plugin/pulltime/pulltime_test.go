@@ -47,3 +47,17 @@ func TestSummarize(t *testing.T) {
 		t.Fatalf("even median = %v", stats[1].Median)
 	}
 }
+
+func TestParsePresent(t *testing.T) {
+	for msg, want := range map[string]string{
+		`Container image "mcr.microsoft.com/windows/servercore:ltsc2022" already present on machine`:     "mcr.microsoft.com/windows/servercore:ltsc2022",
+		`Container image "shop/web:1" already present on machine and can be accessed by the pod`:         "shop/web:1",
+		`Successfully pulled image "shop/web:1" in 2.5s (2.5s including waiting). Image size: 10 bytes.`: "",
+		`Pulling image "shop/web:1"`: "",
+	} {
+		got, ok := ParsePresent(msg)
+		if got != want || ok != (want != "") {
+			t.Errorf("ParsePresent(%q) = %q, %v", msg, got, ok)
+		}
+	}
+}

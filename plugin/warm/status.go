@@ -232,3 +232,19 @@ func shortAge(d time.Duration) string {
 	}
 	return d.Round(time.Hour).String()
 }
+
+// ListChanged is when warm last changed the image list: the time of its
+// field manager's Apply entry on the ConfigMap. The API server moves that
+// time only when an apply changes the object, so re-applying the same list
+// keeps it (k8s.io/apimachinery v0.37.2 pkg/util/managedfields/internal:
+// managedFieldsUpdater.Apply stamps the time only when structuredMerge
+// returns a changed object). Zero when warm never applied it.
+func ListChanged(cm *corev1.ConfigMap) time.Time {
+	var at time.Time
+	for _, e := range cm.ManagedFields {
+		if e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Time != nil && e.Time.After(at) {
+			at = e.Time.Time
+		}
+	}
+	return at
+}

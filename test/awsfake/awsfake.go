@@ -10,9 +10,11 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -22,6 +24,7 @@ type Image struct {
 	Name       string
 	Public     bool
 	OwnerAlias string
+	Tags       map[string]string
 }
 
 // Server is the fake endpoint.
@@ -136,12 +139,17 @@ func (s *Server) describeInstances(w http.ResponseWriter, ids []string) {
 }
 
 func (s *Server) describeImages(w http.ResponseWriter, ids []string) {
+	type tag struct {
+		Key   string `xml:"key"`
+		Value string `xml:"value"`
+	}
 	type image struct {
 		ImageID    string `xml:"imageId"`
 		Name       string `xml:"name"`
 		Public     bool   `xml:"isPublic"`
 		OwnerAlias string `xml:"imageOwnerAlias,omitempty"`
 		Platform   string `xml:"platform"`
+		Tags       []tag  `xml:"tagSet>item,omitempty"`
 	}
 	type resp struct {
 		XMLName   xml.Name `xml:"DescribeImagesResponse"`
@@ -152,7 +160,11 @@ func (s *Server) describeImages(w http.ResponseWriter, ids []string) {
 	out := resp{Xmlns: "http://ec2.amazonaws.com/doc/2016-11-15/", RequestID: "fake"}
 	for _, id := range ids {
 		if img, ok := s.Images[id]; ok {
-			out.Images = append(out.Images, image{ImageID: id, Name: img.Name, Public: img.Public, OwnerAlias: img.OwnerAlias, Platform: "windows"})
+			var tags []tag
+			for _, k := range slices.Sorted(maps.Keys(img.Tags)) {
+				tags = append(tags, tag{Key: k, Value: img.Tags[k]})
+			}
+			out.Images = append(out.Images, image{ImageID: id, Name: img.Name, Public: img.Public, OwnerAlias: img.OwnerAlias, Platform: "windows", Tags: tags})
 		}
 	}
 	writeXML(w, out)

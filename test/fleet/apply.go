@@ -90,6 +90,16 @@ func Apply(ctx context.Context, client kubernetes.Interface, registryHost string
 			if err := setNodeStatus(ctx, client, applied, g, name); err != nil {
 				return nil, fmt.Errorf("node %s: %w", name, err)
 			}
+			if g.ReadyAfter == "" {
+				continue
+			}
+			after, err := time.ParseDuration(g.ReadyAfter)
+			if err != nil {
+				return nil, fmt.Errorf("node group %s readyAfter: %w", g.Name, err)
+			}
+			if err := setReadyAfter(ctx, client, name, after); err != nil {
+				return nil, fmt.Errorf("node %s: %w", name, err)
+			}
 		}
 	}
 	for _, w := range f.Workloads {
@@ -100,6 +110,11 @@ func Apply(ctx context.Context, client kubernetes.Interface, registryHost string
 	for _, e := range f.PullEvents {
 		if err := createPullEvents(ctx, client, applied, f, e); err != nil {
 			return nil, fmt.Errorf("pull events for %s: %w", e.Image, err)
+		}
+	}
+	for i, h := range f.StartHistory {
+		if err := ApplyHistory(ctx, client, applied, i, h); err != nil {
+			return nil, err
 		}
 	}
 	return applied, nil

@@ -27,6 +27,8 @@ type Fleet struct {
 	NodeGroups []NodeGroup        `json:"nodeGroups"`
 	Workloads  []Workload         `json:"workloads,omitempty"`
 	PullEvents []PullEvent        `json:"pullEvents,omitempty"`
+	// StartHistory is past pod starts for the audit's startup section.
+	StartHistory []StartHistory `json:"startHistory,omitempty"`
 }
 
 // Group kinds, as EKS users have them.
@@ -54,6 +56,9 @@ type NodeGroup struct {
 	Containerd   string `json:"containerd,omitempty"`
 	InstanceType string `json:"instanceType,omitempty"`
 	Zone         string `json:"zone,omitempty"`
+	// ReadyAfter is how long after creation the node turned Ready (kwok
+	// groups; kwok itself says at once).
+	ReadyAfter string `json:"readyAfter,omitempty"`
 	// NoTaint leaves off the os=windows:NoSchedule taint.
 	NoTaint bool `json:"noTaint,omitempty"`
 	// StandIn nodes are played by the rig's kubelet stand-in, which really
@@ -162,6 +167,11 @@ func (f *Fleet) validate() error {
 			return fmt.Errorf("nodeGroup %s: kubelet version missing", g.Name)
 		}
 	}
+	for _, h := range f.StartHistory {
+		if g := f.group(h.NodeGroup); g == nil || g.StandIn {
+			return fmt.Errorf("startHistory: nodeGroup %q is not a kwok group of the fleet", h.NodeGroup)
+		}
+	}
 	for _, w := range f.Workloads {
 		if w.NodeGroup != "" && !groups[w.NodeGroup] {
 			return fmt.Errorf("workload %s: unknown nodeGroup %q", w.Name, w.NodeGroup)
@@ -198,4 +208,13 @@ func osImage(version string) string {
 		return "Windows Server 2025 Datacenter"
 	}
 	return "Windows Server Datacenter"
+}
+
+func (f *Fleet) group(name string) *NodeGroup {
+	for i := range f.NodeGroups {
+		if f.NodeGroups[i].Name == name {
+			return &f.NodeGroups[i]
+		}
+	}
+	return nil
 }
