@@ -113,7 +113,7 @@ fuzz:
 demo: build
 	WINIMAGE_BIN_DIR=$(BIN) go run ./test/cmd/rig up --fleet test/fleets/demo.yaml --dir $(DEMO_DIR) --daemon $(BIN)/winimage-daemon \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage version' \
-	  --exec 'PATH=$(BIN):$$PATH kubectl winimage audit --kubelet-config' \
+	  --exec 'PATH=$(BIN):$$PATH kubectl winimage audit --kubelet-config --baked-ami ami-0d4e5f6a7b8c90004' \
 	  --exec 'kubectl get nodes -L node.kubernetes.io/windows-build,eks.amazonaws.com/nodegroup-image,karpenter.sh/nodepool' \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage bake --node-stats $(foreach i,servercore:ltsc2019 servercore:ltsc2022 nanoserver:ltsc2022,--ami-cached $$WINIMAGE_RIG_REGISTRY/windows/$(i))' \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage bake -o cloudformation --cluster-name demo $(foreach i,servercore:ltsc2019 servercore:ltsc2022 nanoserver:ltsc2022,--ami-cached $$WINIMAGE_RIG_REGISTRY/windows/$(i)) > $(DEMO_DIR)/warm-ami.yaml && echo "template written to $(DEMO_DIR)/warm-ami.yaml"' \

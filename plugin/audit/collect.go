@@ -36,6 +36,14 @@ type collection struct {
 	startPods       []startup.Pod
 	imageEvents     []startup.ImageEvent
 	eventsForbidden bool
+	reader          *startup.Reader
+}
+
+func (c *collection) startupReader() *startup.Reader {
+	if c.reader == nil {
+		c.reader = startup.NewReader()
+	}
+	return c.reader
 }
 
 type usage struct {
@@ -84,7 +92,7 @@ func (c *collection) listPods(ctx context.Context, o Options) error {
 	}).EachListItemWithAlloc(ctx, metav1.ListOptions{Limit: o.PageSize}, func(obj runtime.Object) error {
 		p := obj.(*corev1.Pod)
 		if o.Sections[SectionStartup] && c.selected[p.Spec.NodeName] != nil {
-			if sp, ok := startup.FromPod(p); ok {
+			if sp, ok := c.startupReader().Pod(p); ok {
 				c.startPods = append(c.startPods, sp)
 			}
 		}
@@ -194,7 +202,7 @@ func (c *collection) readPulledEvents(ctx context.Context, o Options, r *Report)
 			return nil
 		}
 		if o.Sections[SectionStartup] {
-			if ie, ok := startup.FromEvent(e); ok {
+			if ie, ok := c.startupReader().Event(e); ok {
 				c.imageEvents = append(c.imageEvents, ie)
 			}
 		}
@@ -209,7 +217,7 @@ func (c *collection) readPulledEvents(ctx context.Context, o Options, r *Report)
 		return nil
 	})
 	if apierrors.IsForbidden(err) {
-		r.Skipped = append(r.Skipped, "pulls and startup: events are forbidden to you ("+err.Error()+"); grant list on events to see observed pull times")
+		r.Skipped = append(r.Skipped, "pulls: events are forbidden to you ("+err.Error()+"); grant list on events to see observed pull times and how pod starts split into pulling and the rest")
 		c.eventsForbidden = true
 		return nil
 	}

@@ -44,8 +44,27 @@ type Pod struct {
 	Images []string
 }
 
-// FromPod reads a pod bound to a node; ok is false before it is scheduled.
-func FromPod(p *corev1.Pod) (Pod, bool) {
+// Reader reads pods and events, naming each image once: a fleet has tens
+// of thousands of pods but a few hundred images, and parsing a reference
+// is most of the work per pod.
+type Reader struct {
+	names map[string]string
+}
+
+// NewReader returns a Reader with an empty name cache.
+func NewReader() *Reader { return &Reader{names: map[string]string{}} }
+
+func (r *Reader) normalize(ref string) string {
+	n, ok := r.names[ref]
+	if !ok {
+		n = Normalize(ref)
+		r.names[ref] = n
+	}
+	return n
+}
+
+// Pod reads a pod bound to a node; ok is false before it is scheduled.
+func (r *Reader) Pod(p *corev1.Pod) (Pod, bool) {
 	out := Pod{UID: string(p.UID), Name: p.Namespace + "/" + p.Name, Node: p.Spec.NodeName}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue {
@@ -58,7 +77,7 @@ func FromPod(p *corev1.Pod) (Pod, bool) {
 	seen := map[string]bool{}
 	for _, cs := range [][]corev1.Container{p.Spec.InitContainers, p.Spec.Containers} {
 		for _, c := range cs {
-			if img := Normalize(c.Image); !seen[img] {
+			if img := r.normalize(c.Image); !seen[img] {
 				seen[img] = true
 				out.Images = append(out.Images, img)
 			}
@@ -109,10 +128,10 @@ type ImageEvent struct {
 	Took time.Duration
 }
 
-// FromEvent reads a kubelet Pulled event about a pod (k8s.io/kubernetes
+// Event reads a kubelet Pulled event about a pod (k8s.io/kubernetes
 // v1.37.2 pkg/kubelet/images/image_manager.go writes both messages, with
 // reason Pulled, on the pod).
-func FromEvent(e *corev1.Event) (ImageEvent, bool) {
+func (r *Reader) Event(e *corev1.Event) (ImageEvent, bool) {
 	if e.InvolvedObject.Kind != "Pod" {
 		return ImageEvent{}, false
 	}
@@ -122,14 +141,14 @@ func FromEvent(e *corev1.Event) (ImageEvent, bool) {
 		out.At = e.EventTime.Time
 	}
 	if img, ok := pulltime.ParsePresent(e.Message); ok {
-		out.Image, out.Present = Normalize(img), true
+		out.Image, out.Present = r.normalize(img), true
 		return out, true
 	}
 	p, ok := pulltime.Parse(e.Message)
 	if !ok {
 		return ImageEvent{}, false
 	}
-	out.Image, out.Took = Normalize(p.Image), p.Waiting
+	out.Image, out.Took = r.normalize(p.Image), p.Waiting
 	return out, true
 }
 

@@ -40,7 +40,15 @@ func placeable(pod *corev1.Pod, nodes []corev1.Node) bool {
 	return false
 }
 
+// scheduleTaint is a taint that keeps the pod off the node for good. The
+// taints the node lifecycle controller keeps in step with the Ready
+// condition are left out (only Ready nodes are asked): the controller
+// lifts them shortly after the node turns Ready, and the scheduler then
+// retries the pod.
 func scheduleTaint(t *corev1.Taint) bool {
+	if t.Key == corev1.TaintNodeNotReady || t.Key == corev1.TaintNodeUnreachable {
+		return false
+	}
 	return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
 }
 

@@ -54,7 +54,9 @@ func TestPlaceableUsesTheSchedulersFilters(t *testing.T) {
 		want bool
 	}{
 		{"a tolerated taint", unschedulablePod("p", ""), windowsNode("n", osTaint), true},
-		{"the not-ready taint", unschedulablePod("p", ""), windowsNode("n", osTaint, notReady), false},
+		// A Ready node's not-ready taint is about to be lifted.
+		{"the not-ready taint of a Ready node", unschedulablePod("p", ""), windowsNode("n", osTaint, notReady), true},
+		{"an untolerated taint", unschedulablePod("p", ""), windowsNode("n", corev1.Taint{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}), false},
 		{"another group", unschedulablePod("p", ""), other, false},
 		{"fits the CPU", unschedulablePod("p", "4"), windowsNode("n"), true},
 		{"more CPU than the node has", unschedulablePod("p", "5000"), windowsNode("n"), false},
