@@ -10,9 +10,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
+	"github.com/winimage-io/kubectl-winimage/plugin/awsami"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
 	"github.com/winimage-io/kubectl-winimage/plugin/skew"
+	"github.com/winimage-io/kubectl-winimage/plugin/startup"
 	"github.com/winimage-io/kubectl-winimage/test/awsfake"
 )
 
@@ -47,7 +49,8 @@ func TestAuditAWSLookups(t *testing.T) {
 		Images: map[string]awsfake.Image{
 			"ami-0old":  {Name: "Windows_Server-2022-English-Core-EKS_Optimized-1.36-2026.08.12", Public: true, OwnerAlias: "amazon"},
 			"ami-0new":  {Name: "Windows_Server-2022-English-Core-EKS_Optimized-1.36-2026.11.11", Public: true, OwnerAlias: "amazon"},
-			"ami-0gold": {Name: "acme-windows-2022-golden-2026.11", Public: false},
+			// An AMI a bake produced: its Image Builder distribution tags it.
+			"ami-0gold": {Name: "acme-windows-2022-golden-2026.11", Public: false, Tags: map[string]string{awsami.PlanDigestTag: "sha256:0123abcd"}},
 		},
 		Parameters: map[string]string{"/aws/service/ami-windows-latest/Windows_Server-2022-English-Core-EKS_Optimized-1.36/image_id": "ami-0new"},
 	}
@@ -63,8 +66,22 @@ func TestAuditAWSLookups(t *testing.T) {
 	fake.Start()
 	defer fake.Close()
 
-	report := auditJSONEnv(t, awsEnv(t, fake.URL(), true), r.Kubeconfig, "--aws", "--region", "us-east-2", "--sections", "nodes,findings")
+	report := auditJSONEnv(t, awsEnv(t, fake.URL(), true), r.Kubeconfig, "--aws", "--region", "us-east-2", "--sections", "nodes,findings,startup")
 	got := findingsByCode(report)
+	// The startup section splits on the AMI EC2 says a bake produced.
+	if s := report.Startup; s == nil || len(s.BakedAMIs) != 1 || s.BakedAMIs[0] != "ami-0gold" {
+		t.Errorf("baked AMIs from the plan tag: %+v", report.Startup)
+	} else {
+		periods := map[string]string{}
+		for _, row := range s.Rows {
+			if row.Period != startup.PeriodAll {
+				periods[row.Group] = row.Period
+			}
+		}
+		if periods["ng-gold"] != startup.PeriodBakedAMI || periods["ng-new"] != startup.PeriodOtherAMI {
+			t.Errorf("periods by group: %v", periods)
+		}
+	}
 	one := func(code string) finding.Finding {
 		t.Helper()
 		if len(got[code]) != 1 {
