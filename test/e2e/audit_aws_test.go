@@ -47,8 +47,8 @@ func TestAuditAWSLookups(t *testing.T) {
 	fake := &awsfake.Server{
 		Instances: map[string]string{},
 		Images: map[string]awsfake.Image{
-			"ami-0old":  {Name: "Windows_Server-2022-English-Core-EKS_Optimized-1.36-2026.08.12", Public: true, OwnerAlias: "amazon"},
-			"ami-0new":  {Name: "Windows_Server-2022-English-Core-EKS_Optimized-1.36-2026.11.11", Public: true, OwnerAlias: "amazon"},
+			"ami-0old": {Name: "Windows_Server-2022-English-Core-EKS_Optimized-1.36-2026.08.12", Public: true, OwnerAlias: "amazon"},
+			"ami-0new": {Name: "Windows_Server-2022-English-Core-EKS_Optimized-1.36-2026.11.11", Public: true, OwnerAlias: "amazon"},
 			// An AMI a bake produced: its Image Builder distribution tags it.
 			"ami-0gold": {Name: "acme-windows-2022-golden-2026.11", Public: false, Tags: map[string]string{awsami.PlanDigestTag: "sha256:0123abcd"}},
 		},
