@@ -31,8 +31,8 @@ type collection struct {
 	// ahead starts registry lookups as images are found; nil without a
 	// registry.
 	ahead *registryAhead
-	// For the startup section: each selected node's boot, each scheduled
-	// pod's start and kubelet's image events.
+	// For the startup section: each scheduled pod's start on a selected
+	// node and kubelet's image events there (node boots come from r.Nodes).
 	startPods       []startup.Pod
 	imageEvents     []startup.ImageEvent
 	eventsForbidden bool
