@@ -42,10 +42,8 @@ type Options struct {
 	// KubeletConfig reads each group's kubelet configuration (/configz
 	// through the API server, needs nodes/proxy).
 	KubeletConfig bool
-	// Since bounds the startup history (nodes created, pods scheduled);
-	// Now is the clock it counts back from (time.Now when nil).
+	// Since bounds the startup history (nodes created, pods scheduled).
 	Since time.Duration
-	Now   func() time.Time
 	// WarmNamespace holds warm's image-list ConfigMap; BakedAMIs are AMIs
 	// a bake produced (--baked-ami), besides those AWS finds by tag.
 	WarmNamespace string

@@ -18,16 +18,12 @@ const DefaultSince = 7 * 24 * time.Hour
 // startupSection measures node boots and pod starts on the selected nodes
 // and adds its findings.
 func startupSection(ctx context.Context, o Options, r *Report, c *collection) {
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
 	since := o.Since
 	if since == 0 {
 		since = DefaultSince
 	}
-	in := startup.Input{Since: now().Add(-since), Nodes: map[string]startup.Node{}, Pods: c.startPods,
-		Events: c.imageEvents, BakedAMIs: map[string]bool{}}
+	in := startup.Input{Since: time.Now().Add(-since), Nodes: map[string]startup.Node{}, Pods: c.startPods,
+		Events: c.imageEvents, EventsUnread: c.eventsForbidden, BakedAMIs: map[string]bool{}}
 	for _, n := range r.Nodes {
 		in.Nodes[n.Name] = startup.Node{Name: n.Name, Group: n.Group, Build: n.Build, AMI: n.AMI, Created: n.Created, Ready: n.ReadyAt}
 	}
@@ -39,13 +35,6 @@ func startupSection(ctx context.Context, o Options, r *Report, c *collection) {
 	}
 	in.WarmList, in.WarmListChanged = warmList(ctx, o, r)
 	s := startup.Build(in)
-	if c.eventsForbidden {
-		// Without events no pod's split is known; say so rather than
-		// count every pod as missing its events.
-		for i := range s.Rows {
-			s.Rows[i].MissingEvents = 0
-		}
-	}
 	r.Startup = &s
 	r.Findings = append(r.Findings, startup.Findings(s)...)
 }

@@ -91,7 +91,9 @@ func (a *accumulator) addPod(p Pod, byPod map[string][]ImageEvent) {
 		s.start = append(s.start, total)
 		s.row.nodes[p.Node] = true
 		if !complete {
-			s.row.MissingEvents++
+			if !a.in.EventsUnread {
+				s.row.MissingEvents++
+			}
 			continue
 		}
 		pulling := min(pulling, total)

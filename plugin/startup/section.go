@@ -24,6 +24,9 @@ type Input struct {
 	Nodes  map[string]Node
 	Pods   []Pod
 	Events []ImageEvent
+	// EventsUnread: the events could not be listed (forbidden), so no
+	// pod's split is known and none counts as missing its events.
+	EventsUnread bool
 	// WarmList are the warm list's images (normalized); WarmListChanged
 	// when it last changed (zero: unknown or no list).
 	WarmList        []string

@@ -100,3 +100,14 @@ func TestFindingsUseTheNewestPeriod(t *testing.T) {
 		t.Errorf("findings = %+v", fs)
 	}
 }
+
+// With the events unread (forbidden) no pod is counted as missing its
+// events, and none gets a split.
+func TestBuildWithEventsUnread(t *testing.T) {
+	in := sampleInput()
+	in.Events, in.EventsUnread = nil, true
+	all := rowOf(t, Build(in), PeriodAll)
+	if all.MissingEvents != 0 || all.Pulling.Count != 0 || all.PodStart.Count != 4 {
+		t.Errorf("events unread: %+v", all)
+	}
+}
