@@ -407,23 +407,9 @@ func createPullEvents(ctx context.Context, client kubernetes.Interface, applied 
 		}
 		node := nodes[i%len(nodes)]
 		pod := fmt.Sprintf("%s-%d", strings.ToLower(short), i)
-		at := metav1.NewTime(now.Add(-time.Duration(len(e.Durations)-i) * time.Minute))
-		ev := &corev1.Event{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s.%x", pod, sha256.Sum256([]byte(node+ds)))[:63], Namespace: ns},
-			InvolvedObject: corev1.ObjectReference{
-				Kind: "Pod", APIVersion: "v1", Namespace: ns, Name: pod, FieldPath: "spec.containers{c0}",
-			},
-			Reason:              "Pulled",
-			Type:                corev1.EventTypeNormal,
-			Message:             fmt.Sprintf("Successfully pulled image %q in %v (%v including waiting). Image size: %d bytes.", ref, d, d, size),
-			Source:              corev1.EventSource{Component: "kubelet", Host: node},
-			ReportingController: "kubelet",
-			ReportingInstance:   node,
-			FirstTimestamp:      at,
-			LastTimestamp:       at,
-			Count:               1,
-		}
-		if _, err := client.CoreV1().Events(ns).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		at := now.Add(-time.Duration(len(e.Durations)-i) * time.Minute)
+		involved := corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: ns, Name: pod, FieldPath: "spec.containers{c0}"}
+		if err := createKubeletEvent(ctx, client, involved, node, "Pulled", pulledMessage(ref, d, size), at); err != nil {
 			return err
 		}
 	}

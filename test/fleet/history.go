@@ -138,26 +138,37 @@ func writeImageEvents(ctx context.Context, client kubernetes.Interface, pod *cor
 	if !p.present {
 		evs = []ev{
 			{"Pulling", fmt.Sprintf("Pulling image %q", ref), p.scheduled},
-			{"Pulled", fmt.Sprintf("Successfully pulled image %q in %v (%v including waiting). Image size: 0 bytes.", ref, p.pulling, p.pulling), p.scheduled.Add(p.pulling)},
+			{"Pulled", pulledMessage(ref, p.pulling, 0), p.scheduled.Add(p.pulling)},
 		}
 	}
 	for _, e := range evs {
-		at := metav1.NewTime(e.at)
-		name := fmt.Sprintf("%s.%x", pod.Name, sha256.Sum256([]byte(e.reason+e.message)))[:63]
-		event := &corev1.Event{
-			ObjectMeta: metav1.ObjectMeta{Name: strings.TrimRight(name, "."), Namespace: pod.Namespace},
-			InvolvedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name,
-				UID: pod.UID, FieldPath: "spec.containers{app}"},
-			Reason: e.reason, Type: corev1.EventTypeNormal, Message: e.message,
-			Source:              corev1.EventSource{Component: "kubelet", Host: p.node},
-			ReportingController: "kubelet", ReportingInstance: p.node,
-			FirstTimestamp: at, LastTimestamp: at, Count: 1,
-		}
-		if _, err := client.CoreV1().Events(pod.Namespace).Create(ctx, event, metav1.CreateOptions{}); err != nil {
+		ref := corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID, FieldPath: "spec.containers{app}"}
+		if err := createKubeletEvent(ctx, client, ref, p.node, e.reason, e.message, e.at); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// pulledMessage is kubelet's message for a pull (k8s.io/kubernetes v1.37.2
+// pkg/kubelet/images/image_manager.go), with no time spent waiting.
+func pulledMessage(ref string, took time.Duration, size int64) string {
+	return fmt.Sprintf("Successfully pulled image %q in %v (%v including waiting). Image size: %d bytes.", ref, took, took, size)
+}
+
+// createKubeletEvent writes an event as kubelet's recorder does: on the
+// pod, from the node, counted once.
+func createKubeletEvent(ctx context.Context, client kubernetes.Interface, pod corev1.ObjectReference, node, reason, message string, at time.Time) error {
+	when := metav1.NewTime(at)
+	name := strings.TrimRight(fmt.Sprintf("%s.%x", pod.Name, sha256.Sum256([]byte(node+reason+message)))[:63], ".")
+	_, err := client.CoreV1().Events(pod.Namespace).Create(ctx, &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: pod.Namespace}, InvolvedObject: pod,
+		Reason: reason, Type: corev1.EventTypeNormal, Message: message,
+		Source:              corev1.EventSource{Component: "kubelet", Host: node},
+		ReportingController: "kubelet", ReportingInstance: node,
+		FirstTimestamp: when, LastTimestamp: when, Count: 1,
+	}, metav1.CreateOptions{})
+	return err
 }
 
 func ptrTrue() *bool { t := true; return &t }
