@@ -28,7 +28,8 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.MaxConcurrentNodes, "max-concurrent-nodes", 0, "nodes pulling at once cluster-wide, coordinated through Leases (0: no limit)")
 	fs.StringVar(&c.SlotLeasePrefix, "slot-lease-prefix", c.SlotLeasePrefix, "name prefix of the pull-slot Leases")
 	fs.BoolVar(&c.DiscardUnpackedLayers, "discard-unpacked-layers", false, "the node's containerd sets discard_unpacked_layers: pull as its CRI does, letting layer blobs go once unpacked")
-	fs.StringVar(&c.StartupTaint, "startup-taint", "", "taint key removed from the node once every image is Ready")
+	fs.StringVar(&c.StartupTaint, "startup-taint", "", "taint key lifted from the node after the first warm pass ends")
+	fs.DurationVar(&c.StartupTaintTimeout, "startup-taint-timeout", c.StartupTaintTimeout, "lift the startup taint this long after the node joined, warm or not (0: never by time)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

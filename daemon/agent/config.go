@@ -75,9 +75,11 @@ type Config struct {
 	// MaxConcurrentNodes paces nodes cluster-wide through Leases (0: off).
 	MaxConcurrentNodes int
 	SlotLeasePrefix    string
-	// StartupTaint is removed from the node once every image is Ready.
-	StartupTaint string
-	Log          *slog.Logger
+	// StartupTaint is lifted from the node after the first pass that
+	// ends, or StartupTaintTimeout after the node joined (starttaint.go).
+	StartupTaint        string
+	StartupTaintTimeout time.Duration
+	Log                 *slog.Logger
 }
 
 // DefaultConfig returns the defaults `winimage-daemon run` starts from.
@@ -96,6 +98,7 @@ func DefaultConfig() Config {
 		MinBackoff:          warm.DefaultMinBackoff,
 		PullProgressTimeout: warm.DefaultStallTimeout,
 		SlotLeasePrefix:     contract.SlotLeasePrefix,
+		StartupTaintTimeout: 30 * time.Minute,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -28,7 +29,6 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	"github.com/winimage-io/kubectl-winimage/daemon/slots"
-	"github.com/winimage-io/kubectl-winimage/daemon/taint"
 	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
 
@@ -44,6 +44,13 @@ type agent struct {
 	warnings []string
 	lists    chan *imagelist.List
 	closeAll func()
+	// pub publishes progress; warnings found while running go through it.
+	pub *report.Publisher
+	// joined is when the node was created, for the startup taint's deadline.
+	joined time.Time
+
+	taintMu     sync.Mutex
+	taintLifted bool
 }
 
 // Run warms the image list and keeps it warm until ctx ends.
@@ -60,10 +67,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer a.closeAll()
-	pub := &report.Publisher{Client: a.kube, Namespace: cfg.PodNamespace, PodName: cfg.Pod, NodeName: cfg.Node,
+	a.pub = &report.Publisher{Client: a.kube, Namespace: cfg.PodNamespace, PodName: cfg.Pod, NodeName: cfg.Node,
 		StateFile: cfg.StateFile, Interval: cfg.PublishInterval, Log: a.log, Warnings: a.warnings}
 	published := make(chan struct{})
-	go func() { pub.Run(ctx, a.changed, a.warmer.Snapshot); close(published) }()
+	go func() { a.pub.Run(ctx, a.changed, a.warmer.Snapshot); close(published) }()
+	go a.startupTaintDeadline(ctx, a.joined)
 	a.loop(ctx, list)
 	<-published
 	a.log.Info("stopped")
@@ -89,6 +97,7 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("read node %s: %w", cfg.Node, err)
 	}
+	a.joined = node.CreationTimestamp.Time
 	info := node.Status.NodeInfo
 	platform := osbuild.HostPlatform(info.OperatingSystem, info.Architecture, info.KernelVersion)
 	keychain, err := pullSecretKeychain(ctx, cfg.PullSecretsDir)
@@ -224,7 +233,7 @@ func (a *agent) pass(ctx context.Context, list *imagelist.List) (next *imagelist
 	return nil, false
 }
 
-// passDone logs the outcome and lifts the startup taint once all is warm.
+// passDone logs the outcome and lifts the startup taint.
 func (a *agent) passDone(ctx context.Context, snap contract.Snapshot, took time.Duration) {
 	a.log.Info("warm pass done", "ready", snap.Ready, "total", snap.Total, "took", took.Round(time.Millisecond).String())
 	for _, img := range snap.Images {
@@ -232,10 +241,14 @@ func (a *agent) passDone(ctx context.Context, snap contract.Snapshot, took time.
 			a.log.Warn("image not warm", "ref", img.Ref, "state", string(img.State), "reason", img.Reason)
 		}
 	}
-	if a.cfg.StartupTaint != "" && snap.AllReady() {
-		if err := taint.Remove(ctx, a.kube, a.cfg.Node, a.cfg.StartupTaint); err != nil {
-			a.log.Error("remove startup taint", "taint", a.cfg.StartupTaint, "err", err)
-		}
+	a.passEnded(ctx, snap)
+}
+
+// addWarning publishes a warning about the node with the progress.
+func (a *agent) addWarning(w string) {
+	if a.pub != nil {
+		a.pub.AddWarning(w)
+		a.notify()
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +17,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
 
@@ -110,10 +112,14 @@ func TestLoopLiftsTheStartupTaintOnceEveryImageIsReady(t *testing.T) {
 	<-done
 }
 
-func TestLoopKeepsTheTaintWhileAnImageFails(t *testing.T) {
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule}}}}
+// An image that ends Failed must not keep the node tainted for good: the
+// pass did what it could, the taint goes, and the node says why.
+func TestAPassThatEndsWithAFailedImageLiftsTheTaintAndSaysWhy(t *testing.T) {
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{
+		{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule}, {Key: "os", Value: "windows", Effect: corev1.TaintEffectNoSchedule}}}}
 	rt := &slowRuntime{pulled: map[string]bool{}}
 	a := testAgent(t, rt, "winimage.io/warming", node)
+	a.pub = &report.Publisher{}
 	list := listOf(t, "r/a:1")
 	list.Images = append(list.Images, contract.ListedImage{Ref: "bad ref", Invalid: "not a reference"})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -123,9 +129,64 @@ func TestLoopKeepsTheTaintWhileAnImageFails(t *testing.T) {
 		t.Fatalf("pass: next=%v stopped=%v", next, stopped)
 	}
 	n, _ := a.kube.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
-	if len(n.Spec.Taints) != 1 {
-		t.Fatalf("taint removed although an image failed: %+v", n.Spec.Taints)
+	if len(n.Spec.Taints) != 1 || n.Spec.Taints[0].Key != "os" {
+		t.Fatalf("taints after a pass with a failed image: %+v", n.Spec.Taints)
 	}
+	ev := liftEvent(t, a)
+	if ev.Type != corev1.EventTypeWarning || !strings.Contains(ev.Message, "1 of 2 images not warm (bad ref Failed)") {
+		t.Errorf("event %s: %q", ev.Type, ev.Message)
+	}
+	if len(a.pub.Warnings) != 1 || a.pub.Warnings[0] != ev.Message {
+		t.Errorf("warnings published: %q", a.pub.Warnings)
+	}
+	// A later pass neither lifts again nor records it again.
+	a.pass(ctx, list)
+	if evs, _ := a.kube.CoreV1().Events("default").List(ctx, metav1.ListOptions{}); len(evs.Items) != 1 {
+		t.Errorf("%d events after two passes", len(evs.Items))
+	}
+}
+
+// A pass that never ends (a pull slot that never frees, a registry that
+// trickles) lifts the taint at the deadline counted from the node's
+// creation, not from the daemon's start.
+func TestTheStartupTaintGoesAtTheDeadlineWhileAPullHangs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		joined := time.Now().Add(-29 * time.Minute)
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", CreationTimestamp: metav1.NewTime(joined)},
+			Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule}}}}
+		rt := &slowRuntime{pulled: map[string]bool{}, delay: 24 * time.Hour}
+		a := testAgent(t, rt, "winimage.io/warming", node)
+		a.cfg.StartupTaintTimeout = 30 * time.Minute
+		a.pub = &report.Publisher{}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go a.loop(ctx, listOf(t, "r/slow:1"))
+		go a.startupTaintDeadline(ctx, joined)
+		time.Sleep(59 * time.Second)
+		synctest.Wait()
+		if n, _ := a.kube.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{}); len(n.Spec.Taints) != 1 {
+			t.Fatalf("taint lifted before the deadline: %+v", n.Spec.Taints)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n, _ := a.kube.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{}); len(n.Spec.Taints) != 0 {
+			t.Fatalf("taint still there 30m after the node joined: %+v", n.Spec.Taints)
+		}
+		if ev := liftEvent(t, a); !strings.Contains(ev.Message, "lifted 30m0s after the node joined with 1 of 1 images not warm yet (r/slow:1 Pulling)") {
+			t.Errorf("event: %q", ev.Message)
+		}
+		cancel()
+		synctest.Wait()
+	})
+}
+
+func liftEvent(t *testing.T, a *agent) corev1.Event {
+	t.Helper()
+	evs, err := a.kube.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+	if err != nil || len(evs.Items) != 1 || evs.Items[0].Reason != "StartupTaintLifted" || evs.Items[0].InvolvedObject.Name != "n1" {
+		t.Fatalf("events: %+v, %v", evs, err)
+	}
+	return evs.Items[0]
 }
 
 func TestANewListCutsTheRunningPassShort(t *testing.T) {

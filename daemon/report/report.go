@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,9 +35,11 @@ type Publisher struct {
 	// API server did not take (doubling to 30 s; 0: 1 s).
 	RetryInterval time.Duration
 	Log           *slog.Logger
-	// Warnings about the node, published with every snapshot.
+	// Warnings about the node, published with every snapshot; set before
+	// Run, then added to with AddWarning.
 	Warnings []string
 
+	mu       sync.Mutex
 	last     []byte
 	lastDone bool
 }
@@ -88,8 +92,10 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 func (p *Publisher) publish(_ context.Context, s contract.Snapshot) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	doc := contract.Progress{Node: p.NodeName, Pod: p.PodName, Warnings: p.Warnings, Snapshot: s}
-	body, err := json.Marshal(doc.Snapshot)
+	p.mu.Lock()
+	doc := contract.Progress{Node: p.NodeName, Pod: p.PodName, Warnings: slices.Clone(p.Warnings), Snapshot: s}
+	p.mu.Unlock()
+	body, err := json.Marshal(doc)
 	if err != nil {
 		return true // nothing a retry would mend
 	}
@@ -115,6 +121,13 @@ func (p *Publisher) publish(_ context.Context, s contract.Snapshot) bool {
 	}
 	p.lastDone = s.Done
 	return true
+}
+
+// AddWarning adds a warning about the node to what is published next.
+func (p *Publisher) AddWarning(w string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.Warnings = append(p.Warnings, w)
 }
 
 // nodeEvent records completion or failure on the Node, where operators

@@ -61,7 +61,7 @@ func DropStartupTaints(ctx context.Context, client kubernetes.Interface, keys []
 			if !slices.ContainsFunc(n.Spec.Taints, func(t corev1.Taint) bool { return t.Key == key }) {
 				continue
 			}
-			if err := taint.Remove(ctx, client, n.Name, key); err != nil {
+			if _, err := taint.Remove(ctx, client, n.Name, key); err != nil {
 				return fmt.Errorf("node %s: drop the startup taint %s: %w", n.Name, key, err)
 			}
 			dropped(n.Name, key)
