@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -14,7 +15,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/access"
 	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
@@ -26,6 +26,7 @@ import (
 var warmFlags = map[string]string{
 	"os": "--os", "daemonImage": "--daemon-image", "images": "image (argument, --from-file or --from-audit)",
 	"pullSecrets": "--pull-secret", "diskThreshold": "--disk-threshold", "maxConcurrentNodes": "--max-concurrent-nodes",
+	"namespace": "--namespace", "startupTaint": "--startup-taint", "startupTaintTimeout": "--startup-taint-timeout", "tolerations": "--toleration",
 }
 
 var warmOutputs = outputFormats{"yaml", "json", "name"}
@@ -46,6 +47,8 @@ type WarmOptions struct {
 	PullSecrets        []string
 	MaxConcurrentNodes int
 	StartupTaint       string
+	StartupTaintWait   time.Duration
+	Tolerations        []string
 	DryRun             string
 	DiskThreshold      float64
 	DiscardLayers      bool
@@ -111,7 +114,9 @@ wait leaves the DaemonSet warming.`,
 	cmd.Flags().StringVar(&o.DaemonImage, "daemon-image", o.DaemonImage, "daemon image (default: the one stamped into this build)")
 	cmd.Flags().StringArrayVar(&o.PullSecrets, "pull-secret", nil, "pull secret in the daemon's namespace to mount (repeatable)")
 	cmd.Flags().IntVar(&o.MaxConcurrentNodes, "max-concurrent-nodes", 0, "nodes pulling at once, cluster-wide (0: no limit)")
-	cmd.Flags().StringVar(&o.StartupTaint, "startup-taint", "", "taint key the daemon removes from a node once it is warm")
+	cmd.Flags().StringVar(&o.StartupTaint, "startup-taint", "", "KEY[:NoSchedule] of the taint the daemon lifts from a node once it is warm (NoExecute is refused)")
+	cmd.Flags().DurationVar(&o.StartupTaintWait, "startup-taint-timeout", warm.DefaultStartupTaintTimeout, "with --startup-taint, lift the taint this long after the node joined, warm or not")
+	cmd.Flags().StringArrayVar(&o.Tolerations, "toleration", nil, "KEY[=VALUE][:EFFECT] of a taint the nodes carry that the daemon must tolerate (repeatable; no effect: all)")
 	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", o.DiskThreshold, "skip an image that would fill containerd's volume above this fraction (match kubelet's imageGCHighThresholdPercent)")
 	cmd.Flags().BoolVar(&o.DiscardLayers, "discard-unpacked-layers", false, "the nodes' containerd sets discard_unpacked_layers: the daemon pulls as CRI does there")
 	cmd.Flags().StringVar(&o.HTTPProxy, "http-proxy", "", "HTTP_PROXY of the nodes' containerd service, for the daemon's pulls")
@@ -156,14 +161,63 @@ func (o *WarmOptions) Complete(cmd *cobra.Command) error {
 	if err != nil {
 		return fmt.Errorf("--selector %q: only k=v,… is possible in a DaemonSet's nodeSelector: %v", o.Selector, err)
 	}
+	taintKey, err := parseStartupTaint(o.StartupTaint)
+	if err != nil {
+		return err
+	}
+	var tolerations []corev1.Toleration
+	for _, spec := range o.Tolerations {
+		t, err := parseToleration(spec)
+		if err != nil {
+			return err
+		}
+		tolerations = append(tolerations, t)
+	}
+	var taintWait time.Duration
+	if taintKey != "" || cmd.Flags().Changed("startup-taint-timeout") {
+		taintWait = o.StartupTaintWait
+	}
 	if o.dryRun != DryRunClient || o.FromAudit {
 		if err := o.completeClients(); err != nil {
 			return err
 		}
 	}
 	o.cfg = warm.Config{Namespace: ns, OS: o.OS, DaemonImage: o.DaemonImage, Images: images, PullSecrets: o.PullSecrets,
-		NodeSelector: sel, MaxConcurrentNodes: o.MaxConcurrentNodes, StartupTaint: o.StartupTaint, DiskThreshold: o.DiskThreshold, DiscardUnpackedLayers: o.DiscardLayers, Proxy: o.proxy()}
+		NodeSelector: sel, MaxConcurrentNodes: o.MaxConcurrentNodes, StartupTaint: taintKey, StartupTaintTimeout: taintWait, Tolerations: tolerations,
+		DiskThreshold: o.DiskThreshold, DiscardUnpackedLayers: o.DiscardLayers, Proxy: o.proxy()}
 	return nil
+}
+
+// parseStartupTaint reads --startup-taint KEY[:EFFECT]. The daemon lifts
+// the taint by key, whatever its effect, and tolerates every effect of it;
+// an effect given here may only be NoSchedule: a NoExecute startup taint
+// evicts whatever does not tolerate it (other DaemonSets' pods among them)
+// each time a node group re-applies it.
+func parseStartupTaint(spec string) (string, error) {
+	key, effect, hasEffect := strings.Cut(spec, ":")
+	if !hasEffect || effect == string(corev1.TaintEffectNoSchedule) {
+		return key, nil
+	}
+	if effect == string(corev1.TaintEffectNoExecute) {
+		return "", fmt.Errorf("--startup-taint %q: NoExecute would evict running pods that do not tolerate it; give the node group the taint with NoSchedule", spec)
+	}
+	return "", fmt.Errorf("--startup-taint %q: the effect may only be NoSchedule", spec)
+}
+
+// parseToleration reads --toleration KEY[=VALUE][:EFFECT], the form
+// kubectl taint writes a taint in: with a value it tolerates that value
+// (Equal), without one any value (Exists); without an effect, every effect.
+func parseToleration(spec string) (corev1.Toleration, error) {
+	rest, effect, _ := strings.Cut(spec, ":")
+	key, value, hasValue := strings.Cut(rest, "=")
+	t := corev1.Toleration{Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffect(effect)}
+	if hasValue {
+		t.Operator, t.Value = corev1.TolerationOpEqual, value
+	}
+	if key == "" {
+		return t, fmt.Errorf("--toleration %q: give KEY[=VALUE][:EFFECT]", spec)
+	}
+	return t, nil
 }
 
 func (o *WarmOptions) completeClients() error {
@@ -223,11 +277,14 @@ func (o *WarmOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		var follow []access.Need
+		extra := warm.NamespaceNeeds(o.cfg.Namespace)
 		if o.Wait {
-			follow = warm.FollowNeeds(o.cfg.Namespace)
+			extra = append(extra, warm.FollowNeeds(o.cfg.Namespace)...)
 		}
-		if err := warm.Preflight(ctx, o.client.AuthorizationV1(), mapper, objs, follow...); err != nil {
+		if err := warm.Preflight(ctx, o.client.AuthorizationV1(), mapper, objs, extra...); err != nil {
+			return err
+		}
+		if err := warm.ClaimNamespace(ctx, o.client, o.cfg.Namespace); err != nil {
 			return err
 		}
 		if objs, err = warm.Apply(ctx, o.dynamic, mapper, objs, o.dryRun == DryRunServer); err != nil {

@@ -79,7 +79,7 @@ func FollowNeeds(namespace string) []access.Need {
 		needs = append(needs,
 			access.Need{Verb: verb, Resource: "nodes", Why: "to follow the nodes"},
 			access.Need{Verb: verb, Resource: "pods", Namespace: namespace, Why: "to follow the daemons' progress"},
-			access.Need{Verb: verb, Resource: "configmaps", Namespace: namespace, Why: "to follow the image list"})
+			access.Need{Verb: verb, Resource: "configmaps", Namespace: namespace, Name: ConfigMapName, Why: "to follow the image list"})
 	}
 	return needs
 }
@@ -94,27 +94,44 @@ func StatusNeeds(namespace string) []access.Need {
 	}
 }
 
-// RemoveNeeds is what warm remove takes: list and delete every kind warm
-// creates, in every namespace (Remove, Leftovers); with unpin, turning the
-// DaemonSet in namespace to unpin mode and reading its pods (Unpin).
+// RemoveNeeds is what warm remove takes: list namespaces (warm's are
+// labelled), get and delete each object warm creates by its name (in
+// namespace, for the namespaced ones) and the namespace itself
+// (ownObjects); with unpin, turning the DaemonSet in namespace to unpin
+// mode and reading its pods (Unpin).
 func RemoveNeeds(mapper meta.RESTMapper, namespace string, unpin bool) ([]access.Need, error) {
-	var needs []access.Need
+	why := "to remove what warm created"
+	needs := []access.Need{{Verb: "list", Resource: "namespaces", Why: "to find warm's namespaces"}}
 	if unpin {
 		needs = append(needs,
 			access.Need{Verb: "get", Group: "apps", Resource: "daemonsets", Namespace: namespace, Name: DaemonName, Why: "to turn it to unpin mode"},
 			access.Need{Verb: "update", Group: "apps", Resource: "daemonsets", Namespace: namespace, Name: DaemonName, Why: "to turn it to unpin mode"},
 			access.Need{Verb: "list", Resource: "pods", Namespace: namespace, Why: "to read each node's unpin result"})
 	}
-	for _, gvk := range kinds {
-		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	for _, o := range ownedKinds {
+		mapping, err := mapper.RESTMapping(o.gvk.GroupKind(), o.gvk.Version)
 		if err != nil {
 			return nil, err
 		}
-		for _, verb := range []string{"list", "delete"} {
-			needs = append(needs, access.Need{Verb: verb, Group: mapping.Resource.Group, Resource: mapping.Resource.Resource, Why: "to remove what warm created"})
+		ns := ""
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			ns = namespace
+		}
+		for _, name := range o.names {
+			for _, verb := range []string{"get", "delete"} {
+				needs = append(needs, access.Need{Verb: verb, Group: mapping.Resource.Group, Resource: mapping.Resource.Resource, Namespace: ns, Name: name, Why: why})
+			}
 		}
 	}
+	for _, verb := range []string{"get", "delete"} {
+		needs = append(needs, access.Need{Verb: verb, Resource: "namespaces", Name: namespace, Why: why})
+	}
 	return needs, nil
+}
+
+// NamespaceNeeds is what ClaimNamespace takes.
+func NamespaceNeeds(namespace string) []access.Need {
+	return []access.Need{{Verb: "get", Resource: "namespaces", Name: namespace, Why: "to check warm created it"}}
 }
 
 // Require fails, naming every permission missing, when the caller lacks any

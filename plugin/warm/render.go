@@ -13,10 +13,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/distribution/reference"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -54,7 +56,13 @@ type Config struct {
 	// NodeSelector narrows the nodes beyond kubernetes.io/os.
 	NodeSelector       map[string]string
 	MaxConcurrentNodes int
-	StartupTaint       string
+	// StartupTaint is the key of the taint the daemon lifts from a node
+	// once it is warm, or at StartupTaintTimeout after the node joined.
+	StartupTaint        string
+	StartupTaintTimeout time.Duration
+	// Tolerations are added to the DaemonSet's (the node group's own
+	// taints); the startup taint is always tolerated.
+	Tolerations []corev1.Toleration
 	// Proxy is the proxy environment the nodes' containerd service has
 	// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), given to the daemon too so its
 	// registry lookups and pulls leave the node the same way.
@@ -89,18 +97,108 @@ func (c Config) ValidateSettings() error {
 	if _, err := reference.ParseDockerRef(c.DaemonImage); err != nil {
 		return field.Invalid(field.NewPath("daemonImage"), c.DaemonImage, err.Error())
 	}
+	if c.Namespace != "" {
+		if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
+			return field.Invalid(field.NewPath("namespace"), c.Namespace, "not a namespace name: "+errs[0])
+		}
+	}
 	for i, s := range c.PullSecrets {
-		if s == "" || strings.ContainsAny(s, "/ ") {
-			return field.Invalid(field.NewPath("pullSecrets").Index(i), s, "not a secret name")
+		// A Secret's name is a DNS subdomain (k8s.io/kubernetes v1.37.2
+		// pkg/apis/core/validation ValidateSecretName).
+		if errs := validation.IsDNS1123Subdomain(s); len(errs) > 0 {
+			return field.Invalid(field.NewPath("pullSecrets").Index(i), s, "not a secret name: "+errs[0])
 		}
 	}
 	if c.DiskThreshold < 0 || c.DiskThreshold > 1 {
 		return field.Invalid(field.NewPath("diskThreshold"), c.DiskThreshold, "give a fraction of the disk, such as 0.85")
 	}
-	if c.MaxConcurrentNodes < 0 {
-		return field.Invalid(field.NewPath("maxConcurrentNodes"), c.MaxConcurrentNodes, "must be 0 (no limit) or more")
+	if c.MaxConcurrentNodes < 0 || c.MaxConcurrentNodes > MaxConcurrentNodesLimit {
+		return field.Invalid(field.NewPath("maxConcurrentNodes"), c.MaxConcurrentNodes, fmt.Sprintf("must be 0 (no limit) to %d", MaxConcurrentNodesLimit))
+	}
+	if err := c.validateTaint(); err != nil {
+		return err
+	}
+	for i, t := range c.Tolerations {
+		if err := validateToleration(field.NewPath("tolerations").Index(i), t); err != nil {
+			return err
+		}
 	}
 	return nil
+}
+
+// MaxConcurrentNodesLimit bounds --max-concurrent-nodes: each slot is a
+// Lease named in the daemon's Role, and pacing more nodes than this at
+// once is no pacing.
+const MaxConcurrentNodesLimit = 100
+
+// validateTaint checks the startup taint key as the API server checks a
+// taint's key (a qualified name, k8s.io/kubernetes v1.37.2 pkg/apis/core/
+// validation validateTaints). Keys the node lifecycle controller and cloud
+// providers manage (node.kubernetes.io/, node.cloudprovider.kubernetes.io/)
+// are refused: lifting one would hide a real condition of the node.
+func (c Config) validateTaint() error {
+	path := field.NewPath("startupTaint")
+	if c.StartupTaint == "" {
+		if c.StartupTaintTimeout != 0 {
+			return field.Invalid(field.NewPath("startupTaintTimeout"), c.StartupTaintTimeout.String(), "goes with --startup-taint")
+		}
+		return nil
+	}
+	if errs := validation.IsQualifiedName(c.StartupTaint); len(errs) > 0 {
+		return field.Invalid(path, c.StartupTaint, "not a taint key: "+errs[0])
+	}
+	for _, reserved := range []string{"node.kubernetes.io/", "node.cloudprovider.kubernetes.io/", "node-role.kubernetes.io/"} {
+		if strings.HasPrefix(c.StartupTaint, reserved) {
+			return field.Invalid(path, c.StartupTaint, "a taint Kubernetes manages ("+reserved+"…); use a key of your own, such as winimage.io/warming")
+		}
+	}
+	if c.StartupTaintTimeout != 0 && c.StartupTaintTimeout < time.Minute {
+		return field.Invalid(field.NewPath("startupTaintTimeout"), c.StartupTaintTimeout.String(), "must be at least 1m: the daemon lifts the taint by then, warm or not")
+	}
+	return nil
+}
+
+// DefaultStartupTaintTimeout is how long after a node joined its daemon
+// lifts the startup taint, warm or not: a servercore image takes about 8
+// minutes on a fresh node, a large .NET Framework image about 15, so 30
+// leaves room for both and for retries, and a node whose images cannot be
+// warmed (a registry down, a disk too small) still takes workloads within
+// half an hour.
+const DefaultStartupTaintTimeout = 30 * time.Minute
+
+func (c Config) startupTaintTimeout() time.Duration {
+	if c.StartupTaintTimeout == 0 {
+		return DefaultStartupTaintTimeout
+	}
+	return c.StartupTaintTimeout
+}
+
+// validateToleration checks a toleration as the API server does (k8s.io/
+// kubernetes v1.37.2 pkg/apis/core/validation validateTolerations): a
+// qualified key, Exists without a value, a known effect.
+func validateToleration(path *field.Path, t corev1.Toleration) error {
+	if t.Key != "" {
+		if errs := validation.IsQualifiedName(t.Key); len(errs) > 0 {
+			return field.Invalid(path, t.Key, "not a taint key: "+errs[0])
+		}
+	}
+	switch t.Operator {
+	case corev1.TolerationOpExists:
+		if t.Value != "" {
+			return field.Invalid(path, t.Value, "a value goes with key=value (Equal), not with Exists")
+		}
+	case corev1.TolerationOpEqual:
+		if errs := validation.IsValidLabelValue(t.Value); len(errs) > 0 {
+			return field.Invalid(path, t.Value, "not a taint value: "+errs[0])
+		}
+	default:
+		return field.NotSupported(path, t.Operator, []string{string(corev1.TolerationOpExists), string(corev1.TolerationOpEqual)})
+	}
+	switch t.Effect {
+	case "", corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		return nil
+	}
+	return field.NotSupported(path, t.Effect, []string{"NoSchedule", "PreferNoSchedule", "NoExecute", "(all)"})
 }
 
 // ValidateImages checks the image list: at least one, each a valid
@@ -197,16 +295,24 @@ func Render(cfg Config) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
-// applyRank puts what others need first (the namespace before what lives
-// in it, the ConfigMap and RBAC before the DaemonSet).
+// applyRank puts what others need first: the namespace before what lives
+// in it; the admission policies that narrow the daemon's writes, and their
+// bindings, before the RBAC that grants those writes; RBAC and the
+// ConfigMap before the DaemonSet.
 func applyRank(kind string) int {
 	switch kind {
 	case "Namespace":
 		return 0
-	case "ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding", "ConfigMap", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding":
+	case "ValidatingAdmissionPolicy":
 		return 1
+	case "ValidatingAdmissionPolicyBinding":
+		return 2
+	case "ServiceAccount", "ConfigMap":
+		return 3
+	case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
+		return 4
 	}
-	return 2
+	return 5
 }
 
 // Kustomization returns the files warm renders from: a kustomization.yaml
@@ -253,6 +359,9 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 			StartupTaintAnnotation: cfg.StartupTaint,
 		}}}, map[string]any{"kind": "Namespace"})
 	}
+	if tolerations := daemonTolerations(cfg); len(tolerations) > 0 {
+		ov.add("daemonset-tolerations-patch.yaml", tolerations, map[string]any{"kind": "DaemonSet", "name": DaemonName})
+	}
 	if cfg.MaxConcurrentNodes > 0 {
 		// The pull slots are Leases named contract.SlotLease; get and
 		// update only those (create cannot be limited by name in RBAC).
@@ -265,19 +374,16 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 	if ov.err != nil {
 		return nil, ov.err
 	}
-	resources := []any{base}
-	if cfg.StartupTaint != "" {
-		ns := cfg.Namespace
-		if ns == "" {
-			ns = contract.DefaultNamespace
-		}
-		policy, err := ownNodePolicy(ns)
-		if err != nil {
-			return nil, err
-		}
-		ov.files["own-node-policy.yaml"] = policy
-		resources = append(resources, "own-node-policy.yaml")
+	ns := cfg.Namespace
+	if ns == "" {
+		ns = contract.DefaultNamespace
 	}
+	policies, err := daemonPolicies(ns, cfg.StartupTaint)
+	if err != nil {
+		return nil, err
+	}
+	ov.files["daemon-policies.yaml"] = policies
+	resources := []any{base, "daemon-policies.yaml"}
 	kust := map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
@@ -340,7 +446,7 @@ func podSpecPatch(cfg Config, binary string) map[string]any {
 		args = append(args, "--max-concurrent-nodes", fmt.Sprint(cfg.MaxConcurrentNodes))
 	}
 	if cfg.StartupTaint != "" {
-		args = append(args, "--startup-taint", cfg.StartupTaint)
+		args = append(args, "--startup-taint", cfg.StartupTaint, "--startup-taint-timeout", cfg.startupTaintTimeout().String())
 	}
 	if cfg.DiscardUnpackedLayers {
 		args = append(args, "--discard-unpacked-layers")
@@ -365,9 +471,12 @@ func podSpecPatch(cfg Config, binary string) map[string]any {
 	if len(cfg.PullSecrets) > 0 {
 		args = append(args, "--pull-secrets-dir", contract.PullSecretsDir)
 		var mounts, volumes []any
-		for _, s := range cfg.PullSecrets {
-			mounts = append(mounts, map[string]any{"name": "pull-secret-" + s, "mountPath": contract.PullSecretsDir + "/" + s, "readOnly": true})
-			volumes = append(volumes, map[string]any{"name": "pull-secret-" + s, "secret": map[string]any{"secretName": s}})
+		for i, s := range cfg.PullSecrets {
+			// A volume's name is a DNS label, a Secret's a subdomain: name
+			// the volume by position, so every valid Secret name mounts.
+			volume := fmt.Sprintf("pull-secret-%d", i)
+			mounts = append(mounts, map[string]any{"name": volume, "mountPath": contract.PullSecretsDir + "/" + s, "readOnly": true})
+			volumes = append(volumes, map[string]any{"name": volume, "secret": map[string]any{"secretName": s}})
 		}
 		container["volumeMounts"] = mounts
 		podSpec["volumes"] = volumes
@@ -392,4 +501,27 @@ func slotNames(limit int) []any {
 		names[i] = contract.SlotLease(contract.SlotLeasePrefix, i)
 	}
 	return names
+}
+
+// daemonTolerations are JSON patch operations adding to the DaemonSet's
+// tolerations the startup taint (any effect: the daemon must land on a
+// node to lift it, whatever effect the node group gave it) and the user's.
+func daemonTolerations(cfg Config) []any {
+	var ops []any
+	add := func(t map[string]any) {
+		ops = append(ops, map[string]any{"op": "add", "path": "/spec/template/spec/tolerations/-", "value": t})
+	}
+	if cfg.StartupTaint != "" {
+		add(map[string]any{"key": cfg.StartupTaint, "operator": "Exists"})
+	}
+	for _, t := range cfg.Tolerations {
+		v := map[string]any{"operator": string(t.Operator)}
+		for k, s := range map[string]string{"key": t.Key, "value": t.Value, "effect": string(t.Effect)} {
+			if s != "" {
+				v[k] = s
+			}
+		}
+		add(v)
+	}
+	return ops
 }
