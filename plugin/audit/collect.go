@@ -210,10 +210,8 @@ func (c *collection) readPulledEvents(ctx context.Context, o Options, r *Report)
 		if !ok || !o.Sections[SectionPulls] {
 			return nil
 		}
-		p.Node = e.Source.Host
-		for range max(e.Count, 1) {
-			pulls = append(pulls, p)
-		}
+		p.Node, p.Count = e.Source.Host, pulltime.Occurrences(e.Count)
+		pulls = append(pulls, p)
 		return nil
 	})
 	if apierrors.IsForbidden(err) {

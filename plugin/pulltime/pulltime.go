@@ -3,6 +3,7 @@
 package pulltime
 
 import (
+	"math"
 	"regexp"
 	"sort"
 	"strconv"
@@ -30,7 +31,7 @@ func ParsePresent(message string) (image string, ok bool) {
 	return m[1], true
 }
 
-// Pull is one observed pull.
+// Pull is one observed pull, or Count alike ones (an Event's count).
 type Pull struct {
 	Image    string
 	Node     string
@@ -38,6 +39,36 @@ type Pull struct {
 	// Waiting includes the time queued behind other pulls (serialized pulls).
 	Waiting time.Duration
 	Bytes   int64
+	// Count is how many times it happened (0 counts as 1).
+	Count int
+}
+
+// MaxOccurrences bounds the count one Event may claim, which anyone who may
+// create Events can set (a count of 2^31 once cost gigabytes when each
+// occurrence was a record). kubelet's back-off between restarts of a
+// container tops out at 5 minutes (k8s.io/kubernetes v1.37.2 pkg/kubelet/
+// apis/config/v1beta1/defaults.go MaxContainerBackOff), so an image is
+// pulled for one pod at most 12 times an hour: 65,536 is more than seven
+// years of that, and a larger count is taken as this many.
+const MaxOccurrences = 1 << 16
+
+// Occurrences is an Event's count as one may trust it: at least 1, at
+// most MaxOccurrences.
+func Occurrences(count int32) int { return int(min(max(count, 1), MaxOccurrences)) }
+
+func (p Pull) times() int { return max(p.Count, 1) }
+
+// MaxPull is the longest pull a message may claim and be believed: no pull
+// lasts a day. With MaxOccurrences it keeps one Event's weighted time
+// within a time.Duration; sums over many saturate (addTime).
+const MaxPull = 24 * time.Hour
+
+// addTime adds without wrapping round.
+func addTime(a, b time.Duration) time.Duration {
+	if b > 0 && a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // Parse reads a Pulled event message; ok is false for other messages
@@ -48,7 +79,7 @@ func Parse(message string) (Pull, bool) {
 		return Pull{}, false
 	}
 	d, err := time.ParseDuration(m[2])
-	if err != nil {
+	if err != nil || d < 0 || d > MaxPull {
 		return Pull{}, false
 	}
 	w, err := time.ParseDuration(m[3])
@@ -78,7 +109,8 @@ type Stat struct {
 	PerNodeTime map[string]time.Duration `json:"-"`
 }
 
-// Summarize groups pulls by image, slowest median first.
+// Summarize groups pulls by image, slowest median first. Each pull weighs
+// its Count: the median is the middle of all occurrences.
 func Summarize(pulls []Pull) []Stat {
 	by := map[string][]Pull{}
 	for _, p := range pulls {
@@ -87,31 +119,33 @@ func Summarize(pulls []Pull) []Stat {
 	var out []Stat
 	for img, ps := range by {
 		sort.Slice(ps, func(i, j int) bool { return ps[i].Duration < ps[j].Duration })
-		s := Stat{Image: img, Count: len(ps), Max: ps[len(ps)-1].Duration, PerNode: map[string]int{}, PerNodeTime: map[string]time.Duration{}}
-		if len(ps)%2 == 1 {
-			s.Median = ps[len(ps)/2].Duration
-		} else {
-			s.Median = (ps[len(ps)/2-1].Duration + ps[len(ps)/2].Duration) / 2
-		}
-		var bytes int64
+		s := Stat{Image: img, Max: ps[len(ps)-1].Duration, PerNode: map[string]int{}, PerNodeTime: map[string]time.Duration{}}
+		var bytes float64
 		var total time.Duration
 		nodes := map[string]bool{}
 		for _, p := range ps {
+			n := p.times()
+			s.Count += n
 			if p.Bytes > 0 {
-				bytes += p.Bytes
-				total += p.Duration
+				bytes += float64(p.Bytes) * float64(n)
+				total = addTime(total, p.Duration*time.Duration(n))
 			}
 			if p.Node != "" {
-				s.PerNode[p.Node]++
-				s.PerNodeTime[p.Node] += p.Duration
+				s.PerNode[p.Node] += n
+				s.PerNodeTime[p.Node] = addTime(s.PerNodeTime[p.Node], p.Duration*time.Duration(n))
 			}
 			if p.Node != "" && !nodes[p.Node] {
 				nodes[p.Node] = true
 				s.Nodes = append(s.Nodes, p.Node)
 			}
 		}
+		if s.Count%2 == 1 {
+			s.Median = nth(ps, s.Count/2)
+		} else {
+			s.Median = (nth(ps, s.Count/2-1) + nth(ps, s.Count/2)) / 2
+		}
 		if total > 0 {
-			s.BytesPerSecond = int64(float64(bytes) / total.Seconds())
+			s.BytesPerSecond = int64(bytes / total.Seconds())
 		}
 		sort.Strings(s.Nodes)
 		out = append(out, s)
@@ -123,4 +157,16 @@ func Summarize(pulls []Pull) []Stat {
 		return out[i].Image < out[j].Image
 	})
 	return out
+}
+
+// nth is the duration of the i-th occurrence (from 0) of ps, sorted by
+// duration, each pull standing for its Count.
+func nth(ps []Pull, i int) time.Duration {
+	for _, p := range ps {
+		if i < p.times() {
+			return p.Duration
+		}
+		i -= p.times()
+	}
+	return ps[len(ps)-1].Duration
 }

@@ -1,6 +1,7 @@
 package pulltime
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -59,5 +60,38 @@ func TestParsePresent(t *testing.T) {
 		if got != want || ok != (want != "") {
 			t.Errorf("ParsePresent(%q) = %q, %v", msg, got, ok)
 		}
+	}
+}
+
+// An Event's count weighs its pull: the figures are those of the pulls
+// written out one by one, and a forged count costs nothing and counts as
+// MaxOccurrences.
+func TestSummarizeWeighsEachPullByItsCount(t *testing.T) {
+	weighted := []Pull{
+		{Image: "a", Node: "n1", Duration: time.Second, Count: 3},
+		{Image: "a", Node: "n2", Duration: 10 * time.Second, Bytes: 100},
+		{Image: "a", Node: "n1", Duration: 4 * time.Second, Count: 2, Bytes: 40},
+	}
+	var expanded []Pull
+	for _, p := range weighted {
+		for range max(p.Count, 1) {
+			one := p
+			one.Count = 0
+			expanded = append(expanded, one)
+		}
+	}
+	got, want := Summarize(weighted)[0], Summarize(expanded)[0]
+	if got.Count != 6 || got.Median != want.Median || got.Max != want.Max || got.BytesPerSecond != want.BytesPerSecond ||
+		got.PerNode["n1"] != 5 || got.PerNodeTime["n1"] != want.PerNodeTime["n1"] {
+		t.Errorf("weighted %+v, written out %+v", got, want)
+	}
+
+	forged := Summarize([]Pull{{Image: "a", Node: "n1", Duration: MaxPull, Count: Occurrences(math.MaxInt32)},
+		{Image: "a", Node: "n1", Duration: MaxPull, Count: Occurrences(math.MaxInt32)}})[0]
+	if forged.Count != 2*MaxOccurrences || forged.PerNodeTime["n1"] != math.MaxInt64 {
+		t.Errorf("forged counts: %d occurrences, %v on n1", forged.Count, forged.PerNodeTime["n1"])
+	}
+	if _, ok := Parse(`Successfully pulled image "a" in 25h0m0s (25h0m0s including waiting)`); ok {
+		t.Error("a pull of more than a day was believed")
 	}
 }

@@ -136,7 +136,7 @@ func (r *Reader) Event(e *corev1.Event) (ImageEvent, bool) {
 		return ImageEvent{}, false
 	}
 	out := ImageEvent{PodUID: string(e.InvolvedObject.UID), Pod: e.InvolvedObject.Namespace + "/" + e.InvolvedObject.Name,
-		Node: e.Source.Host, At: e.FirstTimestamp.Time, Count: int(max(e.Count, 1))}
+		Node: e.Source.Host, At: e.FirstTimestamp.Time, Count: pulltime.Occurrences(e.Count)}
 	if out.At.IsZero() {
 		out.At = e.EventTime.Time
 	}
