@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"k8s.io/client-go/kubernetes"
@@ -45,5 +46,35 @@ func TestConfigAndSummaryGoThroughTheNodeProxy(t *testing.T) {
 	}
 	if _, err := Config(ctx, client, "other"); err == nil || !strings.Contains(err.Error(), "node other: GET /configz") {
 		t.Errorf("forbidden: %v", err)
+	}
+}
+
+// A node that answers without end is read up to the bound and refused: the
+// reader stops there, whatever the node keeps sending.
+func TestAnAnswerOverTheBoundIsRefusedUnread(t *testing.T) {
+	var sent atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"kubeletconfig":{"x":"`))
+		chunk := []byte(strings.Repeat("a", 64<<10))
+		for range 1 << 12 { // 256 MiB, if anyone read it all
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Config(context.Background(), client, "n1")
+	if err == nil || !strings.Contains(err.Error(), "node n1: /configz is over 3 MiB") {
+		t.Fatalf("err = %v", err)
+	}
+	srv.CloseClientConnections()
+	if sent.Load() > 64<<20 {
+		t.Errorf("the node sent %d MiB before the read stopped", sent.Load()>>20)
 	}
 }
