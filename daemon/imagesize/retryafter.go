@@ -66,7 +66,8 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	return 0, false
 }
 
-// withRetryAfter is the transport option every lookup uses.
+// withRetryAfter is the transport option every lookup uses: Retry-After
+// honoured, manifests bounded as containerd bounds them.
 func withRetryAfter() remote.Option {
-	return remote.WithTransport(retryAfterTransport{next: remote.DefaultTransport})
+	return remote.WithTransport(manifestLimitTransport{next: retryAfterTransport{next: remote.DefaultTransport}})
 }
