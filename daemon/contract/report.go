@@ -37,9 +37,13 @@ type Progress struct {
 
 // UnpinResult is what the unpin mode did on one node.
 type UnpinResult struct {
-	Node     string    `json:"node"`
-	Unpinned []string  `json:"unpinned"`
-	Removed  []string  `json:"removed,omitempty"`
-	Error    string    `json:"error,omitempty"`
-	Finished time.Time `json:"finished"`
+	Node     string   `json:"node"`
+	Unpinned []string `json:"unpinned"`
+	Removed  []string `json:"removed,omitempty"`
+	// MoreUnpinned and MoreRemoved count the records left out of the
+	// lists above to keep the document within the annotation limit.
+	MoreUnpinned int       `json:"moreUnpinned,omitempty"`
+	MoreRemoved  int       `json:"moreRemoved,omitempty"`
+	Error        string    `json:"error,omitempty"`
+	Finished     time.Time `json:"finished"`
 }

@@ -38,6 +38,11 @@ type Snapshot struct {
 	Total  int          `json:"total"`
 	// Done means nothing is pending or in progress any more.
 	Done bool `json:"done"`
+	// OmittedReady and OmittedOther count the images left out of Images
+	// to keep the document within the annotation limit (Progress.Fit):
+	// Ready ones first, then others.
+	OmittedReady int `json:"omittedReady,omitempty"`
+	OmittedOther int `json:"omittedOther,omitempty"`
 }
 
 // AllReady is the readiness condition: every image is Ready.

@@ -93,7 +93,7 @@ func (p *Publisher) publish(_ context.Context, s contract.Snapshot) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	p.mu.Lock()
-	doc := contract.Progress{Node: p.NodeName, Pod: p.PodName, Warnings: slices.Clone(p.Warnings), Snapshot: s}
+	doc := contract.Progress{Node: p.NodeName, Pod: p.PodName, Warnings: slices.Clone(p.Warnings), Snapshot: s}.Fit()
 	p.mu.Unlock()
 	body, err := json.Marshal(doc)
 	if err != nil {

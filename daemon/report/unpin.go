@@ -14,7 +14,7 @@ import (
 
 // PublishUnpin writes r on the pod, retrying conflicts and brief outages.
 func PublishUnpin(ctx context.Context, client kubernetes.Interface, namespace, pod string, r contract.UnpinResult) error {
-	full, err := json.Marshal(r)
+	full, err := json.Marshal(r.Fit())
 	if err != nil {
 		return err
 	}

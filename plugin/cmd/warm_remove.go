@@ -114,7 +114,7 @@ func (o *WarmRemoveOptions) Run(ctx context.Context) error {
 	}
 	if o.Unpin {
 		p, err := warm.Unpin(ctx, typed, o.namespace, o.RemoveUnused, o.Timeout, func(r contract.UnpinResult) {
-			fmt.Fprintf(o.Out, "node/%s unpinned %d image records, removed %d\n", r.Node, len(r.Unpinned), len(r.Removed))
+			fmt.Fprintf(o.Out, "node/%s unpinned %d image records, removed %d\n", terminal.Cell(r.Node), len(r.Unpinned)+r.MoreUnpinned, len(r.Removed)+r.MoreRemoved)
 		})
 		if err != nil {
 			return err

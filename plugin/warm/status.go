@@ -176,11 +176,17 @@ func fillFromPod(ns *NodeStatus, p *corev1.Pod, want []string, now time.Time) {
 	ns.Updated = &t
 	ns.Warnings = prog.Warnings
 	images, current := prog.Images, true
-	if want != nil {
+	switch {
+	case want != nil && prog.Omitted() == 0:
 		images, current = selectWanted(prog.Images, want)
+	case want != nil:
+		// The node left some images out to fit its annotation: it reports
+		// on the wanted list when it counts as many images.
+		current = prog.Total == len(want) && len(prog.Images)+prog.Omitted() == len(want) && allWanted(prog.Images, want)
 	}
 	ns.Images = images
-	ns.Total = len(images)
+	ns.Total = len(images) + prog.Omitted()
+	ns.Ready = prog.OmittedReady
 	for _, img := range images {
 		ns.BytesDone += img.BytesDone
 		ns.BytesTotal += img.BytesTotal
@@ -201,6 +207,20 @@ func fillFromPod(ns *NodeStatus, p *corev1.Pod, want []string, now time.Time) {
 	default:
 		ns.State = NodeWarming
 	}
+}
+
+// allWanted reports whether every reported image is on the wanted list.
+func allWanted(reported []contract.ImageState, want []string) bool {
+	wanted := make(map[string]bool, len(want))
+	for _, ref := range want {
+		wanted[ref] = true
+	}
+	for _, img := range reported {
+		if !wanted[img.Ref] {
+			return false
+		}
+	}
+	return true
 }
 
 // selectWanted returns the reported states of the wanted images, in the

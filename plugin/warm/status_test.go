@@ -96,3 +96,35 @@ func TestStatusWarnsOfAnUnreadableProgressDocument(t *testing.T) {
 		t.Errorf("unreadable progress: %+v", n)
 	}
 }
+
+// A node that left images out of its document to fit the annotation still
+// reads as the node it is: counted, and Ready only when all are.
+func TestStatusOfANodeThatLeftImagesOut(t *testing.T) {
+	want := []string{"r/a:1", "r/b:1", "r/c:1"}
+	fitted := func(failed bool) contract.Progress {
+		p := contract.Progress{Snapshot: contract.Snapshot{Total: 3, Ready: 3, Done: true, OmittedReady: 2, Images: []contract.ImageState{{Ref: "r/c:1", State: contract.Ready}}}}
+		if failed {
+			p.Ready, p.Images[0].State = 2, contract.Failed
+		}
+		return p
+	}
+	for _, c := range []struct {
+		prog  contract.Progress
+		state string
+		ready int
+	}{{fitted(false), NodeReady, 3}, {fitted(true), NodeFailed, 2}} {
+		var ns NodeStatus
+		pod := daemonPod("d1", "n1", &c.prog)
+		fillFromPod(&ns, pod, want, time.Now())
+		if ns.State != c.state || ns.Ready != c.ready || ns.Total != 3 {
+			t.Errorf("%+v: %s %d/%d, want %s %d/3", c.prog.Images, ns.State, ns.Ready, ns.Total, c.state, c.ready)
+		}
+	}
+	old := fitted(false)
+	old.Images[0].Ref = "r/old:1"
+	var ns NodeStatus
+	fillFromPod(&ns, daemonPod("d1", "n1", &old), want, time.Now())
+	if ns.State != NodeWarming {
+		t.Errorf("a document about another list of as many images: %s", ns.State)
+	}
+}
