@@ -9,6 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 )
 
 // PrintTables writes the requested sections as kubectl-style tables; wide
@@ -58,7 +60,9 @@ func PrintTables(w io.Writer, r *Report, sections map[string]bool, wide bool, no
 		return err
 	}
 	for _, s := range r.Skipped {
-		fmt.Fprintf(w, "skipped %s\n", s)
+		// A skipped entry may name what a pod spec names (a pull secret),
+		// which nothing validates: one line each, whatever it holds.
+		fmt.Fprintf(w, "skipped %s\n", terminal.Line(s))
 	}
 	fmt.Fprintf(w, "%d nodes, %d images: %d errors, %d warnings, %d info\n", r.Summary.Nodes, r.Summary.Images, r.Summary.Errors, r.Summary.Warnings, r.Summary.Infos)
 	return nil

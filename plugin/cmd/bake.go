@@ -161,7 +161,7 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 	}
 	o.format = *o.PrintFlags.OutputFormat
 	if o.format == "json" || o.format == "yaml" {
-		p, err := o.PrintFlags.ToPrinter()
+		p, err := toPrinter(o.PrintFlags)
 		if err != nil {
 			return err
 		}

@@ -56,6 +56,6 @@ func tableOrPrinter(flags *genericclioptions.PrintFlags) (wide bool, printer pri
 	case "", "wide":
 		return f == "wide", nil, nil
 	}
-	printer, err = flags.ToPrinter()
+	printer, err = toPrinter(flags)
 	return false, printer, err
 }

@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 )
 
 // VersionOptions drives `kubectl winimage version`.
@@ -71,7 +72,7 @@ func NewCmdVersion(configFlags *genericclioptions.ConfigFlags, streams genericio
 // Complete builds the printer and the server-version lookup from the flags.
 func (o *VersionOptions) Complete() error {
 	if o.PrintFlags.OutputFormat != nil && *o.PrintFlags.OutputFormat != "" {
-		p, err := o.PrintFlags.ToPrinter()
+		p, err := toPrinter(o.PrintFlags)
 		if err != nil {
 			return err
 		}
@@ -123,7 +124,8 @@ func (o *VersionOptions) Run(ctx context.Context) error {
 			fmt.Fprintf(o.Out, "Daemon Image: %s\n", report.Client.DaemonImage)
 		}
 		if report.Server != "" {
-			fmt.Fprintf(o.Out, "Server Version: %s\n", report.Server)
+			// The server's answer, whatever it holds, on one line.
+			fmt.Fprintf(o.Out, "Server Version: %s\n", terminal.Line(report.Server))
 		}
 	}
 	if serverErr != nil {

@@ -80,3 +80,15 @@ func TestRootCarriesKubectlGlobalFlags(t *testing.T) {
 		}
 	}
 }
+
+// The server's version is the server's to write: it reaches the terminal
+// on one line, escaped.
+func TestVersionEscapesTheServersAnswer(t *testing.T) {
+	out, err := runVersion(t, "", func(context.Context) (string, error) { return "v1.37.2\x1b[2J\rforged\nline\u009b", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `Server Version: v1.37.2^[[2J\rforged\nline\u009b`+"\n") {
+		t.Errorf("output: %q", out)
+	}
+}

@@ -84,12 +84,16 @@ func isControl(r rune) bool {
 	return (r < 0x20 && r != '\t') || (r >= 0x7f && r <= 0x9f)
 }
 
-// Writer passes human-readable output to w with every ASCII control byte
-// but newline and tab escaped as Cell escapes it (a carriage return as
-// "\r", as kubectl's terminal escaper writes it): the last guard of a
-// table or line format whose own line breaks are the only ones that may
-// pass. Not for machine formats (JSON, YAML, templates), which carry text
-// exactly, nor for the progress bars, which draw with escape sequences.
+// Writer passes human-readable output to w with every control but newline
+// and tab escaped as Cell escapes it (a carriage return as "\r", as
+// kubectl's terminal escaper writes it; C1 controls, U+0080–U+009F, as
+// \u escapes; bytes that are not UTF-8 as \x escapes, since an 8-bit
+// terminal takes a lone 0x9b for CSI): the last guard of a table or line
+// format whose own line breaks are the only ones that may pass. Each Write
+// is taken whole: a character split across two writes shows as \x
+// escapes, never raw. Not for machine formats (JSON, YAML), which carry
+// text exactly, nor for the progress bars, which draw with escape
+// sequences.
 type Writer struct{ w io.Writer }
 
 // NewWriter returns a Writer over w.
@@ -97,22 +101,27 @@ func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
 
 // Write escapes p; it reports len(p) written when all of it was.
 func (t *Writer) Write(p []byte) (int, error) {
-	i := slices.IndexFunc(p, controlByte)
-	if i < 0 {
+	if !slices.ContainsFunc(p, unsafeByte) {
 		return t.w.Write(p)
 	}
 	out := make([]byte, 0, len(p)+8)
-	for _, c := range p {
+	for i := 0; i < len(p); {
+		r, size := utf8.DecodeRune(p[i:])
 		switch {
-		case !controlByte(c):
-			out = append(out, c)
-		case c == '\r':
+		case r == utf8.RuneError && size == 1:
+			out = fmt.Appendf(out, `\x%02x`, p[i])
+		case r == '\r':
 			out = append(out, '\\', 'r')
-		case c == 0x7f:
+		case r == 0x7f:
 			out = append(out, '^', '?')
+		case r < 0x20 && r != '\n' && r != '\t':
+			out = append(out, '^', byte(r)+0x40)
+		case r >= 0x80 && r <= 0x9f:
+			out = fmt.Appendf(out, `\u%04x`, r)
 		default:
-			out = append(out, '^', c+0x40)
+			out = append(out, p[i:i+size]...)
 		}
+		i += size
 	}
 	if _, err := t.w.Write(out); err != nil {
 		return 0, err
@@ -120,4 +129,6 @@ func (t *Writer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func controlByte(c byte) bool { return (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f }
+// unsafeByte is the fast path's test: ASCII controls but newline and tab,
+// and every byte of a non-ASCII character (checked rune by rune).
+func unsafeByte(c byte) bool { return (c < 0x20 && c != '\n' && c != '\t') || c >= 0x7f }

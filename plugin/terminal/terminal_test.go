@@ -93,3 +93,17 @@ func TestWriterEscapesControlBytesButNewlineAndTab(t *testing.T) {
 		t.Errorf("wrote %q, want %q", out.String(), want)
 	}
 }
+
+// C1 controls (a UTF-8 terminal may obey U+009B as CSI) and bytes that are
+// not UTF-8 (an 8-bit terminal takes a lone 0x9b for CSI) are escaped too;
+// other characters pass as they are.
+func TestWriterEscapesC1AndBytesThatAreNotUTF8(t *testing.T) {
+	var out bytes.Buffer
+	in := "n1\tpull: \u009b2J \x9b2J \xff ok… 10µs\n"
+	if n, err := NewWriter(&out).Write([]byte(in)); n != len(in) || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if want := "n1\tpull: \\u009b2J \\x9b2J \\xff ok… 10µs\n"; out.String() != want {
+		t.Errorf("wrote %q, want %q", out.String(), want)
+	}
+}
