@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
@@ -130,13 +131,20 @@ wait leaves the DaemonSet warming.`,
 	return cmd
 }
 
-// warmNamespace is -n when given, else the daemon's default namespace.
+// warmNamespace is -n when given, else the daemon's default namespace;
+// every warm command checks it is a namespace name before it acts.
 func warmNamespace(cmd *cobra.Command, flags *genericclioptions.ConfigFlags) (string, error) {
 	ns, err := explicitNamespace(cmd, flags)
-	if err == nil && !cmd.Flags().Changed("namespace") {
-		ns = contract.DefaultNamespace
+	if err != nil {
+		return "", err
 	}
-	return ns, err
+	if !cmd.Flags().Changed("namespace") {
+		return contract.DefaultNamespace, nil
+	}
+	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+		return "", fmt.Errorf("--namespace %q: not a namespace name: %s", ns, errs[0])
+	}
+	return ns, nil
 }
 
 // Complete reads the flags, the --from-file list and the clients into the
@@ -306,7 +314,7 @@ func (o *WarmOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	*o.PrintFlags.OutputFormat = format
-	printer, err := o.PrintFlags.ToPrinter()
+	printer, err := toPrinter(o.PrintFlags)
 	if err != nil {
 		return err
 	}

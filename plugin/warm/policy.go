@@ -59,7 +59,8 @@ func sameFields(paths ...string) string {
 // delete) is refused here too, should a wider role ever be bound.
 func onlyOperation(op, what string) map[string]any {
 	return map[string]any{
-		"expression": "request.operation == '" + op + "' && request.subResource == ''",
+		// request.subResource is absent, not empty, on the object itself.
+		"expression": "request.operation == '" + op + "' && (!has(request.subResource) || request.subResource == '')",
 		"message":    "winimage-daemon may only " + what,
 	}
 }
