@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
@@ -214,16 +213,5 @@ func convert(t *testing.T, from map[string]any, to any) {
 
 func setTaint(ctx context.Context, t *testing.T, r *rig.Rig, node, taint string) {
 	t.Helper()
-	// kwok keeps writing the node, so the update may need a fresh copy.
-	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		n, err := r.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: taint, Effect: corev1.TaintEffectNoSchedule})
-		_, err = r.Client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	addTaint(ctx, t, r.Client, node, corev1.Taint{Key: taint, Effect: corev1.TaintEffectNoSchedule})
 }

@@ -82,10 +82,13 @@ func TestAuditRegistryErrorsAndMinimalRBAC(t *testing.T) {
 		t.Errorf("the audit did not go on past registry errors: %d nodes", len(public.Nodes))
 	}
 
-	// Under the documented least-privilege ClusterRole (secrets narrowed to
-	// the pull secret's name) the audit sees everything.
-	role := loadClusterRole(t, "audit")
-	role.Rules[1].ResourceNames = []string{"regcred"}
+	// Under the documented least-privilege ClusterRole and the opt-in
+	// pull-secret role (narrowed to the pull secret's name) the audit sees
+	// everything.
+	role := loadClusterRole(t, "audit/clusterrole.yaml")
+	secrets := loadClusterRole(t, "audit/clusterrole-pull-secrets.yaml")
+	secrets.Rules[0].ResourceNames = []string{"regcred"}
+	role.Rules = append(role.Rules, secrets.Rules...)
 	bindRole(ctx, t, r, role, "auditor")
 	kubeconfig, err := r.ServiceAccountKubeconfig(ctx, "audit", "auditor")
 	if err != nil {

@@ -53,7 +53,7 @@ func TestAuditUnderPriorityAndFairness(t *testing.T) {
 	r, applied := startRig(t, apfFleet)
 	ctx := context.Background()
 	createBoundPods(ctx, t, r, applied.Nodes["ng-a"], applied.Ref("apps/web:1"), apfPods)
-	role := loadClusterRole(t, "audit").Rules
+	role := loadClusterRole(t, "audit/clusterrole.yaml").Rules
 	kubeconfig := grant(ctx, t, r, "apf-users", "auditor", role, nil)
 	crowdConfig := grant(ctx, t, r, "apf-users", "crowd", role, nil)
 	const level = "winimage-audit-tight"
