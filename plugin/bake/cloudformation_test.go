@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -226,7 +227,7 @@ func TestImageListURIsAreParsedStrictly(t *testing.T) {
 			t.Errorf("%s: %+v, %v; want %+v", uri, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "https://x/y", "s3://Warm/x", "s3://warm", "s3://warm/", "s3://warm/$(calc)", "s3://warm/a b",
+	for _, bad := range []string{"", "https://x/y", "s3://Warm/x", "s3://warm", "s3://warm/", "s3://warm/$(calc)", "s3://warm/a b", "s3://warm/*", "s3://warm/lists/*.txt",
 		"ssm:", "ssm:/a b", "ssm:/a/'b'", "ssm:/a\n- evil"} {
 		if _, err := ParseImageListURI(bad); err == nil {
 			t.Errorf("%q accepted", bad)
@@ -292,5 +293,40 @@ func TestListComponentsECRPatternIsEcrHostsAtTheStartOfAReference(t *testing.T) 
 	}
 	if regexp.MustCompile(ecrPattern).MatchString("public.ecr.aws/shop/web@" + digestA) {
 		t.Fatal("public ECR matched as a private registry")
+	}
+}
+
+// A list line may tag its pinned image only with its own repository's
+// name: the component refuses any other tag before ctr sees it, and every
+// line bake prints passes that rule. (The rule is PowerShell run on the
+// build instance; here it is read from the script and applied as written.)
+func TestAListLineCannotTagAnImageAsAnotherRepository(t *testing.T) {
+	p := cfnShapes(t)["three builds"]
+	src, _ := ParseImageListURI("s3://warm-lists/prod.txt")
+	c, err := ComponentFromList(&p.Builds[0], DefaultCtr, "", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const check = "  if ($tag -and -not $tag.StartsWith($pinned.Substring(0, $pinned.IndexOf('@')) + ':', [System.StringComparison]::Ordinal)) { throw ('image list: a tag of another repository: ' + $line) }"
+	if !slices.Contains(c.Phases[0].Steps[1].Inputs.Commands, check) {
+		t.Fatal("the pull step does not hold a tag to the pinned image's repository")
+	}
+	refused := func(pinned, tag string) bool {
+		return tag != "" && !strings.HasPrefix(tag, pinned[:strings.Index(pinned, "@")]+":")
+	}
+	list, err := p.ImageList()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(list)), "\n")[1:] {
+		f := strings.Fields(line)
+		if refused(f[1], f[2]) {
+			t.Errorf("bake's own line refused: %s", line)
+		}
+	}
+	for _, tag := range []string{"mcr.microsoft.com/windows/servercore:ltsc2022", "r.example/shop/web-evil:1", "r.example/shop:web"} {
+		if !refused("r.example/shop/web@"+digestA, tag) {
+			t.Errorf("tag %s of r.example/shop/web@… let through", tag)
+		}
 	}
 }

@@ -18,8 +18,10 @@ type ImageListSource struct {
 }
 
 var (
-	s3Bucket     = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$`)
-	s3Key        = regexp.MustCompile(`^[A-Za-z0-9!_.*'()/\-]+$`)
+	s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$`)
+	// No * or ?: the key also goes into the build role's IAM policy, where
+	// they are wildcards (s3://bucket/* would grant the whole bucket).
+	s3Key        = regexp.MustCompile(`^[A-Za-z0-9!_.'()/\-]+$`)
 	ssmParameter = regexp.MustCompile(`^/?[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$`)
 )
 
@@ -31,7 +33,7 @@ func ParseImageListURI(uri string) (*ImageListSource, error) {
 	case strings.HasPrefix(uri, "s3://"):
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
 		if !s3Bucket.MatchString(bucket) || !s3Key.MatchString(key) || len(key) > 1024 {
-			return nil, fmt.Errorf("--image-list-uri %q: want s3://BUCKET/KEY (bucket 3-63 of a-z 0-9 . -, key of letters, digits and !_.*'()/-)", uri)
+			return nil, fmt.Errorf("--image-list-uri %q: want s3://BUCKET/KEY (bucket 3-63 of a-z 0-9 . -, key of letters, digits and !_.'()/-, no wildcard)", uri)
 		}
 		return &ImageListSource{URI: uri, Bucket: bucket, Key: key}, nil
 	case strings.HasPrefix(uri, "ssm:"):
@@ -118,6 +120,11 @@ func ComponentFromList(bp *BuildPlan, ctr, generator string, src *ImageListSourc
 		"  $pinned = $f[1]",
 		"  $tag = if ($f.Count -gt 2) { $f[2] } else { '' }",
 		"  if ($f.Count -gt 3 -or $pinned -cnotmatch "+psQuote(pinnedPattern)+" -or ($tag -and $tag -cnotmatch "+psQuote(tagPattern)+")) { throw ('image list: bad line: ' + $line) }",
+		// A tag names the pinned image's own repository, never another
+		// (a line must not make evil@sha256:… answer to
+		// mcr.microsoft.com/windows/servercore:ltsc2022): the tag pattern
+		// leaves no ':' or '/' after the repository's ':'.
+		"  if ($tag -and -not $tag.StartsWith($pinned.Substring(0, $pinned.IndexOf('@')) + ':', [System.StringComparison]::Ordinal)) { throw ('image list: a tag of another repository: ' + $line) }",
 		"  $auth = @()",
 		"  if ($pinned -cmatch "+psQuote(ecrPattern)+") { $auth = @('--user', ('AWS:' + (Get-ECRLoginCommand -Region $Matches[3]).Password)) }",
 		"  & $ctr -n k8s.io images pull --platform $platform --label $pin @auth $pinned",
