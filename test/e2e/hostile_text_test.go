@@ -131,7 +131,7 @@ func TestHostileInputs(t *testing.T) {
 			out, stderr, code := runPlugin(t, r.Kubeconfig, "audit", "--no-registry", "-o", format)
 			noRawControls(t, "audit -o "+format, out+stderr, machineForm[format])
 			var back map[string]any
-			if err := yaml.Unmarshal([]byte(out), &back); (code != 0 && code != 2) || err != nil || !strings.Contains(out, "creds") {
+			if err := yaml.Unmarshal([]byte(out), &back); (code != 0 && code != 2) || err != nil {
 				t.Errorf("audit -o %s: exit %d, parse %v\n%s", format, code, err, stderr)
 			}
 		}
