@@ -371,19 +371,28 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 			"apiGroups": []any{"coordination.k8s.io"}, "resources": []any{"leases"}, "verbs": []any{"create"},
 		}}}, map[string]any{"kind": "Role", "name": DaemonName})
 	}
-	if ov.err != nil {
-		return nil, ov.err
-	}
+	resources := []any{base}
 	ns := cfg.Namespace
 	if ns == "" {
 		ns = contract.DefaultNamespace
 	}
-	policies, err := daemonPolicies(ns, cfg.StartupTaint)
-	if err != nil {
-		return nil, err
+	if ns != contract.DefaultNamespace {
+		for _, name := range basePolicyNames {
+			ov.add("policy-"+name+"-patch.yaml", []any{map[string]any{"op": "replace", "path": "/spec/matchConditions/0/expression", "value": daemonMatch(ns)}},
+				map[string]any{"kind": "ValidatingAdmissionPolicy", "name": name})
+		}
 	}
-	ov.files["daemon-policies.yaml"] = policies
-	resources := []any{base, "daemon-policies.yaml"}
+	if cfg.StartupTaint != "" {
+		policy, err := ownNodePolicyYAML(ns, cfg.StartupTaint)
+		if err != nil {
+			return nil, err
+		}
+		ov.files["own-node-policy.yaml"] = policy
+		resources = append(resources, "own-node-policy.yaml")
+	}
+	if ov.err != nil {
+		return nil, ov.err
+	}
 	kust := map[string]any{
 		"apiVersion": "kustomize.config.k8s.io/v1beta1",
 		"kind":       "Kustomization",
