@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/containerd/containerd/v2/core/remotes/docker"
 )
 
 // go-containerregistry v0.22.1 reads a manifest or index up to 100 MiB
@@ -15,8 +14,12 @@ import (
 // over its 256 Mi limit, on every pass. containerd's resolver refuses
 // anything over docker.MaxManifestSize (v2.4.2 core/remotes/docker/
 // resolver.go, 4*1048*1048 bytes), so kubelet could never pull such an
-// image anyway: lookups take no more than containerd would.
-var errManifestTooLarge = fmt.Errorf("the registry's manifest is over %d bytes, containerd's limit (MaxManifestSize): not read", docker.MaxManifestSize)
+// image anyway: lookups take no more than containerd would. The value is
+// written out, not imported: the plugin uses this package and must not
+// link containerd (test/layout); manifestlimit_test.go holds the two equal.
+const MaxManifestSize int64 = 4 * 1048 * 1048
+
+var errManifestTooLarge = fmt.Errorf("the registry's manifest is over %d bytes, containerd's limit (MaxManifestSize): not read", MaxManifestSize)
 
 // manifestLimitTransport refuses a manifest or index response over the
 // limit by its Content-Length, and stops reading one without a length
@@ -30,11 +33,11 @@ func (t manifestLimitTransport) RoundTrip(req *http.Request) (*http.Response, er
 	if err != nil || !strings.Contains(req.URL.Path, "/manifests/") || req.Method != http.MethodGet {
 		return resp, err
 	}
-	if resp.ContentLength > docker.MaxManifestSize {
+	if resp.ContentLength > MaxManifestSize {
 		resp.Body.Close()
 		return nil, errManifestTooLarge
 	}
-	resp.Body = &limitedBody{ReadCloser: resp.Body, left: docker.MaxManifestSize}
+	resp.Body = &limitedBody{ReadCloser: resp.Body, left: MaxManifestSize}
 	return resp, nil
 }
 

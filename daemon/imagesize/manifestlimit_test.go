@@ -13,6 +13,13 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 )
 
+// The limit is containerd's own, where the daemon's pulls meet it.
+func TestTheManifestLimitIsContainerds(t *testing.T) {
+	if MaxManifestSize != docker.MaxManifestSize {
+		t.Fatalf("MaxManifestSize %d, containerd's %d", MaxManifestSize, docker.MaxManifestSize)
+	}
+}
+
 // A registry answering a manifest larger than containerd would take, with
 // or without saying its length, costs a lookup no more than containerd's
 // limit: the image fails with the reason, and the rest is never read.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -64,18 +65,23 @@ func TestWarmDeploysStatusAndRemoves(t *testing.T) {
 		t.Fatal("a Linux daemon pod landed on the Windows node")
 	}
 
-	// Each node's daemon runs as the DaemonSet's ServiceAccount, under the
-	// RBAC warm applied, against its own containerd.
-	saKubeconfig, err := r.ServiceAccountKubeconfig(ctx, "winimage-system", "winimage-daemon")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Each node's daemon runs as its pod does, with the token kubelet binds
+	// to the pod, under the RBAC and admission policies warm applied,
+	// against its own containerd.
 	for i, node := range linuxNodes {
+		pod, err := r.Client.CoreV1().Pods("winimage-system").Get(ctx, pods[node], metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		podKubeconfig, err := r.PodKubeconfig(ctx, pod)
+		if err != nil {
+			t.Fatal(err)
+		}
 		c, err := r.StartContainerd(ctx, "warm-"+string(rune('a'+i)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := startDaemon(t, r, daemonOpts{pod: pods[node], node: node, containerd: c, images: images, kubeconfig: saKubeconfig})
+		d := startDaemon(t, r, daemonOpts{pod: pods[node], node: node, containerd: c, images: images, kubeconfig: podKubeconfig})
 		if p := d.waitDone(2 * time.Minute); !p.AllReady() {
 			t.Fatalf("node %s: %+v", node, p)
 		}
@@ -166,7 +172,9 @@ func TestWarmRendersWhatKubectlKustomizeRenders(t *testing.T) {
 	for _, cfg := range []warm.Config{
 		{Namespace: "winimage-system", OS: "windows", DaemonImage: "r.example/d:1", Images: []string{"mcr.microsoft.com/windows/servercore:ltsc2022"}},
 		{Namespace: "warmers", OS: "linux", DaemonImage: "r.example/d@sha256:" + strings.Repeat("b", 64), Images: []string{"r.example/a:1", "r.example/b:2"},
-			PullSecrets: []string{"regcred"}, MaxConcurrentNodes: 3, StartupTaint: "winimage.io/warming", NodeSelector: map[string]string{"pool": "x"}},
+			PullSecrets: []string{"regcred", "team.creds"}, MaxConcurrentNodes: 3, StartupTaint: "winimage.io/warming", StartupTaintTimeout: time.Hour,
+			Tolerations:  []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "win", Effect: corev1.TaintEffectNoSchedule}},
+			NodeSelector: map[string]string{"pool": "x"}},
 	} {
 		dir := t.TempDir()
 		cp := exec.Command("cp", "-r", filepath.Join(gobuild.ModuleRoot(t), "manifests"), filepath.Join(dir, "manifests"))

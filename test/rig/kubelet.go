@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -395,17 +394,9 @@ func (k *Kubelet) prepare(ctx context.Context, pod *corev1.Pod, container corev1
 	if err := k.writeVolumes(ctx, pod, container, sandbox, false); err != nil {
 		return nil, err
 	}
-	sa := pod.Spec.ServiceAccountName
-	if sa == "" {
-		sa = "default"
-	}
-	expiry := int64(3600)
-	tr, err := k.r.Client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
-		ExpirationSeconds: &expiry,
-		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
-	}}, metav1.CreateOptions{})
+	token, err := k.r.podToken(ctx, pod)
 	if err != nil {
-		return nil, fmt.Errorf("token for %s: %w", sa, err)
+		return nil, err
 	}
 	// The ServiceAccount volume as the node's mount mode gives it to a
 	// HostProcess container (on Server 2019 only under the sandbox, never
@@ -418,7 +409,7 @@ func (k *Kubelet) prepare(ctx context.Context, pod *corev1.Pod, container corev1
 	if err := os.MkdirAll(saDir, 0o755); err != nil {
 		return nil, err
 	}
-	for name, data := range map[string][]byte{"token": []byte(tr.Status.Token), "ca.crt": k.r.pki.caPEM, "namespace": []byte(pod.Namespace)} {
+	for name, data := range map[string][]byte{"token": []byte(token), "ca.crt": k.r.pki.caPEM, "namespace": []byte(pod.Namespace)} {
 		if err := os.WriteFile(filepath.Join(saDir, name), data, 0o600); err != nil {
 			return nil, err
 		}

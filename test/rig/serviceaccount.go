@@ -33,10 +33,43 @@ func (r *Rig) ServiceAccountKubeconfig(ctx context.Context, namespace, name stri
 	if err != nil {
 		return "", fmt.Errorf("token for %s/%s: %w", namespace, name, err)
 	}
+	return r.writeTokenKubeconfig(namespace+"-"+name, tr.Status.Token)
+}
+
+// PodKubeconfig writes a kubeconfig that acts as pod does: with the token
+// kubelet gives it, bound to the pod (so it carries the pod's and its
+// node's names, which admission policies may check).
+func (r *Rig) PodKubeconfig(ctx context.Context, pod *corev1.Pod) (string, error) {
+	token, err := r.podToken(ctx, pod)
+	if err != nil {
+		return "", err
+	}
+	return r.writeTokenKubeconfig("pod-"+pod.Namespace+"-"+pod.Name, token)
+}
+
+// podToken issues pod's ServiceAccount a token bound to the pod, as kubelet
+// does for the projected ServiceAccount volume.
+func (r *Rig) podToken(ctx context.Context, pod *corev1.Pod) (string, error) {
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	expiry := int64(3600)
+	tr, err := r.Client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: &expiry,
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token for %s: %w", sa, err)
+	}
+	return tr.Status.Token, nil
+}
+
+func (r *Rig) writeTokenKubeconfig(name, token string) (string, error) {
 	dir := filepath.Join(r.Dir, "kubeconfigs")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, namespace+"-"+name)
-	return path, writeKubeconfig(path, r.RESTConfig.Host, r.pki.caPEM, namespace+"-"+name, tr.Status.Token)
+	path := filepath.Join(dir, name)
+	return path, writeKubeconfig(path, r.RESTConfig.Host, r.pki.caPEM, name, token)
 }
