@@ -8,6 +8,7 @@ import (
 
 	"github.com/awslabs/goformation/v7/cloudformation/ec2"
 	"github.com/awslabs/goformation/v7/cloudformation/imagebuilder"
+	"github.com/awslabs/goformation/v7/cloudformation/tags"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/awsami"
@@ -82,12 +83,22 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 func (t *Template) addDistribution(bp *BuildPlan, release, minor, planDigest, ssmName, instanceType string) {
 	id := func(kind string) string { return kind + release }
 	// Fast Launch pre-provisions by launching the AMI: without a default
-	// VPC it needs a launch template that places the instances.
-	t.Resources[id("FastLaunchTemplate")] = &ec2.LaunchTemplate{LaunchTemplateData: &ec2.LaunchTemplate_LaunchTemplateData{
-		InstanceType: str(instanceType),
-		NetworkInterfaces: []ec2.LaunchTemplate_NetworkInterface{{DeviceIndex: integer(0), SubnetId: str(t.fn.Ref(paramSubnet)),
-			Groups: []string{t.fn.Ref(paramGroup)}, DeleteOnTermination: boolean(true)}},
-	}}
+	// VPC it needs a launch template that places the instances. Image
+	// Builder's service-linked role may enable Fast Launch only with a
+	// launch template tagged CreatedBy: EC2 Image Builder (AWS managed
+	// policy AWSServiceRoleForImageBuilder v28, ec2:EnableFastLaunch on
+	// ec2:ResourceTag/CreatedBy); the AMIs it creates carry that tag (its
+	// ec2:CreateTags on CreateImage). Its launches take IMDSv2 only, as
+	// accounts that enforce IMDSv2 require.
+	t.Resources[id("FastLaunchTemplate")] = &ec2.LaunchTemplate{
+		TagSpecifications: []ec2.LaunchTemplate_LaunchTemplateTagSpecification{{ResourceType: str("launch-template"),
+			Tags: []tags.Tag{{Key: "CreatedBy", Value: "EC2 Image Builder"}, {Key: TagCluster, Value: t.fn.Ref(paramCluster)}}}},
+		LaunchTemplateData: &ec2.LaunchTemplate_LaunchTemplateData{
+			InstanceType: str(instanceType),
+			NetworkInterfaces: []ec2.LaunchTemplate_NetworkInterface{{DeviceIndex: integer(0), SubnetId: str(t.fn.Ref(paramSubnet)),
+				Groups: []string{t.fn.Ref(paramGroup)}, DeleteOnTermination: boolean(true)}},
+			MetadataOptions: &ec2.LaunchTemplate_MetadataOptions{HttpTokens: str("required"), HttpEndpoint: str("enabled")},
+		}}
 	fl := bp.Launch.FastLaunch
 	t.Resources[id("Distribution")] = &distributionConfiguration{Name: t.fn.Sub("${" + paramPrefix + "}-ws" + release),
 		Description: "Tags the warm AMI, pre-provisions Fast Launch snapshots and publishes its id",

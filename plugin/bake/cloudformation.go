@@ -141,8 +141,13 @@ func parameters(cluster string) map[string]parameter {
 			Description: "Prefix of every Image Builder resource name"},
 		paramSubnet: {Type: "AWS::EC2::Subnet::Id", Description: "Subnet of the build instances and Fast Launch's pre-provisioning launches (needs a route to the registries and to S3, SSM and Image Builder)"},
 		paramGroup:  {Type: "AWS::EC2::SecurityGroup::Id", Description: "Security group of those instances (outbound HTTPS)"},
-		paramAMIPrefix: {Type: "String", Default: "/winimage/" + cluster, AllowedPattern: `^/[A-Za-z0-9_.\-/]+[A-Za-z0-9_.\-]$`,
-			Description: "SSM parameter path under which each build's newest AMI id is written (<prefix>/windows-<release>/image_id)"},
+		// The distribution writes the parameter as Image Builder's service-
+		// linked role, whose policy allows ssm:PutParameter only under
+		// parameter/imagebuilder/ (AWS managed policy
+		// AWSServiceRoleForImageBuilder v28): any other path fails every
+		// run at its last step.
+		paramAMIPrefix: {Type: "String", Default: "/imagebuilder/winimage/" + cluster, AllowedPattern: `^/imagebuilder/[A-Za-z0-9_.\-/]*[A-Za-z0-9_.\-]$`,
+			Description: "SSM parameter path under which each build's newest AMI id is written (<prefix>/windows-<release>/image_id); under /imagebuilder/, the only path Image Builder may write"},
 		paramSchedule: {Type: "String", Default: "cron(0 6 * * ? *)",
 			Description: "When the pipelines look for a new parent EKS AMI (Image Builder cron, UTC)"},
 		paramCondition: {Type: "String", Default: "EXPRESSION_MATCH_AND_DEPENDENCY_UPDATES_AVAILABLE",

@@ -330,3 +330,21 @@ func TestAListLineCannotTagAnImageAsAnotherRepository(t *testing.T) {
 		}
 	}
 }
+
+// Fast Launch's pre-provisioning launches go through the template's launch
+// template: it carries Image Builder's tag (without which Image Builder
+// may not enable Fast Launch with it, TestAWSAllowsWhatTheTemplateMakesItDo)
+// and takes IMDSv2 only, as accounts that enforce IMDSv2 require.
+func TestTheFastLaunchTemplateIsTaggedAndIMDSv2Only(t *testing.T) {
+	tree := templateTree(t, cfnShapes(t)["one build"])
+	lt := at(t, tree, "Resources.FastLaunchTemplate2022.Properties")
+	if got := at(t, lt, "LaunchTemplateData.MetadataOptions.HttpTokens"); got != "required" {
+		t.Errorf("HttpTokens %v", got)
+	}
+	if got := at(t, lt, "TagSpecifications[0].Tags[0]"); !reflect.DeepEqual(got, map[string]any{"Key": "CreatedBy", "Value": "EC2 Image Builder"}) {
+		t.Errorf("launch template tags %v", got)
+	}
+	if got := at(t, tree, "Parameters.AmiParameterPrefix.Default"); got != "/imagebuilder/winimage/prod-east" {
+		t.Errorf("AMI parameter prefix %v", got)
+	}
+}
