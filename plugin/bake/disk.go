@@ -102,7 +102,8 @@ func diskFor(nodes []*inventory.Node, o DiskOptions, maxBytes int64) Disk {
 		d.BudgetBytes, d.BudgetSource = maxBytes, "--max-bytes"
 	} else {
 		d.BudgetBytes = budgetFor(d.VolumeBytes, d.BaseUsageBytes, d.OnDiskRatio)
-		d.BudgetSource = fmt.Sprintf("(%d%% of the volume − base use) × %.0f%% for pinned images ÷ %.1f on-disk ratio", ImageGCHighThresholdPercent, pinnedShare*100, d.OnDiskRatio)
+		d.BudgetSource = fmt.Sprintf("(%d%% of the volume − base use) × %.0f%% for pinned images ÷ (%.1f on-disk ratio + 1 for the compressed layers ctr keeps)",
+			ImageGCHighThresholdPercent, pinnedShare*100, d.OnDiskRatio)
 	}
 	d.RootVolume = RootVolume{DeviceName: RootDevice, SizeGiB: int(math.Ceil(float64(d.VolumeBytes) / gib)), VolumeType: "gp3"}
 	return d
@@ -127,19 +128,27 @@ func baseUsage(nodes []*inventory.Node, o DiskOptions) (int64, string) {
 	return AssumedBaseUsage, "assumed (not measured: give --node-stats with nodes/proxy access, or --base-usage)"
 }
 
+// keptPerCompressedByte is what a baked image keeps on the volume per
+// byte of its compressed layers: the extracted snapshot (ratio) and the
+// compressed blobs, which ctr images pull leaves in the content store.
+// Only CRI's pull with discard_unpacked_layers lets them go (containerd
+// v2.4.2 internal/cri/server/images/image_pull.go; ctr images pull has no
+// such option, cmd/ctr/commands/images/pull.go).
+func keptPerCompressedByte(ratio float64) float64 { return ratio + 1 }
+
 // budgetFor is the compressed bytes the pinned images may take on a volume.
 func budgetFor(volume, base int64, ratio float64) int64 {
 	room := float64(volume)*ImageGCHighThresholdPercent/100 - float64(base)
 	if room <= 0 {
 		return 0
 	}
-	return int64(room * pinnedShare / ratio)
+	return int64(room * pinnedShare / keptPerCompressedByte(ratio))
 }
 
 // volumeFor is the smallest root volume, in GiB rounded up to 10, whose
 // budget holds compressed bytes of images.
 func volumeFor(compressed, base int64, ratio float64) int {
-	need := (float64(compressed)*ratio/pinnedShare + float64(base)) * 100 / ImageGCHighThresholdPercent
+	need := (float64(compressed)*keptPerCompressedByte(ratio)/pinnedShare + float64(base)) * 100 / ImageGCHighThresholdPercent
 	return int(math.Ceil(need/gib/10)) * 10
 }
 

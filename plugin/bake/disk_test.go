@@ -13,8 +13,9 @@ func TestTheBudgetComesFromTheSmallestNodeVolume(t *testing.T) {
 	if d.VolumeBytes != 50*gib || !strings.Contains(d.VolumeSource, "(b)") {
 		t.Fatalf("volume %d from %q", d.VolumeBytes, d.VolumeSource)
 	}
-	// (85% of 50 GiB − 25 GiB assumed) × 50% ÷ 2.2 = 3.98 GiB.
-	if want := budgetOf(42.5-25, 2.2); d.BudgetBytes != want {
+	// (85% of 50 GiB − 25 GiB assumed) × 50% ÷ (2.2 extracted + 1 for
+	// the compressed blobs ctr keeps) = 2.73 GiB.
+	if want := budgetOf(42.5-25, 3.2); d.BudgetBytes != want {
 		t.Errorf("budget %d, want %d", d.BudgetBytes, want)
 	}
 	if !strings.HasPrefix(d.BaseUsageSource, "assumed") {
@@ -31,11 +32,11 @@ func TestTheBudgetUsesMeasuredBaseUseAndOverrides(t *testing.T) {
 	if d.BaseUsageBytes != 30*gib || !strings.Contains(d.BaseUsageSource, "measured on b") {
 		t.Fatalf("base use %d from %q: want the largest of the build's nodes", d.BaseUsageBytes, d.BaseUsageSource)
 	}
-	if want := budgetOf(85-30, 2.2); d.BudgetBytes != want {
+	if want := budgetOf(85-30, 3.2); d.BudgetBytes != want {
 		t.Errorf("budget %d, want %d", d.BudgetBytes, want)
 	}
 	d = diskFor(nodes, DiskOptions{VolumeBytes: 200 * gib, BaseUsageBytes: 10 * gib, OnDiskRatio: 3}, 0)
-	if want := budgetOf(170-10, 3); d.BudgetBytes != want || d.RootVolume.SizeGiB != 200 {
+	if want := budgetOf(170-10, 4); d.BudgetBytes != want || d.RootVolume.SizeGiB != 200 {
 		t.Errorf("overrides: budget %d (want %d), volume %d GiB", d.BudgetBytes, want, d.RootVolume.SizeGiB)
 	}
 	if d = diskFor(nodes, DiskOptions{}, 7<<30); d.BudgetBytes != 7<<30 || d.BudgetSource != "--max-bytes" {
@@ -56,11 +57,11 @@ func TestNodesWithoutCapacityGetTheDefaultVolumeSaidAsSuch(t *testing.T) {
 func TestTheWantedVolumeHoldsEveryCandidate(t *testing.T) {
 	d := diskFor([]*inventory.Node{{Name: "a", EphemeralStorage: 50 * gib}}, DiskOptions{}, 0)
 	d.wantVolume(3*gib, 5*gib)
-	// 8 GiB × 2.2 ÷ 50% + 25 GiB = 60.2 GiB, ÷ 85% = 70.8 → 80 GiB.
-	if d.WantedVolumeGiB != 80 {
+	// 8 GiB × (2.2 + 1) ÷ 50% + 25 GiB = 76.2 GiB, ÷ 85% = 89.6 → 90 GiB.
+	if d.WantedVolumeGiB != 90 {
 		t.Errorf("wanted %d GiB", d.WantedVolumeGiB)
 	}
-	if budget := budgetFor(80*gib, d.BaseUsageBytes, d.OnDiskRatio); budget < 8*gib {
+	if budget := budgetFor(90*gib, d.BaseUsageBytes, d.OnDiskRatio); budget < 8*gib {
 		t.Errorf("the wanted volume's budget %d does not hold the 8 GiB", budget)
 	}
 	d.WantedVolumeGiB = 0

@@ -14,8 +14,9 @@ import (
 // image sizes: the smaller group's root volume is 40 MiB (ephemeral-storage),
 // and kubelet's stats summary on its nodes shows 36 MiB used of which 6 MiB
 // are images, so 30 MiB of base use. The pinned images may take half of
-// what is left under the 85% GC threshold at 2.2× their compressed size:
-// (34 − 30) MiB × 50% ÷ 2.2 ≈ 0.9 MiB. small (512 KiB) fits, large (1 MiB)
+// what is left under the 85% GC threshold at 3.2× their compressed size
+// (2.2× extracted, plus the compressed blobs ctr keeps):
+// (34 − 30) MiB × 50% ÷ 3.2 ≈ 0.6 MiB. small (512 KiB) fits, large (1 MiB)
 // does not, and the plan says which volume would hold both.
 const bakeDiskFleet = `
 apiVersion: fleet.winimage.io/v1
@@ -69,8 +70,8 @@ func TestBakeSizesTheBudgetFromTheNodesDisks(t *testing.T) {
 		if d.BaseUsageBytes != 30<<20 || !strings.Contains(d.BaseUsageSource, "measured on") {
 			t.Errorf("base use %d from %q", d.BaseUsageBytes, d.BaseUsageSource)
 		}
-		if room := 0.85*40 - 30.0; d.BudgetBytes != int64(room*(1<<20)*0.5/2.2) {
-			t.Errorf("budget %d, want %.0f", d.BudgetBytes, room*(1<<20)*0.5/2.2)
+		if room := 0.85*40 - 30.0; d.BudgetBytes != int64(room*(1<<20)*0.5/3.2) {
+			t.Errorf("budget %d, want %.0f", d.BudgetBytes, room*(1<<20)*0.5/3.2)
 		}
 		if c := chosen(bp); !c["apps/small:1"] || c["apps/large:1"] {
 			t.Errorf("chosen %v: want small only", c)
