@@ -50,19 +50,30 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 	planDigest := digestOf(append(pinnedRefs(bp), strconv.Itoa(vol.SizeGiB))...)
 	ssmName := "${" + paramAMIPrefix + "}/windows-" + release + "/image_id"
 
-	t.Resources[id("Component")] = &imagebuilder.Component{
+	// Components and recipes are immutable per name and version, and every
+	// property of either forces a replacement: a stack update that changes
+	// one (a volume-only change moves the component's ChangeDescription)
+	// with the same name and version fails with "already exists". Each
+	// version is therefore the digest of all its resource's properties,
+	// and the recipe's takes the component's version too (its Ref to the
+	// component is the same text for every version).
+	comp := &imagebuilder.Component{
 		Name: t.fn.Sub("${" + paramPrefix + "}-prepull-" + strconv.Itoa(bp.Build)), Platform: "Windows",
-		Version: semver(string(data)), Data: str(string(data)), Description: str(component.Description),
+		Data: str(string(data)), Description: str(component.Description),
 		ChangeDescription: str("plan " + planDigest),
 	}
-	t.Resources[id("Recipe")] = &imagebuilder.ImageRecipe{
-		Name: name(""), Version: semver(string(data), bp.Launch.BaseAMIParameter, strconv.Itoa(vol.SizeGiB)),
+	comp.Version = versionOf(comp)
+	t.Resources[id("Component")] = comp
+	recipe := &imagebuilder.ImageRecipe{
+		Name:        name(""),
 		Description: str(fmt.Sprintf("EKS-optimized Windows Server %s for Kubernetes %s with the warm images pre-pulled", bp.WindowsServer, minor)),
 		ParentImage: "ssm:" + bp.Launch.BaseAMIParameter,
 		Components:  []imagebuilder.ImageRecipe_ComponentConfiguration{{ComponentArn: str(t.fn.Ref(id("Component")))}},
 		BlockDeviceMappings: []imagebuilder.ImageRecipe_InstanceBlockDeviceMapping{{DeviceName: str(vol.DeviceName),
 			Ebs: &imagebuilder.ImageRecipe_EbsInstanceBlockDeviceSpecification{VolumeSize: integer(vol.SizeGiB), VolumeType: str(vol.VolumeType), DeleteOnTermination: boolean(true)}}},
 	}
+	recipe.Version = versionOf(recipe, comp.Version)
+	t.Resources[id("Recipe")] = recipe
 	t.addDistribution(bp, release, minor, planDigest, ssmName, o.InstanceTypes[0])
 	t.Resources[id("Pipeline")] = &imagebuilder.ImagePipeline{
 		Name: name(""), Description: str("Rebuilds the warm Windows Server " + bp.WindowsServer + " AMI when the EKS-optimized AMI changes"),
@@ -121,6 +132,15 @@ func (t *Template) addDistribution(bp *BuildPlan, release, minor, planDigest, ss
 			SsmParameterConfigurations: []ssmParameterConfiguration{{ParameterName: t.fn.Sub(ssmName), DataType: "aws:ec2:image"}},
 		}},
 	}
+}
+
+// versionOf is a semantic version derived from all of resource's
+// properties (its Version still empty) and extra.
+func versionOf(resource any, extra ...string) string {
+	// goformation resources are plain data, and the template they go into
+	// is marshalled the same way, so an error would surface there.
+	data, _ := json.Marshal(resource)
+	return semver(append([]string{string(data)}, extra...)...)
 }
 
 func pinnedRefs(bp *BuildPlan) []string {

@@ -348,3 +348,29 @@ func TestTheFastLaunchTemplateIsTaggedAndIMDSv2Only(t *testing.T) {
 		t.Errorf("AMI parameter prefix %v", got)
 	}
 }
+
+// A stack update replaces a Component or ImageRecipe when any of its
+// properties changes, and the replacement fails if its name and version
+// stay ("already exists"): every change to one must change its version.
+// Two plans that differ only in the root volume, then only in the
+// Kubernetes minor, change different properties of each.
+func TestEveryReplacingChangeMakesANewVersion(t *testing.T) {
+	base := cfnShapes(t)["one build"]
+	bigger := cfnShapes(t)["one build"]
+	bigger.Builds[0].Disk.RootVolume.SizeGiB += 50
+	newer := cfnShapes(t)["one build"]
+	newer.KubernetesMinor = "1.34"
+	for name, other := range map[string]*Plan{"volume": bigger, "minor": newer} {
+		a, b := templateTree(t, base), templateTree(t, other)
+		for _, id := range []string{"Component2022", "Recipe2022"} {
+			pa := at(t, a, "Resources."+id+".Properties").(map[string]any)
+			pb := at(t, b, "Resources."+id+".Properties").(map[string]any)
+			va, vb := pa["Version"], pb["Version"]
+			delete(pa, "Version")
+			delete(pb, "Version")
+			if !reflect.DeepEqual(pa, pb) && va == vb {
+				t.Errorf("%s change: %s changed but kept version %v", name, id, va)
+			}
+		}
+	}
+}
