@@ -133,12 +133,30 @@ func describeBuilds(builds []*BuildPlan) string {
 	return strings.Join(parts, " and ")
 }
 
+// namePrefixPattern bounds NamePrefix by what Image Builder takes
+// (botocore imagebuilder 2019-12-02 ResourceName: 3 to 128 of
+// [-_A-Za-z0-9 ]; AmiNameString: at most 127): the infrastructure
+// configuration is named the prefix alone, so at least 3; the AMI name is
+// the prefix with "-ws2022-{{ imagebuilder:buildDate }}" (36), so at most
+// 91.
+const namePrefixPattern = `^[A-Za-z0-9][A-Za-z0-9\-_]{2,90}$`
+
+// defaultNamePrefix is winimage-CLUSTER, shortened with a digest of the
+// cluster's name where that passes 91 characters (EKS names take 100).
+func defaultNamePrefix(cluster string) string {
+	prefix := "winimage-" + cluster
+	if len(prefix) <= 91 {
+		return prefix
+	}
+	return prefix[:82] + "-" + digestOf(cluster)[:8]
+}
+
 func parameters(cluster string) map[string]parameter {
 	return map[string]parameter{
 		paramCluster: {Type: "String", Default: cluster, AllowedPattern: eksClusterName.String(),
 			Description: "The EKS cluster the AMIs are for: AMI tags, names and the SSM parameters derive from it"},
-		paramPrefix: {Type: "String", Default: "winimage-" + cluster, AllowedPattern: `^[A-Za-z0-9][A-Za-z0-9\-_]{0,90}$`,
-			Description: "Prefix of every Image Builder resource name"},
+		paramPrefix: {Type: "String", Default: defaultNamePrefix(cluster), AllowedPattern: namePrefixPattern,
+			Description: "Prefix of every Image Builder resource name (3 to 91 characters: Image Builder names take 3 to 128, AMI names up to 127 with the build date)"},
 		paramSubnet: {Type: "AWS::EC2::Subnet::Id", Description: "Subnet of the build instances and Fast Launch's pre-provisioning launches (needs a route to the registries and to S3, SSM and Image Builder)"},
 		paramGroup:  {Type: "AWS::EC2::SecurityGroup::Id", Description: "Security group of those instances (outbound HTTPS)"},
 		// The distribution writes the parameter as Image Builder's service-

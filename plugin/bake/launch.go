@@ -90,6 +90,42 @@ type Karpenter struct {
 // minParallelLaunches is the least EC2 accepts for --max-parallel-launches.
 const minParallelLaunches = 6
 
+// RegionParallelLaunches is EC2's default limit on Windows fast launch's
+// parallel launches in a Region, counted across every AMI that has it on
+// (40; raised through Service Quotas): the builds of one plan share it,
+// and other AMIs with fast launch take from it too.
+const RegionParallelLaunches = 40
+
+// shareParallelLaunches caps each build's Fast Launch parallel launches at
+// its share of the Region's quota (never under EC2's minimum), and says so
+// when that cut a build's plan.
+func (p *Plan) shareParallelLaunches() {
+	var fastLaunched []*BuildPlan
+	for i := range p.Builds {
+		if p.Builds[i].Launch.FastLaunch.MaxParallelLaunches > 0 {
+			fastLaunched = append(fastLaunched, &p.Builds[i])
+		}
+	}
+	if len(fastLaunched) == 0 {
+		return
+	}
+	share := max(RegionParallelLaunches/len(fastLaunched), minParallelLaunches)
+	for _, bp := range fastLaunched {
+		fl := &bp.Launch.FastLaunch
+		if fl.MaxParallelLaunches <= share {
+			continue
+		}
+		p.Notes = append(p.Notes, fmt.Sprintf("build %d: Fast Launch parallel launches cut from %d to %d, its share of the Region's quota of %d that every AMI with Fast Launch counts against; raise the quota to pre-provision faster",
+			bp.Build, fl.MaxParallelLaunches, share, RegionParallelLaunches))
+		fl.MaxParallelLaunches = share
+		for i, arg := range fl.Command {
+			if arg == "--max-parallel-launches" && i+1 < len(fl.Command) {
+				fl.Command[i+1] = strconv.Itoa(share)
+			}
+		}
+	}
+}
+
 var regionOfZone = regexp.MustCompile(`^([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+)`)
 
 func launchFor(bp *BuildPlan, nodes []*inventory.Node, minor string) Launch {

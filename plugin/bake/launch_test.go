@@ -45,3 +45,34 @@ func TestLaunchAdviceForAManagedNodeGroupAndFastLaunch(t *testing.T) {
 		}
 	}
 }
+
+// The builds of a plan share the Region's Fast Launch parallel launches:
+// three builds that each planned 30 get 13 each, said in a note; one
+// build keeps what it planned.
+func TestBuildsShareTheRegionsFastLaunchQuota(t *testing.T) {
+	planWith := func(builds int) *Plan {
+		p := &Plan{}
+		for i := range builds {
+			fl := FastLaunch{SnapshotCount: 30, MaxParallelLaunches: 30, Command: []string{"aws", "ec2", "enable-fast-launch", "--max-parallel-launches", "30"}}
+			p.Builds = append(p.Builds, BuildPlan{Build: 20348 + i, Launch: Launch{FastLaunch: fl}})
+		}
+		return p
+	}
+	p := planWith(3)
+	p.shareParallelLaunches()
+	total := 0
+	for _, bp := range p.Builds {
+		total += bp.Launch.FastLaunch.MaxParallelLaunches
+		if bp.Launch.FastLaunch.MaxParallelLaunches != 13 || bp.Launch.FastLaunch.Command[4] != "13" {
+			t.Errorf("build %d: %+v", bp.Build, bp.Launch.FastLaunch)
+		}
+	}
+	if total > RegionParallelLaunches || len(p.Notes) != 3 || !strings.Contains(p.Notes[0], "cut from 30 to 13") {
+		t.Errorf("total %d, notes %q", total, p.Notes)
+	}
+	one := planWith(1)
+	one.shareParallelLaunches()
+	if one.Builds[0].Launch.FastLaunch.MaxParallelLaunches != 30 || len(one.Notes) != 0 {
+		t.Errorf("one build: %+v %q", one.Builds[0].Launch.FastLaunch, one.Notes)
+	}
+}

@@ -135,6 +135,7 @@ func Make(ctx context.Context, r *audit.Report, resolver *imagesize.Resolver, o 
 	if len(p.Builds) == 0 {
 		p.Notes = append(p.Notes, "no Windows nodes selected: nothing to bake")
 	}
+	p.shareParallelLaunches()
 	return p, nil
 }
 
