@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-
 )
 
 // go-containerregistry v0.22.1 reads a manifest or index up to 100 MiB
