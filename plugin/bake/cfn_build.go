@@ -29,16 +29,19 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 	if bp.Launch.BaseAMIParameter == "" {
 		return fmt.Errorf("build %d: no EKS-optimized AMI parameter (the server's Kubernetes minor is unknown), so there is no parent image", bp.Build)
 	}
-	component := bp.Component
+	components := []*Component{bp.Component}
 	if o.ImageList != nil {
-		var err error
-		if component, err = ComponentFromList(bp, o.Ctr, o.Generator, o.ImageList); err != nil {
+		c, err := ComponentFromList(bp, o.Ctr, o.Generator, o.ImageList)
+		if err != nil {
 			return err
 		}
-	}
-	data, err := component.YAML()
-	if err != nil {
+		components = []*Component{c}
+	} else if size, err := documentSize(bp.Component); err != nil {
 		return err
+	} else if size > MaxInlineComponentData {
+		if components, err = ComponentParts(bp, o.Ctr, o.Generator, MaxInlineComponentData); err != nil {
+			return err
+		}
 	}
 	release := bp.WindowsServer
 	if release == "" {
@@ -57,22 +60,36 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 	// version is therefore the digest of all its resource's properties,
 	// and the recipe's takes the component's version too (its Ref to the
 	// component is the same text for every version).
-	comp := &imagebuilder.Component{
-		Name: t.fn.Sub("${" + paramPrefix + "}-prepull-" + strconv.Itoa(bp.Build)), Platform: "Windows",
-		Data: str(string(data)), Description: str(component.Description),
-		ChangeDescription: str("plan " + planDigest),
+	var refs []imagebuilder.ImageRecipe_ComponentConfiguration
+	var versions []string
+	for k, component := range components {
+		data, err := component.YAML()
+		if err != nil {
+			return err
+		}
+		resourceID, suffix := id("Component"), ""
+		if len(components) > 1 {
+			resourceID, suffix = fmt.Sprintf("%sPart%d", id("Component"), k+1), fmt.Sprintf("-part%d", k+1)
+		}
+		comp := &imagebuilder.Component{
+			Name: t.fn.Sub("${" + paramPrefix + "}-prepull-" + strconv.Itoa(bp.Build) + suffix), Platform: "Windows",
+			Data: str(string(data)), Description: str(component.Description),
+			ChangeDescription: str("plan " + planDigest),
+		}
+		comp.Version = versionOf(comp)
+		t.Resources[resourceID] = comp
+		refs = append(refs, imagebuilder.ImageRecipe_ComponentConfiguration{ComponentArn: str(t.fn.Ref(resourceID))})
+		versions = append(versions, comp.Version)
 	}
-	comp.Version = versionOf(comp)
-	t.Resources[id("Component")] = comp
 	recipe := &imagebuilder.ImageRecipe{
 		Name:        name(""),
 		Description: str(fmt.Sprintf("EKS-optimized Windows Server %s for Kubernetes %s with the warm images pre-pulled", bp.WindowsServer, minor)),
 		ParentImage: "ssm:" + bp.Launch.BaseAMIParameter,
-		Components:  []imagebuilder.ImageRecipe_ComponentConfiguration{{ComponentArn: str(t.fn.Ref(id("Component")))}},
+		Components:  refs,
 		BlockDeviceMappings: []imagebuilder.ImageRecipe_InstanceBlockDeviceMapping{{DeviceName: str(vol.DeviceName),
 			Ebs: &imagebuilder.ImageRecipe_EbsInstanceBlockDeviceSpecification{VolumeSize: integer(vol.SizeGiB), VolumeType: str(vol.VolumeType), DeleteOnTermination: boolean(true)}}},
 	}
-	recipe.Version = versionOf(recipe, comp.Version)
+	recipe.Version = versionOf(recipe, versions...)
 	t.Resources[id("Recipe")] = recipe
 	t.addDistribution(bp, release, minor, planDigest, ssmName, o.InstanceTypes[0])
 	t.Resources[id("Pipeline")] = &imagebuilder.ImagePipeline{

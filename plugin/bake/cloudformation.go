@@ -125,6 +125,21 @@ func (p *Plan) CloudFormation(o CloudFormationOptions) (*Template, error) {
 	return t, nil
 }
 
+// MaxInlineTemplateBytes is the largest template CloudFormation takes in a
+// request's TemplateBody (CloudFormation quotas: "template body size in a
+// request", 51,200 bytes); aws cloudformation deploy sends a larger one
+// only through S3, with --s3-bucket.
+const MaxInlineTemplateBytes = 51200
+
+// DeployNote says how to deploy a template of size bytes when
+// CloudFormation will not take it inline; "" when it will.
+func DeployNote(size int) string {
+	if size <= MaxInlineTemplateBytes {
+		return ""
+	}
+	return fmt.Sprintf("the template is %d bytes, over the %d CloudFormation takes inline: deploy it with aws cloudformation deploy --s3-bucket BUCKET (the CLI uploads it there first)", size, MaxInlineTemplateBytes)
+}
+
 func describeBuilds(builds []*BuildPlan) string {
 	parts := make([]string, len(builds))
 	for i, bp := range builds {

@@ -37,7 +37,12 @@ func TestTheTemplateFitsTheServiceModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := cfnShapes(t)["three builds"]
+	for shape, p := range cfnShapes(t) {
+		t.Run(shape, func(t *testing.T) { fitsTheModel(t, model, p) })
+	}
+}
+
+func fitsTheModel(t *testing.T, model *servicemodel.Model, p *Plan) {
 	cases := []struct{ cluster, prefix string }{{cluster: "a"}, {cluster: strings.Repeat("c", 100)}}
 	for _, n := range []int{1, 2, 3, 90, 91, 92} {
 		cases = append(cases, struct{ cluster, prefix string }{"prod", strings.Repeat("p", n)})

@@ -40,7 +40,18 @@ func cfnShapes(t testing.TB) map[string]*Plan {
 		"private ECR": cfnPlan(cfnBuild(t, 20348, "2022", "123456789012.dkr.ecr.us-east-2.amazonaws.com/shop/web:2.3.1",
 			"123456789012.dkr.ecr.us-east-2.amazonaws.com/shop/cart@"+digestB)),
 		"public registries only": cfnPlan(cfnBuild(t, 20348, "2022", "mcr.microsoft.com/dotnet/framework/aspnet:4.8", "nginx:1.27")),
+		// More than Image Builder takes in one inline component.
+		"two builds of twelve images": cfnPlan(cfnBuild(t, 17763, "2019", manyRefs("2019", 12)...), cfnBuild(t, 20348, "2022", manyRefs("2022", 12)...)),
 	}
+}
+
+// manyRefs are n images of a team's private ECR registry.
+func manyRefs(tag string, n int) []string {
+	var refs []string
+	for i := range n {
+		refs = append(refs, fmt.Sprintf("123456789012.dkr.ecr.us-east-2.amazonaws.com/team-%02d/service-with-a-long-name:%s", i, tag))
+	}
+	return refs
 }
 
 func templateTree(t testing.TB, p *Plan) map[string]any {
@@ -372,5 +383,24 @@ func TestEveryReplacingChangeMakesANewVersion(t *testing.T) {
 				t.Errorf("%s change: %s changed but kept version %v", name, id, va)
 			}
 		}
+	}
+}
+
+// A template CloudFormation will not take inline says how to deploy it:
+// two builds of twelve images already pass the limit.
+func TestALargeTemplateSaysToDeployThroughS3(t *testing.T) {
+	tmpl, err := cfnShapes(t)["two builds of twelve images"].CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := tmpl.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if note := DeployNote(len(data)); len(data) <= MaxInlineTemplateBytes || !strings.Contains(note, "--s3-bucket") {
+		t.Errorf("%d bytes: note %q", len(data), note)
+	}
+	if note := DeployNote(MaxInlineTemplateBytes); note != "" {
+		t.Errorf("a template at the limit: %q", note)
 	}
 }

@@ -314,6 +314,9 @@ func (o *BakeOptions) printTemplate(plan *bake.Plan) error {
 	for _, line := range summary {
 		fmt.Fprintln(errOut, "  "+terminal.Cell(line))
 	}
+	if note := bake.DeployNote(len(data)); note != "" {
+		fmt.Fprintln(errOut, "note: "+note)
+	}
 	return nil
 }
 
