@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/winimage-io/kubectl-winimage/test/rig"
@@ -77,39 +76,23 @@ func Path() (string, error) {
 	}
 	dir := filepath.Join(cache, "aws-service-spec-"+Version)
 	db := filepath.Join(dir, "db.json.gz")
-	if _, err := os.Stat(db); err == nil {
-		return db, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(db); err == nil {
-		return db, nil
-	}
-	tmp, err := os.MkdirTemp(dir, "npm-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.Command("npm", "pack", "--silent", "@aws-cdk/aws-service-spec@"+Version)
-	cmd.Dir = tmp
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("npm pack @aws-cdk/aws-service-spec@%s: %v", Version, err)
-	}
-	tarball := filepath.Join(tmp, string(trimNewline(out)))
-	if err := extract(tarball, "package/db.json.gz", db+".tmp"); err != nil {
-		return "", err
-	}
-	return db, os.Rename(db+".tmp", db)
+	return db, rig.FillOnce(dir, db, func() error {
+		tmp, err := os.MkdirTemp(dir, "npm-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		cmd := exec.Command("npm", "pack", "--silent", "@aws-cdk/aws-service-spec@"+Version)
+		cmd.Dir = tmp
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("npm pack @aws-cdk/aws-service-spec@%s: %v", Version, err)
+		}
+		if err := extract(filepath.Join(tmp, string(trimNewline(out))), "package/db.json.gz", db+".tmp"); err != nil {
+			return err
+		}
+		return os.Rename(db+".tmp", db)
+	})
 }
 
 func trimNewline(b []byte) []byte {

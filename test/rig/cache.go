@@ -55,3 +55,22 @@ func lockDir(dir string) (func(), error) {
 		f.Close()
 	}, nil
 }
+
+// FillOnce fills the cache folder dir once across processes: unless marker
+// (a path in dir) exists, it runs fill under dir's lock, checking again
+// once it holds it. fill must create marker last, so a fill that failed
+// halfway is run again next time.
+func FillOnce(dir, marker string, fill func() error) error {
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := os.Stat(marker); err == nil {
+		return nil
+	}
+	return fill()
+}
