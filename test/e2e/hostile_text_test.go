@@ -128,11 +128,15 @@ func TestHostileInputs(t *testing.T) {
 			t.Errorf("audit: exit %d\n%s", code, stderr)
 		}
 		for _, format := range []string{"yaml", "json"} {
-			out, stderr, code := runPlugin(t, r.Kubeconfig, "audit", "--no-registry", "-o", format)
-			noRawControls(t, "audit -o "+format, out+stderr, machineForm[format])
-			var back map[string]any
-			if err := yaml.Unmarshal([]byte(out), &back); (code != 0 && code != 2) || err != nil {
-				t.Errorf("audit -o %s: exit %d, parse %v\n%s", format, code, err, stderr)
+			// bake plans from the same pods: the reference reaches its
+			// notes (its registry cannot be read).
+			for _, args := range [][]string{{"audit", "--no-registry", "-o", format}, {"bake", "-o", format}} {
+				out, stderr, code := runPlugin(t, r.Kubeconfig, args...)
+				noRawControls(t, strings.Join(args, " "), out+stderr, machineForm[format])
+				var back map[string]any
+				if err := yaml.Unmarshal([]byte(out), &back); (code != 0 && code != 2) || err != nil {
+					t.Errorf("%v: exit %d, parse %v\n%s", args, code, err, stderr)
+				}
 			}
 		}
 		if err := r.Client.CoreV1().Pods("default").Delete(ctx, "hostile", metav1.DeleteOptions{}); err != nil {
