@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,9 +21,6 @@ type owned struct {
 	names []string
 }
 
-var rbacGroup = "rbac.authorization.k8s.io"
-var admissionGroup = "admissionregistration.k8s.io"
-
 // ownedKinds are what warm creates, deleted in this order (workload first,
 // the policies after the RBAC they narrow, the namespace last). remove goes
 // by these names, never by a label alone: a label anyone can copy onto a
@@ -30,13 +29,13 @@ var admissionGroup = "admissionregistration.k8s.io"
 var ownedKinds = []owned{
 	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}, []string{DaemonName}},
 	{schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, []string{ConfigMapName}},
-	{schema.GroupVersionKind{Group: rbacGroup, Version: "v1", Kind: "RoleBinding"}, []string{DaemonName}},
-	{schema.GroupVersionKind{Group: rbacGroup, Version: "v1", Kind: "Role"}, []string{DaemonName}},
-	{schema.GroupVersionKind{Group: rbacGroup, Version: "v1", Kind: "ClusterRoleBinding"}, []string{DaemonName}},
-	{schema.GroupVersionKind{Group: rbacGroup, Version: "v1", Kind: "ClusterRole"}, []string{DaemonName}},
+	{schema.GroupVersionKind{Group: rbacv1.GroupName, Version: "v1", Kind: "RoleBinding"}, []string{DaemonName}},
+	{schema.GroupVersionKind{Group: rbacv1.GroupName, Version: "v1", Kind: "Role"}, []string{DaemonName}},
+	{schema.GroupVersionKind{Group: rbacv1.GroupName, Version: "v1", Kind: "ClusterRoleBinding"}, []string{DaemonName}},
+	{schema.GroupVersionKind{Group: rbacv1.GroupName, Version: "v1", Kind: "ClusterRole"}, []string{DaemonName}},
 	{schema.GroupVersionKind{Version: "v1", Kind: "ServiceAccount"}, []string{DaemonName}},
-	{schema.GroupVersionKind{Group: admissionGroup, Version: "v1", Kind: "ValidatingAdmissionPolicyBinding"}, PolicyNames},
-	{schema.GroupVersionKind{Group: admissionGroup, Version: "v1", Kind: "ValidatingAdmissionPolicy"}, PolicyNames},
+	{schema.GroupVersionKind{Group: admissionregistrationv1.GroupName, Version: "v1", Kind: "ValidatingAdmissionPolicyBinding"}, PolicyNames},
+	{schema.GroupVersionKind{Group: admissionregistrationv1.GroupName, Version: "v1", Kind: "ValidatingAdmissionPolicy"}, PolicyNames},
 }
 
 // PolicyNames are the admission policies (and bindings) warm may create.
