@@ -98,7 +98,7 @@ func DefaultConfig() Config {
 		MinBackoff:          warm.DefaultMinBackoff,
 		PullProgressTimeout: warm.DefaultStallTimeout,
 		SlotLeasePrefix:     contract.SlotLeasePrefix,
-		StartupTaintTimeout: 30 * time.Minute,
+		StartupTaintTimeout: contract.DefaultStartupTaintTimeout,
 	}
 }
 

@@ -116,7 +116,7 @@ wait leaves the DaemonSet warming.`,
 	cmd.Flags().StringArrayVar(&o.PullSecrets, "pull-secret", nil, "pull secret in the daemon's namespace to mount (repeatable)")
 	cmd.Flags().IntVar(&o.MaxConcurrentNodes, "max-concurrent-nodes", 0, "nodes pulling at once, cluster-wide (0: no limit)")
 	cmd.Flags().StringVar(&o.StartupTaint, "startup-taint", "", "KEY[:NoSchedule] of the taint the daemon lifts from a node once it is warm (NoExecute is refused)")
-	cmd.Flags().DurationVar(&o.StartupTaintWait, "startup-taint-timeout", warm.DefaultStartupTaintTimeout, "with --startup-taint, lift the taint this long after the node joined, warm or not")
+	cmd.Flags().DurationVar(&o.StartupTaintWait, "startup-taint-timeout", contract.DefaultStartupTaintTimeout, "with --startup-taint, lift the taint this long after the node joined, warm or not")
 	cmd.Flags().StringArrayVar(&o.Tolerations, "toleration", nil, "KEY[=VALUE][:EFFECT] of a taint the nodes carry that the daemon must tolerate (repeatable; no effect: all)")
 	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", o.DiskThreshold, "skip an image that would fill containerd's volume above this fraction (match kubelet's imageGCHighThresholdPercent)")
 	cmd.Flags().BoolVar(&o.DiscardLayers, "discard-unpacked-layers", false, "the nodes' containerd sets discard_unpacked_layers: the daemon pulls as CRI does there")

@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 // Config is what the user chose.
@@ -125,17 +127,9 @@ func (c Config) validateTaint() error {
 	return nil
 }
 
-// DefaultStartupTaintTimeout is how long after a node joined its daemon
-// lifts the startup taint, warm or not: a servercore image takes about 8
-// minutes on a fresh node, a large .NET Framework image about 15, so 30
-// leaves room for both and for retries, and a node whose images cannot be
-// warmed (a registry down, a disk too small) still takes workloads within
-// half an hour.
-const DefaultStartupTaintTimeout = 30 * time.Minute
-
 func (c Config) startupTaintTimeout() time.Duration {
 	if c.StartupTaintTimeout == 0 {
-		return DefaultStartupTaintTimeout
+		return contract.DefaultStartupTaintTimeout
 	}
 	return c.StartupTaintTimeout
 }
