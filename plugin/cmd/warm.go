@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/dynamic"
@@ -141,8 +140,8 @@ func warmNamespace(cmd *cobra.Command, flags *genericclioptions.ConfigFlags) (st
 	if !cmd.Flags().Changed("namespace") {
 		return contract.DefaultNamespace, nil
 	}
-	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-		return "", fmt.Errorf("--namespace %q: not a namespace name: %s", ns, errs[0])
+	if err := warm.ValidateNamespace(ns); err != nil {
+		return "", flagError(err, warmFlags)
 	}
 	return ns, nil
 }

@@ -67,8 +67,8 @@ func (c Config) ValidateSettings() error {
 		return field.Invalid(field.NewPath("daemonImage"), c.DaemonImage, err.Error())
 	}
 	if c.Namespace != "" {
-		if errs := validation.IsDNS1123Label(c.Namespace); len(errs) > 0 {
-			return field.Invalid(field.NewPath("namespace"), c.Namespace, "not a namespace name: "+errs[0])
+		if err := ValidateNamespace(c.Namespace); err != nil {
+			return err
 		}
 	}
 	for i, s := range c.PullSecrets {
@@ -91,6 +91,15 @@ func (c Config) ValidateSettings() error {
 		if err := validateToleration(field.NewPath("tolerations").Index(i), t); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ValidateNamespace checks a namespace name as the API server does (a DNS
+// label), as a field error on namespace.
+func ValidateNamespace(ns string) error {
+	if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+		return field.Invalid(field.NewPath("namespace"), ns, "not a namespace name: "+errs[0])
 	}
 	return nil
 }
