@@ -29,19 +29,9 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 	if bp.Launch.BaseAMIParameter == "" {
 		return fmt.Errorf("build %d: no EKS-optimized AMI parameter (the server's Kubernetes minor is unknown), so there is no parent image", bp.Build)
 	}
-	components := []*Component{bp.Component}
-	if o.ImageList != nil {
-		c, err := ComponentFromList(bp, o.Ctr, o.Generator, o.ImageList)
-		if err != nil {
-			return err
-		}
-		components = []*Component{c}
-	} else if size, err := documentSize(bp.Component); err != nil {
+	components, err := templateComponents(bp, o)
+	if err != nil {
 		return err
-	} else if size > MaxInlineComponentData {
-		if components, err = ComponentParts(bp, o.Ctr, o.Generator, MaxInlineComponentData); err != nil {
-			return err
-		}
 	}
 	release := bp.WindowsServer
 	if release == "" {
@@ -53,33 +43,9 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 	planDigest := digestOf(append(pinnedRefs(bp), strconv.Itoa(vol.SizeGiB))...)
 	ssmName := "${" + paramAMIPrefix + "}/windows-" + release + "/image_id"
 
-	// Components and recipes are immutable per name and version, and every
-	// property of either forces a replacement: a stack update that changes
-	// one (a volume-only change moves the component's ChangeDescription)
-	// with the same name and version fails with "already exists". Each
-	// version is therefore the digest of all its resource's properties,
-	// and the recipe's takes the component's version too (its Ref to the
-	// component is the same text for every version).
-	var refs []imagebuilder.ImageRecipe_ComponentConfiguration
-	var versions []string
-	for k, component := range components {
-		data, err := component.YAML()
-		if err != nil {
-			return err
-		}
-		resourceID, suffix := id("Component"), ""
-		if len(components) > 1 {
-			resourceID, suffix = fmt.Sprintf("%sPart%d", id("Component"), k+1), fmt.Sprintf("-part%d", k+1)
-		}
-		comp := &imagebuilder.Component{
-			Name: t.fn.Sub("${" + paramPrefix + "}-prepull-" + strconv.Itoa(bp.Build) + suffix), Platform: "Windows",
-			Data: str(string(data)), Description: str(component.Description),
-			ChangeDescription: str("plan " + planDigest),
-		}
-		comp.Version = versionOf(comp)
-		t.Resources[resourceID] = comp
-		refs = append(refs, imagebuilder.ImageRecipe_ComponentConfiguration{ComponentArn: str(t.fn.Ref(resourceID))})
-		versions = append(versions, comp.Version)
+	refs, versions, err := t.addComponents(bp, components, id("Component"), planDigest)
+	if err != nil {
+		return err
 	}
 	recipe := &imagebuilder.ImageRecipe{
 		Name:        name(""),
@@ -89,6 +55,8 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 		BlockDeviceMappings: []imagebuilder.ImageRecipe_InstanceBlockDeviceMapping{{DeviceName: str(vol.DeviceName),
 			Ebs: &imagebuilder.ImageRecipe_EbsInstanceBlockDeviceSpecification{VolumeSize: integer(vol.SizeGiB), VolumeType: str(vol.VolumeType), DeleteOnTermination: boolean(true)}}},
 	}
+	// The recipe's Refs read the same for every component version, so its
+	// version takes the components' versions too.
 	recipe.Version = versionOf(recipe, versions...)
 	t.Resources[id("Recipe")] = recipe
 	t.addDistribution(bp, release, minor, planDigest, ssmName, o.InstanceTypes[0])
@@ -104,6 +72,57 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 		Status:                       str("ENABLED"),
 	}
 	return t.addOutputs(bp, release, ssmName)
+}
+
+// templateComponents are the build's components as the template carries
+// them: the list-reading one with --image-list-uri, else the plan's,
+// cut into parts where it passes what Image Builder takes inline.
+func templateComponents(bp *BuildPlan, o CloudFormationOptions) ([]*Component, error) {
+	if o.ImageList != nil {
+		c, err := ComponentFromList(bp, o.Ctr, o.Generator, o.ImageList)
+		if err != nil {
+			return nil, err
+		}
+		return []*Component{c}, nil
+	}
+	size, err := documentSize(bp.Component)
+	if err != nil || size <= MaxInlineComponentData {
+		return []*Component{bp.Component}, err
+	}
+	return ComponentParts(bp, o.Ctr, o.Generator, MaxInlineComponentData)
+}
+
+// addComponents adds components as resources named baseID (or baseID
+// Part1, Part2…) and returns the recipe's references to them, in order,
+// and their versions. Components and recipes are immutable per name and
+// version, and every property of either forces a replacement: a stack
+// update that changes one (a volume-only change moves the component's
+// ChangeDescription) with the same name and version fails with "already
+// exists". Each version is therefore the digest of all its resource's
+// properties.
+func (t *Template) addComponents(bp *BuildPlan, components []*Component, baseID, planDigest string) ([]imagebuilder.ImageRecipe_ComponentConfiguration, []string, error) {
+	var refs []imagebuilder.ImageRecipe_ComponentConfiguration
+	var versions []string
+	for k, component := range components {
+		data, err := component.YAML()
+		if err != nil {
+			return nil, nil, err
+		}
+		resourceID, suffix := baseID, ""
+		if len(components) > 1 {
+			resourceID, suffix = fmt.Sprintf("%sPart%d", baseID, k+1), fmt.Sprintf("-part%d", k+1)
+		}
+		comp := &imagebuilder.Component{
+			Name: t.fn.Sub("${" + paramPrefix + "}-prepull-" + strconv.Itoa(bp.Build) + suffix), Platform: "Windows",
+			Data: str(string(data)), Description: str(component.Description),
+			ChangeDescription: str("plan " + planDigest),
+		}
+		comp.Version = versionOf(comp)
+		t.Resources[resourceID] = comp
+		refs = append(refs, imagebuilder.ImageRecipe_ComponentConfiguration{ComponentArn: str(t.fn.Ref(resourceID))})
+		versions = append(versions, comp.Version)
+	}
+	return refs, versions, nil
 }
 
 // addDistribution adds the build's Fast Launch template and distribution:
