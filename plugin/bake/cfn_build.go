@@ -57,7 +57,9 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 	}
 	// The recipe's Refs read the same for every component version, so its
 	// version takes the components' versions too.
-	recipe.Version = versionOf(recipe, versions...)
+	if recipe.Version, err = t.versionOf(recipe, versions...); err != nil {
+		return err
+	}
 	t.Resources[id("Recipe")] = recipe
 	t.addDistribution(bp, release, minor, planDigest, ssmName, o.InstanceTypes[0])
 	t.Resources[id("Pipeline")] = &imagebuilder.ImagePipeline{
@@ -117,7 +119,9 @@ func (t *Template) addComponents(bp *BuildPlan, components []*Component, baseID,
 			Data: str(string(data)), Description: str(component.Description),
 			ChangeDescription: str("plan " + planDigest),
 		}
-		comp.Version = versionOf(comp)
+		if comp.Version, err = t.versionOf(comp); err != nil {
+			return nil, nil, err
+		}
 		t.Resources[resourceID] = comp
 		refs = append(refs, imagebuilder.ImageRecipe_ComponentConfiguration{ComponentArn: str(t.fn.Ref(resourceID))})
 		versions = append(versions, comp.Version)
@@ -171,12 +175,20 @@ func (t *Template) addDistribution(bp *BuildPlan, release, minor, planDigest, ss
 }
 
 // versionOf is a semantic version derived from all of resource's
-// properties (its Version still empty) and extra.
-func versionOf(resource any, extra ...string) string {
-	// goformation resources are plain data, and the template they go into
-	// is marshalled the same way, so an error would surface there.
-	data, _ := json.Marshal(resource)
-	return semver(append([]string{string(data)}, extra...)...)
+// properties (its Version still empty) and extra. It hashes the resource
+// as the template will hold it, with each intrinsic function in place of
+// the token that stands for it: the tokens carry a nonce new for every
+// template, and hashing them gave the same plan new versions each time.
+func (t *Template) versionOf(resource any, extra ...string) (string, error) {
+	tree, err := t.fn.resolve(resource)
+	if err != nil {
+		return "", err
+	}
+	data, err := json.Marshal(tree)
+	if err != nil {
+		return "", err
+	}
+	return semver(append([]string{string(data)}, extra...)...), nil
 }
 
 func pinnedRefs(bp *BuildPlan) []string {

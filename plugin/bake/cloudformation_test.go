@@ -404,3 +404,25 @@ func TestALargeTemplateSaysToDeployThroughS3(t *testing.T) {
 		t.Errorf("a template at the limit: %q", note)
 	}
 }
+
+// The same plan gives the same template: a component's or recipe's
+// version changes only with what it holds, so deploying the same plan
+// again replaces nothing and starts no build.
+func TestTheSamePlanGivesTheSameTemplate(t *testing.T) {
+	for name, p := range cfnShapes(t) {
+		render := func() string {
+			tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := tmpl.YAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(data)
+		}
+		if a, b := render(), render(); a != b {
+			t.Errorf("%s: two renders of the same plan differ", name)
+		}
+	}
+}
