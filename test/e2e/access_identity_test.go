@@ -10,17 +10,17 @@ import (
 	"testing"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
+	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
 // RBAC cannot name "its own pod" or "its own node", so warm installs
@@ -45,9 +45,9 @@ func TestADaemonTokenReachesOnlyItsOwnPodAndNode(t *testing.T) {
 		t.Fatalf("warm: exit %d\n%s\n%s", code, out, stderr)
 	}
 	own, other := nodes[0], nodes[1]
-	daemon, ownPod := daemonClientOn(ctx, t, r.RESTConfig, r.Client, own, true)
-	_, otherPod := daemonClientOn(ctx, t, r.RESTConfig, r.Client, other, true)
-	unbound, _ := daemonClientOn(ctx, t, r.RESTConfig, r.Client, own, false)
+	daemon, ownPod := daemonClientOn(ctx, t, r, own, true)
+	_, otherPod := daemonClientOn(ctx, t, r, other, true)
+	unbound, _ := daemonClientOn(ctx, t, r, own, false)
 	if _, err := r.Client.CoreV1().Secrets("winimage-system").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "regcred"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -187,11 +187,11 @@ func TestADaemonTokenReachesOnlyItsOwnPodAndNode(t *testing.T) {
 // daemonClientOn acts as the daemon pod on node does: with a token bound
 // to that pod, issued as kubelet issues it (bound), or with one of the
 // same account carrying no pod (a stolen legacy token, say).
-func daemonClientOn(ctx context.Context, t *testing.T, admin *rest.Config, client kubernetes.Interface, node string, bound bool) (kubernetes.Interface, string) {
+func daemonClientOn(ctx context.Context, t *testing.T, r *rig.Rig, node string, bound bool) (kubernetes.Interface, string) {
 	t.Helper()
 	var pod *corev1.Pod
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		pods, err := client.CoreV1().Pods("winimage-system").List(ctx, metav1.ListOptions{LabelSelector: warm.DaemonPodSelector})
+		pods, err := r.Client.CoreV1().Pods("winimage-system").List(ctx, metav1.ListOptions{LabelSelector: warm.DaemonPodSelector})
 		if err != nil {
 			return false, nil
 		}
@@ -206,17 +206,19 @@ func daemonClientOn(ctx context.Context, t *testing.T, admin *rest.Config, clien
 	if err != nil {
 		t.Fatalf("no daemon pod on %s", node)
 	}
-	expiry := int64(3600)
-	spec := authenticationv1.TokenRequestSpec{ExpirationSeconds: &expiry}
+	var kubeconfig string
 	if bound {
-		spec.BoundObjectRef = &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID}
+		kubeconfig, err = r.PodKubeconfig(ctx, pod)
+	} else {
+		kubeconfig, err = r.ServiceAccountKubeconfig(ctx, pod.Namespace, pod.Spec.ServiceAccountName)
 	}
-	tr, err := client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, pod.Spec.ServiceAccountName, &authenticationv1.TokenRequest{Spec: spec}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := rest.AnonymousClientConfig(admin)
-	cfg.BearerToken = tr.Status.Token
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
