@@ -70,7 +70,7 @@ type Limits struct {
 // still fits the budget. Cold bytes shrink as shared layers are chosen.
 // Images left out say why.
 func choose(cands []Candidate, onAMI map[string]bool, lim Limits) []Candidate {
-	weighByObservedPulls(cands)
+	weighByObservedPulls(cands, onAMI)
 	have := map[string]bool{}
 	for d := range onAMI {
 		have[d] = true
@@ -205,15 +205,22 @@ func (c *Candidate) weight() float64 {
 // weighByObservedPulls sets each candidate's pull cost per byte from the
 // pull times kubelet reported on the build: the audit's startup section
 // shows pulls, not bytes, are what pods wait on, and a registry or image
-// that pulls slowly per byte gains more from the AMI. Images never seen
-// pulled take the build's mean; with no pull seen at all every byte costs
-// the same and the plan ranks by bytes, as before.
-func weighByObservedPulls(cands []Candidate) {
+// that pulls slowly per byte gains more from the AMI. A node pulls only the
+// layers its AMI lacks, so a pull time is divided by those bytes, not the
+// whole image's. Images never seen pulled take the build's mean; with no
+// pull seen at all every byte costs the same and the plan ranks by bytes.
+func weighByObservedPulls(cands []Candidate, onAMI map[string]bool) {
 	var seconds, bytes float64
-	for _, c := range cands {
-		if c.ObservedPull > 0 && c.Bytes > 0 {
+	pulled := make([]int64, len(cands))
+	for i := range cands {
+		c := &cands[i]
+		pulled[i] = c.Bytes
+		if len(c.layers) > 0 {
+			pulled[i] = coldBytes(c, onAMI)
+		}
+		if c.ObservedPull > 0 && pulled[i] > 0 {
 			seconds += c.ObservedPull.Seconds() * float64(c.Pulls)
-			bytes += float64(c.Bytes) * float64(c.Pulls)
+			bytes += float64(pulled[i]) * float64(c.Pulls)
 		}
 	}
 	mean := 1.0
@@ -223,8 +230,8 @@ func weighByObservedPulls(cands []Candidate) {
 	for i := range cands {
 		c := &cands[i]
 		c.perByte = mean
-		if c.ObservedPull > 0 && c.Bytes > 0 {
-			c.perByte = c.ObservedPull.Seconds() / float64(c.Bytes)
+		if c.ObservedPull > 0 && pulled[i] > 0 {
+			c.perByte = c.ObservedPull.Seconds() / float64(pulled[i])
 		}
 	}
 }

@@ -90,3 +90,22 @@ func TestChooseWeighsByObservedPullTime(t *testing.T) {
 		t.Errorf("legacy benefit = %v, want %v pull seconds saved", got[0].Benefit, want)
 	}
 }
+
+// A node pulls only the layers its AMI lacks, so a pull time is the time
+// of those bytes: app's 100 s moved 200 B of its own (its 800 B of
+// servercore came with the AMI), tool's 100 s moved all its 200 B. Both
+// cost the same per byte and save the same time; a cost per byte over
+// whole images made app's bytes look four times cheaper.
+func TestObservedPullTimeIsPerByteNotOnTheAMI(t *testing.T) {
+	base := layer{"sha256:servercore", 800}
+	app := cand("app", 1, base, layer{"sha256:app", 200})
+	app.Bytes, app.Pulls, app.ObservedPull = 1000, 1, 100*time.Second
+	tool := cand("tool", 1, layer{"sha256:tool", 200})
+	tool.Bytes, tool.Pulls, tool.ObservedPull = 200, 1, 100*time.Second
+	got := choose([]Candidate{app, tool}, map[string]bool{base.digest: true}, Limits{MaxBytes: 1000, MinPods: 1})
+	for _, c := range got {
+		if c.Benefit != 100 {
+			t.Errorf("%s: benefit %v, want the 100 pull seconds it saves", c.Ref, c.Benefit)
+		}
+	}
+}
