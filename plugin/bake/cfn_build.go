@@ -61,7 +61,8 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 		return err
 	}
 	t.Resources[id("Recipe")] = recipe
-	t.addDistribution(bp, release, minor, planDigest, ssmName, o.InstanceTypes[0])
+	nodeGroup := t.addNodeGroupLaunchTemplate(bp, release)
+	t.addDistribution(bp, release, minor, planDigest, ssmName, o.InstanceTypes[0], nodeGroup)
 	t.Resources[id("Pipeline")] = &imagebuilder.ImagePipeline{
 		Name: name(""), Description: str("Rebuilds the warm Windows Server " + bp.WindowsServer + " AMI when the EKS-optimized AMI changes"),
 		ImageRecipeArn:                 str(t.fn.Ref(id("Recipe"))),
@@ -131,7 +132,7 @@ func (t *Template) addComponents(bp *BuildPlan, components []*Component, baseID,
 
 // addDistribution adds the build's Fast Launch template and distribution:
 // AMI tags, Fast Launch with the plan's counts, the AMI id to SSM.
-func (t *Template) addDistribution(bp *BuildPlan, release, minor, planDigest, ssmName, instanceType string) {
+func (t *Template) addDistribution(bp *BuildPlan, release, minor, planDigest, ssmName, instanceType string, nodeGroup imagebuilder.DistributionConfiguration_LaunchTemplateConfiguration) {
 	id := func(kind string) string { return kind + release }
 	// Fast Launch pre-provisions by launching the AMI: without a default
 	// VPC it needs a launch template that places the instances. Image
@@ -168,6 +169,7 @@ func (t *Template) addDistribution(bp *BuildPlan, release, minor, planDigest, ss
 						LaunchTemplateVersion: str(t.fn.GetAtt(id("FastLaunchTemplate"), "LatestVersionNumber"))},
 					SnapshotConfiguration: &imagebuilder.DistributionConfiguration_FastLaunchSnapshotConfiguration{TargetResourceCount: integer(fl.SnapshotCount)},
 				}},
+				LaunchTemplateConfigurations: []imagebuilder.DistributionConfiguration_LaunchTemplateConfiguration{nodeGroup},
 			},
 			SsmParameterConfigurations: []ssmParameterConfiguration{{ParameterName: t.fn.Sub(ssmName), DataType: "aws:ec2:image"}},
 		}},
@@ -200,7 +202,8 @@ func pinnedRefs(bp *BuildPlan) []string {
 }
 
 // addOutputs adds the SSM parameter's name and the snippets that use the
-// AMI: a Karpenter EC2NodeClass and a node group launch template.
+// AMI: a Karpenter EC2NodeClass, a self-managed group's launch template
+// data and the managed node group's launch template.
 func (t *Template) addOutputs(bp *BuildPlan, release, ssmName string) error {
 	t.Outputs["AmiParameter"+release] = output{Description: "SSM parameter holding the newest warm Windows Server " + bp.WindowsServer + " AMI id",
 		Value: t.fn.Sub(ssmName)}
@@ -213,7 +216,8 @@ func (t *Template) addOutputs(bp *BuildPlan, release, ssmName string) error {
 	if err != nil {
 		return err
 	}
-	t.Outputs["NodeGroupLaunchTemplate"+release] = output{Description: "LaunchTemplateData for a managed node group on the warm AMI (resolved from the SSM parameter at each launch)", Value: t.fn.Sub(lt)}
+	t.Outputs["SelfManagedLaunchTemplateData"+release] = output{Description: "LaunchTemplateData for a self-managed node group on the warm AMI (Auto Scaling resolves the SSM parameter at each launch; a managed node group cannot, use NodeGroupLaunchTemplateId" + release + ")", Value: t.fn.Sub(lt)}
+	t.addNodeGroupOutputs(bp, release)
 	return nil
 }
 
@@ -253,15 +257,15 @@ func karpenterSnippet(bp *BuildPlan) (string, error) {
 	})
 }
 
-// launchTemplateSnippet is LaunchTemplateData for a node group: the AMI
-// from the SSM parameter (EC2 resolves resolve:ssm: at each launch, so the
-// group takes a new AMI on its next instance refresh), the planned root
-// volume, filled from S3 ahead of reads (a volume made from a snapshot
-// otherwise loads lazily, and the baked layers are what a pod reads first).
+// launchTemplateSnippet is LaunchTemplateData for a self-managed node
+// group: the AMI from the SSM parameter (EC2 resolves resolve:ssm: at each
+// launch as Auto Scaling's role, whose AWS managed policy
+// AutoScalingServiceRolePolicy v10 allows ssm:GetParameters, so the group
+// takes a new AMI on its next instance refresh), the planned root volume,
+// filled from S3 ahead of reads.
 func launchTemplateSnippet(bp *BuildPlan, ssmName string) (string, error) {
 	v := bp.Launch.RootVolume.LaunchTemplate
-	ebs := launchTemplateEbs{LaunchTemplate_Ebs: ec2.LaunchTemplate_Ebs{VolumeSize: integer(v.Ebs.VolumeSize), VolumeType: str(v.Ebs.VolumeType), DeleteOnTermination: boolean(true)},
-		VolumeInitializationRate: integer(300)}
+	ebs := rootVolumeEbs(RootVolume{SizeGiB: v.Ebs.VolumeSize, VolumeType: v.Ebs.VolumeType})
 	param := strings.ReplaceAll(ssmName, "${"+paramAMIPrefix+"}", subVar(paramAMIPrefix))
 	return subSnippet(map[string]any{
 		"ImageId":             "resolve:ssm:" + param,

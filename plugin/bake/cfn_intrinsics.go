@@ -43,6 +43,11 @@ func (in *intrinsics) GetAtt(resource, attribute string) string {
 // Sub of a string with ${Parameter} and ${Resource.Attribute} in it.
 func (in *intrinsics) Sub(s string) string { return in.put("Fn::Sub", s) }
 
+// Base64Sub is Fn::Base64 of an Fn::Sub of s (user data).
+func (in *intrinsics) Base64Sub(s string) string {
+	return in.put("Fn::Base64", map[string]any{"Fn::Sub": s})
+}
+
 // resolve marshals v and puts each issued function in place of its token.
 func (in *intrinsics) resolve(v any) (any, error) {
 	data, err := json.Marshal(v)

@@ -56,3 +56,34 @@ type launchTemplateEbs struct {
 	ec2.LaunchTemplate_Ebs
 	VolumeInitializationRate *int `json:"VolumeInitializationRate,omitempty"`
 }
+
+// launchTemplate is AWS::EC2::LaunchTemplate whose block devices take
+// VolumeInitializationRate.
+type launchTemplate struct {
+	LaunchTemplateData launchTemplateData                                  `json:"LaunchTemplateData"`
+	TagSpecifications  []ec2.LaunchTemplate_LaunchTemplateTagSpecification `json:"TagSpecifications,omitempty"`
+	VersionDescription string                                              `json:"VersionDescription,omitempty"`
+}
+
+// launchTemplateData shadows goformation's BlockDeviceMappings (the
+// shallower field wins in encoding/json).
+type launchTemplateData struct {
+	ec2.LaunchTemplate_LaunchTemplateData
+	BlockDeviceMappings []launchTemplateBlockDevice `json:"BlockDeviceMappings,omitempty"`
+}
+
+type launchTemplateBlockDevice struct {
+	DeviceName string            `json:"DeviceName"`
+	Ebs        launchTemplateEbs `json:"Ebs"`
+}
+
+// AWSCloudFormationType is its resource type.
+func (l *launchTemplate) AWSCloudFormationType() string { return "AWS::EC2::LaunchTemplate" }
+
+func (l *launchTemplate) MarshalJSON() ([]byte, error) {
+	type properties launchTemplate
+	return json.Marshal(struct {
+		Type       string     `json:"Type"`
+		Properties properties `json:"Properties"`
+	}{l.AWSCloudFormationType(), properties(*l)})
+}

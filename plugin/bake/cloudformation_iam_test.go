@@ -103,10 +103,8 @@ func tagContext(tags map[string]string) map[string]any {
 // arn:aws:ssm:REGION::parameter/aws/service/…, and the evaluator's
 // resource table takes none without one.)
 func imageBuilderCalls(t *testing.T, d *deployed) []iamCall {
-	const principal = "arn:aws:iam::" + iamAccount + ":role/aws-service-role/imagebuilder.amazonaws.com/AWSServiceRoleForImageBuilder"
 	call := func(what, action, resource string, ctx map[string]any) iamCall {
-		return iamCall{what, iamsim.Request{Principal: principal, ManagedPolicies: []string{"AWSServiceRoleForImageBuilder"},
-			Action: action, Resource: resource, AccountID: iamAccount, Context: ctx}}
+		return serviceCall(what, imageBuilderRole, "AWSServiceRoleForImageBuilder", action, resource, ctx)
 	}
 	var calls []iamCall
 	for _, id := range d.ofType("AWS::ImageBuilder::DistributionConfiguration") {
@@ -301,4 +299,92 @@ func checkAllowed(t *testing.T, where string, calls []iamCall) {
 			t.Errorf("%s: %s: %s %s: %s %s", where, calls[i].what, calls[i].req.Action, calls[i].req.Resource, r.Result, r.Error)
 		}
 	}
+}
+
+// Principals of the roles AWS's services act as.
+const (
+	imageBuilderRole = "arn:aws:iam::" + iamAccount + ":role/aws-service-role/imagebuilder.amazonaws.com/AWSServiceRoleForImageBuilder"
+	eksNodegroupRole = "arn:aws:iam::" + iamAccount + ":role/aws-service-role/eks-nodegroup.amazonaws.com/AWSServiceRoleForAmazonEKSNodegroup"
+	autoScalingRole  = "arn:aws:iam::" + iamAccount + ":role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+)
+
+// serviceCall is a request by a service-linked role under its AWS managed
+// policy.
+func serviceCall(what, principal, policy, action, resource string, ctx map[string]any) iamCall {
+	return iamCall{what, iamsim.Request{Principal: principal, ManagedPolicies: []string{policy},
+		Action: action, Resource: resource, AccountID: iamAccount, Context: ctx}}
+}
+
+// ssmParameterARN is the ARN of the parameter a resolve:ssm: image id
+// names, "" when image is not one.
+func ssmParameterARN(image string) string {
+	name, ok := strings.CutPrefix(image, "resolve:ssm:")
+	if !ok {
+		return ""
+	}
+	return "arn:aws:ssm:" + iamRegion + ":" + iamAccount + ":parameter" + name
+}
+
+// A managed node group moves to a new AMI only on a new launch template
+// version, and EKS's node-group role cannot resolve an SSM image id: each
+// distribution gives a launch template a new default version with the new
+// AMI (Image Builder's role may), and the node group launches from it
+// (EKS's role may; it could not read an SSM parameter in its place). The
+// self-managed launch template data keeps resolve:ssm:, which Auto
+// Scaling's role resolves.
+func TestAManagedNodeGroupCanLaunchEveryNewAMI(t *testing.T) {
+	tree := templateTree(t, cfnShapes(t)["three builds"])
+	d := deploy(t, tree)
+	var calls []iamCall
+	for _, id := range d.ofType("AWS::ImageBuilder::DistributionConfiguration") {
+		configs := optional(d.resources[id], "Properties.Distributions")[0].(map[string]any)["LaunchTemplateConfigurations"]
+		if configs == nil {
+			t.Errorf("%s: no launch template gets the new AMI, so a managed node group never moves to it", id)
+			continue
+		}
+		for _, c := range configs.([]any) {
+			if c.(map[string]any)["SetDefaultVersion"] != true {
+				t.Errorf("%s: the new version is not the default: %v", id, c)
+			}
+			ltRef := at(t, c, "LaunchTemplateId").(map[string]any)["Ref"].(string)
+			lt := "arn:aws:ec2:" + iamRegion + ":" + iamAccount + ":launch-template/" + d.ref(t, ltRef)
+			for _, action := range []string{"ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"} {
+				calls = append(calls, serviceCall(id+" new version", imageBuilderRole, "AWSServiceRoleForImageBuilder", action, lt, nil))
+			}
+			calls = append(calls, serviceCall(ltRef+" node group reads it", eksNodegroupRole, "AWSServiceRoleForAmazonEKSNodegroup", "ec2:DescribeLaunchTemplateVersions", "*", nil),
+				serviceCall(ltRef+" node group launch", eksNodegroupRole, "AWSServiceRoleForAmazonEKSNodegroup", "ec2:RunInstances", lt, nil))
+			if image := optionalValue(d.resources[ltRef], "Properties.LaunchTemplateData.ImageId"); image != nil && ssmParameterARN(d.value(t, image)) != "" {
+				arn := ssmParameterARN(d.value(t, image))
+				calls = append(calls, serviceCall(ltRef+" image id", eksNodegroupRole, "AWSServiceRoleForAmazonEKSNodegroup", "ssm:GetParameters", arn, nil))
+			}
+		}
+	}
+	for name, out := range tree["Outputs"].(map[string]any) {
+		if !strings.HasPrefix(name, "SelfManagedLaunchTemplateData") {
+			continue
+		}
+		data := d.value(t, out.(map[string]any)["Value"])
+		image := regexp.MustCompile(`ImageId: (\S+)`).FindStringSubmatch(data)
+		if image == nil || ssmParameterARN(image[1]) == "" {
+			t.Fatalf("%s: no resolve:ssm: image id:\n%s", name, data)
+		}
+		calls = append(calls, serviceCall(name+" image id", autoScalingRole, "AutoScalingServiceRolePolicy", "ssm:GetParameters", ssmParameterARN(image[1]), nil))
+	}
+	if len(calls) < 3*5 {
+		t.Fatalf("%d calls for three builds", len(calls))
+	}
+	checkAllowed(t, "managed node group", calls)
+}
+
+// optionalValue is the value at path, nil where any step is missing.
+func optionalValue(tree any, path string) any {
+	v := tree
+	for _, key := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[key]
+	}
+	return v
 }

@@ -79,12 +79,12 @@ func TestSpecificationCheckRefusesABrokenTemplate(t *testing.T) {
 	}
 }
 
-// The node group snippet is LaunchTemplateData that holds to the
-// specification too (VolumeInitializationRate included), once pasted.
-func TestNodeGroupSnippetHoldsToTheSpecification(t *testing.T) {
+// The self-managed group's snippet is LaunchTemplateData that holds to
+// the specification too (VolumeInitializationRate included), once pasted.
+func TestSelfManagedSnippetHoldsToTheSpecification(t *testing.T) {
 	spec := cfnspec.ForTest(t)
 	tree := templateTree(t, cfnShapes(t)["one build"])
-	sub, ok := at(t, tree, "Outputs.NodeGroupLaunchTemplate2022.Value").(map[string]any)["Fn::Sub"].(string)
+	sub, ok := at(t, tree, "Outputs.SelfManagedLaunchTemplateData2022.Value").(map[string]any)["Fn::Sub"].(string)
 	if !ok {
 		t.Fatal("the snippet output is no Fn::Sub string")
 	}

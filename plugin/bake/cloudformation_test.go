@@ -426,3 +426,32 @@ func TestTheSamePlanGivesTheSameTemplate(t *testing.T) {
 		}
 	}
 }
+
+// EKS adds no user data to a custom AMI: the managed node group's launch
+// template bootstraps the node with the labels EKS gives its own AMI's
+// nodes, the image read from the instance's metadata, since each version
+// Image Builder makes changes the image and keeps this user data.
+func TestTheNodeGroupUserDataSetsTheNodeGroupLabels(t *testing.T) {
+	tree := templateTree(t, cfnShapes(t)["one build"])
+	userData := at(t, tree, "Resources.NodeGroupLaunchTemplate2022.Properties.LaunchTemplateData.UserData").(map[string]any)
+	sub, ok := userData["Fn::Base64"].(map[string]any)["Fn::Sub"].(string)
+	if !ok {
+		t.Fatalf("user data %v", userData)
+	}
+	for _, want := range []string{"-EKSClusterName '${ClusterName}'", "eks.amazonaws.com/nodegroup=${NodeGroupName2022}",
+		"eks.amazonaws.com/nodegroup-image=$ami", TagBuild + "=20348", "meta-data/ami-id", "X-aws-ec2-metadata-token"} {
+		if !strings.Contains(sub, want) {
+			t.Errorf("user data lacks %q:\n%s", want, sub)
+		}
+	}
+	if _, ok := at(t, tree, "Resources.NodeGroupLaunchTemplate2022.Properties.LaunchTemplateData").(map[string]any)["ImageId"]; ok {
+		t.Error("the node group template names an image before Image Builder made one")
+	}
+	if got := at(t, tree, "Parameters.NodeGroupName2022.Default"); got != "winimage-ws2022" {
+		t.Errorf("node group name default %v", got)
+	}
+	update := at(t, tree, "Outputs.NodeGroupUpdate2022.Value").(map[string]any)["Fn::Sub"].(string)
+	if !strings.Contains(update, "aws eks update-nodegroup-version") || !strings.Contains(update, "id=${NodeGroupLaunchTemplate2022}") {
+		t.Errorf("update advice: %s", update)
+	}
+}

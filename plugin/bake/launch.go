@@ -166,7 +166,10 @@ func launchFor(bp *BuildPlan, nodes []*inventory.Node, minor string) Launch {
 // created with an EKS AMI type (amiType) cannot switch to a launch template
 // with an ImageId; and EKS adds no user data to a custom AMI, so the
 // eks.amazonaws.com/nodegroup labels it puts on its own AMI's nodes (which
-// the audit and node selectors use) must come from the bootstrap call.
+// the audit and node selectors use) must come from the bootstrap call. A
+// managed group takes a new AMI only through a new launch template
+// version, and its image id must be an id: EKS's node-group role cannot
+// read an SSM parameter (see addNodeGroupLaunchTemplate).
 func nodeGroupAdvice(nodes []*inventory.Node) string {
 	group := "NODEGROUP"
 	for _, n := range nodes {
@@ -178,8 +181,11 @@ func nodeGroupAdvice(nodes []*inventory.Node) string {
 	return fmt.Sprintf("managed node group: create a new node group (one made with an EKS AMI type cannot take an ImageId) from a launch template with ImageId %s "+
 		"and user data `& 'C:\\Program Files\\Amazon\\EKS\\Start-EKSBootstrap.ps1' -EKSClusterName CLUSTER -KubeletExtraArgs "+
 		"'--node-labels=eks.amazonaws.com/nodegroup=%s-warm,eks.amazonaws.com/nodegroup-image=%s'` (add --register-with-taints for taints; "+
-		"EKS adds no user data to a custom AMI), give its node role an access entry of type EC2_WINDOWS, move the workloads, then delete the old group",
-		NewAMI, group, NewAMI)
+		"EKS adds no user data to a custom AMI), give its node role an access entry of type EC2_WINDOWS, move the workloads, then delete the old group. "+
+		"The image id must be the AMI's id, not a resolve:ssm: parameter (EKS's node-group role cannot read SSM). Each later AMI reaches the group only as a new launch template version: "+
+		"`aws eks update-nodegroup-version --cluster-name CLUSTER --nodegroup-name %s-warm --launch-template id=LAUNCH_TEMPLATE,version=N` "+
+		"(with -o cloudformation, Image Builder makes that version after each build and the NodeGroupUpdate output is this command)",
+		NewAMI, group, NewAMI, group)
 }
 
 // scaleOut is the most nodes created within any window of length w.

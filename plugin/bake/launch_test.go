@@ -34,6 +34,8 @@ func TestLaunchAdviceForAManagedNodeGroupAndFastLaunch(t *testing.T) {
 		`C:\Program Files\Amazon\EKS\Start-EKSBootstrap.ps1`, // EKS adds no user data to a custom AMI
 		"--node-labels=eks.amazonaws.com/nodegroup=ng-win-warm,eks.amazonaws.com/nodegroup-image=" + NewAMI,
 		"EC2_WINDOWS", // the access entry type for Windows nodes
+		"aws eks update-nodegroup-version --cluster-name CLUSTER --nodegroup-name ng-win-warm --launch-template id=LAUNCH_TEMPLATE,version=", // the only way to a new AMI
+		"not a resolve:ssm:", // EKS's node-group role cannot read SSM parameters
 	} {
 		if !strings.Contains(l.NodeGroup, want) {
 			t.Errorf("node group advice lacks %q:\n%s", want, l.NodeGroup)
