@@ -33,10 +33,7 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 	if err != nil {
 		return err
 	}
-	release := bp.WindowsServer
-	if release == "" {
-		release = strconv.Itoa(bp.Build)
-	}
+	release := releaseOf(bp)
 	id := func(kind string) string { return kind + release }
 	name := func(suffix string) string { return t.fn.Sub("${" + paramPrefix + "}-ws" + release + suffix) }
 	vol := bp.Disk.RootVolume
@@ -75,6 +72,15 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 		Status:                       str("ENABLED"),
 	}
 	return t.addOutputs(bp, release, ssmName)
+}
+
+// releaseOf names a build in the template's ids and names: its Windows
+// Server release, or its build number where that is unknown.
+func releaseOf(bp *BuildPlan) string {
+	if bp.WindowsServer != "" {
+		return bp.WindowsServer
+	}
+	return strconv.Itoa(bp.Build)
 }
 
 // templateComponents are the build's components as the template carries

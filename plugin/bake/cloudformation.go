@@ -63,6 +63,8 @@ type parameter struct {
 	Default        string   `json:"Default,omitempty"`
 	AllowedValues  []string `json:"AllowedValues,omitempty"`
 	AllowedPattern string   `json:"AllowedPattern,omitempty"`
+	MinValue       int      `json:"MinValue,omitempty"`
+	MaxValue       int      `json:"MaxValue,omitempty"`
 	Description    string   `json:"Description"`
 }
 
@@ -122,6 +124,7 @@ func (p *Plan) CloudFormation(o CloudFormationOptions) (*Template, error) {
 			return nil, err
 		}
 	}
+	t.addLifecycle(builds)
 	return t, nil
 }
 

@@ -4,6 +4,7 @@ package bake
 
 import (
 	"fmt"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -387,4 +388,58 @@ func optionalValue(tree any, path string) any {
 		v = m[key]
 	}
 	return v
+}
+
+// Old AMIs are retired by a lifecycle policy that selects every recipe of
+// the template, keeps the newest few and any AMI that launched an
+// instance lately; its role may deregister the AMIs and delete the
+// snapshots Image Builder made (AWS managed policy
+// EC2ImageBuilderLifecycleExecutionPolicy, evaluated at an AMI carrying
+// the distribution's tags and Image Builder's own).
+func TestOldAMIsAreRetiredByARoleThatMay(t *testing.T) {
+	tree := templateTree(t, cfnShapes(t)["three builds"])
+	d := deploy(t, tree)
+	policies := d.ofType("AWS::ImageBuilder::LifecyclePolicy")
+	if len(policies) != 1 {
+		t.Fatalf("lifecycle policies %v, want one", policies)
+	}
+	props := d.resources[policies[0]].(map[string]any)["Properties"].(map[string]any)
+	var selected []string
+	for _, r := range optional(props, "ResourceSelection.Recipes") {
+		selected = append(selected, d.value(t, at(t, r, "Name"))+"@"+at(t, r, "SemanticVersion").(string))
+	}
+	var recipes []string
+	for _, id := range d.ofType("AWS::ImageBuilder::ImageRecipe") {
+		recipes = append(recipes, d.value(t, at(t, d.resources[id], "Properties.Name"))+"@1.0.x")
+	}
+	if strings.Join(selected, " ") != strings.Join(recipes, " ") {
+		t.Errorf("selects %v, want every recipe at every version %v", selected, recipes)
+	}
+	detail := at(t, props, "PolicyDetails[0]")
+	if at(t, detail, "Action.Type") != "DELETE" || at(t, detail, "Filter.Type") != "COUNT" ||
+		!reflect.DeepEqual(at(t, detail, "Filter.Value"), map[string]any{"Ref": "KeepAmis"}) ||
+		at(t, detail, "ExclusionRules.Amis.LastLaunched.Unit") != "DAYS" {
+		t.Errorf("policy detail %v", detail)
+	}
+	roleID := at(t, props, "ExecutionRole").(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+	role := d.resources[roleID].(map[string]any)["Properties"].(map[string]any)
+	var managed []string
+	for _, arn := range role["ManagedPolicyArns"].([]any) {
+		s := d.value(t, arn)
+		managed = append(managed, s[strings.LastIndex(s, "/")+1:])
+	}
+	if principal := at(t, role, "AssumeRolePolicyDocument.Statement[0].Principal.Service"); principal != "imagebuilder.amazonaws.com" {
+		t.Errorf("the lifecycle role is assumed by %v", principal)
+	}
+	tags := map[string]any{"aws:ResourceTag/CreatedBy": "EC2 Image Builder", "ec2:ResourceTag/CreatedBy": "EC2 Image Builder"}
+	call := func(action, resource string, ctx map[string]any) iamCall {
+		return iamCall{"lifecycle", iamsim.Request{Principal: "arn:aws:iam::" + iamAccount + ":role/" + roleID, ManagedPolicies: managed,
+			Action: action, Resource: resource, AccountID: iamAccount, Context: ctx}}
+	}
+	checkAllowed(t, "lifecycle policy", []iamCall{
+		call("ec2:DeregisterImage", "arn:aws:ec2:"+iamRegion+"::image/ami-0123456789abcdef0", tags),
+		call("ec2:DeleteSnapshot", "arn:aws:ec2:"+iamRegion+"::snapshot/snap-0123456789abcdef0", tags),
+		call("ec2:DescribeImages", "*", nil),
+		call("imagebuilder:DeleteImage", "arn:aws:imagebuilder:"+iamRegion+":"+iamAccount+":image/winimage-prod-east-ws2022/1.0.1/1", nil),
+	})
 }

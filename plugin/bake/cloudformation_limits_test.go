@@ -21,7 +21,8 @@ var imageBuilderFields = map[string]map[string][2]string{
 		"Description": {"CreateImageRecipeRequest", "description"}, "ParentImage": {"CreateImageRecipeRequest", "parentImage"}},
 	"AWS::ImageBuilder::DistributionConfiguration": {"Name": {"CreateDistributionConfigurationRequest", "name"},
 		"Description": {"CreateDistributionConfigurationRequest", "description"}},
-	"AWS::ImageBuilder::ImagePipeline": {"Name": {"CreateImagePipelineRequest", "name"}, "Description": {"CreateImagePipelineRequest", "description"}},
+	"AWS::ImageBuilder::ImagePipeline":   {"Name": {"CreateImagePipelineRequest", "name"}, "Description": {"CreateImagePipelineRequest", "description"}},
+	"AWS::ImageBuilder::LifecyclePolicy": {"Name": {"CreateLifecyclePolicyRequest", "name"}, "Description": {"CreateLifecyclePolicyRequest", "description"}},
 	"AWS::ImageBuilder::InfrastructureConfiguration": {"Name": {"CreateInfrastructureConfigurationRequest", "name"},
 		"Description": {"CreateInfrastructureConfigurationRequest", "description"}},
 }
@@ -81,6 +82,13 @@ func fitsTheModel(t *testing.T, model *servicemodel.Model, p *Plan) {
 				for _, ssm := range optional(dist, "SsmParameterConfigurations") {
 					if err := model.Check("SsmParameterConfiguration", "parameterName", d.value(t, at(t, ssm, "ParameterName"))); err != nil {
 						t.Errorf("%s SSM parameter: %v", id, err)
+					}
+				}
+			}
+			for _, r := range optional(props, "ResourceSelection.Recipes") {
+				for prop, member := range map[string]string{"Name": "name", "SemanticVersion": "semanticVersion"} {
+					if err := model.Check("LifecyclePolicyResourceSelectionRecipe", member, d.value(t, at(t, r, prop))); err != nil {
+						t.Errorf("prefix %q: %s recipe selection: %v", d.params[paramPrefix], id, err)
 					}
 				}
 			}

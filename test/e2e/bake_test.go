@@ -209,7 +209,7 @@ func TestBakeRanksBuildsAndItsComponentReallyPullsAndPins(t *testing.T) {
 				t.Errorf("build %d: the template's component is not -o component's", bp.Build)
 			}
 		}
-		for _, s := range []string{"CloudFormation template for cluster rig-east: 15 resources", "Pipeline2019", "Pipeline2022", "AWS::ImageBuilder::ImagePipeline"} {
+		for _, s := range []string{"CloudFormation template for cluster rig-east: 17 resources", "Pipeline2019", "Pipeline2022", "AWS::ImageBuilder::ImagePipeline"} {
 			if !strings.Contains(stderr, s) {
 				t.Errorf("summary lacks %q:\n%s", s, stderr)
 			}
