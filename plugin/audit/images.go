@@ -56,6 +56,9 @@ func imageReports(ctx context.Context, o Options, r *Report, c *collection) {
 	}
 	ir.checkPending(ctx)
 	r.Findings = append(r.Findings, ir.incompatible.findings()...)
+	if ir.resolved != nil {
+		r.Findings = append(r.Findings, movedBakedTags(c.selected, bakedAMIs(o, r), ir.resolved)...)
+	}
 	r.Images = images
 }
 

@@ -23,15 +23,9 @@ func startupSection(ctx context.Context, o Options, r *Report, c *collection) {
 		since = DefaultSince
 	}
 	in := startup.Input{Since: time.Now().Add(-since), Nodes: map[string]startup.Node{}, Pods: c.startPods,
-		Events: c.imageEvents, EventsUnread: c.eventsForbidden, BakedAMIs: map[string]bool{}}
+		Events: c.imageEvents, EventsUnread: c.eventsForbidden, BakedAMIs: bakedAMIs(o, r)}
 	for _, n := range r.Nodes {
 		in.Nodes[n.Name] = startup.Node{Name: n.Name, Group: n.Group, Build: n.Build, AMI: n.AMI, Created: n.Created, Ready: n.ReadyAt}
-	}
-	for _, ami := range o.BakedAMIs {
-		in.BakedAMIs[ami] = true
-	}
-	for _, ami := range r.bakedAMIs {
-		in.BakedAMIs[ami] = true
 	}
 	in.WarmList, in.WarmListChanged = warmList(ctx, o, r)
 	s := startup.Build(in)

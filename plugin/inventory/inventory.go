@@ -54,6 +54,9 @@ type Node struct {
 	// Images are the names the node's kubelet reports in status.images
 	// (capped at 50 by kubelet), with their reported sizes.
 	Images map[string]int64 `json:"-"`
+	// TagDigests maps each repo:tag name in status.images to the digest of
+	// the repo@digest name listed beside it: what the tag holds on the node.
+	TagDigests map[string]string `json:"-"`
 }
 
 // AMI sources.
@@ -110,9 +113,40 @@ func FromNode(n *corev1.Node) Node {
 			for _, name := range img.Names {
 				out.Images[name] = img.SizeBytes
 			}
+			addTagDigests(&out, img.Names)
 		}
 	}
 	return out
+}
+
+// addTagDigests records, for one status.images entry, the digest each tag
+// name holds: CRI lists an image's repo:tag and repo@digest names
+// together (its RepoTags and RepoDigests).
+func addTagDigests(n *Node, names []string) {
+	digests := map[string]string{}
+	for _, name := range names {
+		if repo, digest, ok := strings.Cut(name, "@"); ok {
+			digests[repo] = digest
+		}
+	}
+	for _, name := range names {
+		if strings.Contains(name, "@") {
+			continue
+		}
+		// The tag follows the last colon after the last slash (a host's
+		// port comes before the first slash).
+		slash := strings.LastIndex(name, "/")
+		colon := strings.LastIndex(name, ":")
+		if colon <= slash {
+			continue
+		}
+		if d, ok := digests[name[:colon]]; ok {
+			if n.TagDigests == nil {
+				n.TagDigests = map[string]string{}
+			}
+			n.TagDigests[name] = d
+		}
+	}
 }
 
 // InstanceID is the EC2 instance id in a providerID aws:///zone/i-…, or "".

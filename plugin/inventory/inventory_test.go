@@ -50,3 +50,25 @@ func TestGroupNodesByGroupAMIAndVersions(t *testing.T) {
 		t.Fatalf("groups = %+v", groups)
 	}
 }
+
+// kubelet lists an image's names together: a tag beside the repository
+// digest CRI reports for the same image is the digest that tag holds on
+// the node. Names of other repositories in the entry are not its digest.
+func TestFromNodeKnowsTheDigestEachTagHolds(t *testing.T) {
+	n := node("a", nil, "10.0.20348.2340", "v1.35.2")
+	n.Status.Images = []corev1.ContainerImage{
+		{Names: []string{"r.example/shop/web@sha256:aa", "r.example/shop/web:1", "r.example/shop/web:latest", "r.example/other/web@sha256:bb"}},
+		{Names: []string{"r.example:5000/x:2", "r.example:5000/x@sha256:cc"}},
+		{Names: []string{"r.example/lonely:3"}},
+	}
+	got := FromNode(n).TagDigests
+	want := map[string]string{"r.example/shop/web:1": "sha256:aa", "r.example/shop/web:latest": "sha256:aa", "r.example:5000/x:2": "sha256:cc"}
+	if len(got) != len(want) {
+		t.Fatalf("tag digests %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s holds %q, want %q", k, got[k], v)
+		}
+	}
+}
