@@ -41,7 +41,7 @@ func cfnShapes(t testing.TB) map[string]*Plan {
 			"123456789012.dkr.ecr.us-east-2.amazonaws.com/shop/cart@"+digestB)),
 		"public registries only": cfnPlan(cfnBuild(t, 20348, "2022", "mcr.microsoft.com/dotnet/framework/aspnet:4.8", "nginx:1.27")),
 		// More than Image Builder takes in one inline component.
-		"two builds of twelve images": cfnPlan(cfnBuild(t, 17763, "2019", manyRefs("2019", 12)...), cfnBuild(t, 20348, "2022", manyRefs("2022", 12)...)),
+		"two builds of twenty-four images": cfnPlan(cfnBuild(t, 17763, "2019", manyRefs("2019", 24)...), cfnBuild(t, 20348, "2022", manyRefs("2022", 24)...)),
 	}
 }
 
@@ -387,9 +387,10 @@ func TestEveryReplacingChangeMakesANewVersion(t *testing.T) {
 }
 
 // A template CloudFormation will not take inline says how to deploy it:
-// two builds of twelve images already pass the limit.
+// two builds of twenty images pass the limit.
 func TestALargeTemplateSaysToDeployThroughS3(t *testing.T) {
-	tmpl, err := cfnShapes(t)["two builds of twelve images"].CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+	p := cfnPlan(cfnBuild(t, 17763, "2019", manyRefs("2019", 20)...), cfnBuild(t, 20348, "2022", manyRefs("2022", 20)...))
+	tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,12 +22,12 @@ const PinLabel = "io.cri-containerd.pinned=pinned"
 const DefaultCtr = `C:\Program Files\containerd\ctr.exe`
 
 // CtrRequirement says which ctr the component needs; every command and
-// flag it uses (`ctr images pull --platform --label --user`, `images tag
-// --force`, `images label`, `images list -q`) runs in the end-to-end tests
+// flag it uses (`ctr images pull --platform --label --user`, `images list
+// -q`, `images check`, `images list`) runs in the end-to-end tests
 // against ctr v2.4.2, and the platform pull against v1.7.35 and v2.1.9: the
 // lines the EKS Windows AMIs ship (1.7.x for Kubernetes up to 1.33, 2.1.x
 // from 1.34, on Server 2019, 2022 and 2025 alike).
-const CtrRequirement = "containerd 1.7 or 2.x on the build instance (ctr images pull --platform/--label/--user, images tag --force, images label, images list -q)"
+const CtrRequirement = "containerd 1.7 or 2.x on the build instance (ctr images pull --platform/--label/--user, images list, images check)"
 
 // Component is an EC2 Image Builder component document.
 type Component struct {
@@ -183,39 +183,66 @@ func ComponentParts(bp *BuildPlan, ctr, generator string, limit int) ([]*Compone
 	return out, nil
 }
 
-// imagePull is one image's pull step and the names it leaves.
+// imagePull is one image's pull step, the reference it pulls and the
+// names it leaves.
 type imagePull struct {
 	step   Step
 	pinned string
 	want   []string
 }
 
+// pullStep pulls one image as kubelet will ask for it. A tag is resolved
+// when the AMI is built: the pipeline rebuilds on a schedule, and a tag
+// pinned to the digest seen at plan time would bake that old digest into
+// every rebuild, which kubelet then runs under IfNotPresent. A reference
+// by digest is pulled by that digest. Either way the record kubelet looks
+// up carries the pin label (ctr images pull --label).
 func pullStep(build, i int, cand Candidate, ctr string) (imagePull, error) {
 	t, err := targetOf(cand.Ref, cand.Digest)
 	if err != nil {
 		return imagePull{}, err
+	}
+	ref := t.pinned
+	if t.tag != "" {
+		ref = t.tag
 	}
 	cmds := []string{"$ErrorActionPreference = 'Stop'"}
 	pull := []string{"-n", "k8s.io", "images", "pull", "--platform", PlatformFor(build), "--label", PinLabel}
 	if t.ecr != nil {
 		cmds = append(cmds, "$password = (Get-ECRLoginCommand -Region "+psQuote(t.ecr.Region)+").Password")
 		// The token goes in as one argument built from two literals.
-		cmds = append(cmds, psCommand(ctr, pull...)+" --user ('AWS:' + $password) "+psQuote(t.pinned))
+		cmds = append(cmds, psCommand(ctr, pull...)+" --user ('AWS:' + $password) "+psQuote(ref))
 	} else {
-		cmds = append(cmds, psCommand(ctr, append(pull, t.pinned)...))
+		cmds = append(cmds, psCommand(ctr, append(pull, ref)...))
 	}
-	cmds = append(cmds, "if ($LASTEXITCODE -ne 0) { throw 'ctr images pull failed: ' + "+psQuote(t.pinned)+" }")
-	want := []string{t.pinned}
+	cmds = append(cmds, "if ($LASTEXITCODE -ne 0) { throw 'ctr images pull failed: ' + "+psQuote(ref)+" }")
 	if t.tag != "" {
-		// A tag made through the transfer API does not copy labels.
-		cmds = append(cmds, psCommand(ctr, "-n", "k8s.io", "images", "tag", "--force", t.pinned, t.tag),
-			"if ($LASTEXITCODE -ne 0) { throw 'ctr images tag failed: ' + "+psQuote(t.tag)+" }",
-			psCommand(ctr, "-n", "k8s.io", "images", "label", t.tag, PinLabel),
-			"if ($LASTEXITCODE -ne 0) { throw 'ctr images label failed: ' + "+psQuote(t.tag)+" }")
-		want = append(want, t.tag)
+		cmds = append(cmds, digestRecord(ctr, t)...)
 	}
 	return imagePull{step: Step{Name: fmt.Sprintf("PullImage%d", i+1), Action: "ExecutePowerShell", Inputs: StepInputs{Commands: cmds}},
-		pinned: t.pinned, want: want}, nil
+		pinned: ref, want: []string{ref}}, nil
+}
+
+// digestRecord gives a tag pulled with ctr the repo@digest record CRI's own
+// pull makes beside it: CRI reports an image's RepoDigests from such
+// records only (a ctr pull by tag leaves none), and kubelet's node status
+// then lists the digest the tag holds, which the audit compares with the
+// registry. The digest is the tag's, read back from containerd (ctr images
+// list prints REF TYPE DIGEST …). A tag made through the transfer API
+// does not copy labels, so the record is labelled pinned itself.
+func digestRecord(ctr string, t pullTarget) []string {
+	repo := strings.TrimSuffix(t.pinned, t.pinned[strings.LastIndex(t.pinned, "@"):])
+	byDigest := "(" + psQuote(repo+"@") + " + $digest)"
+	return []string{
+		"$row = @(" + psCommand(ctr, "-n", "k8s.io", "images", "list", "name=="+t.tag) + ")",
+		"if ($LASTEXITCODE -ne 0 -or $row.Count -ne 2) { throw 'ctr images list failed: ' + " + psQuote(t.tag) + " }",
+		`$digest = ($row[1] -split '\s+')[2]`,
+		"if ($digest -cnotmatch '^sha256:[0-9a-f]{64}$') { throw 'no digest for ' + " + psQuote(t.tag) + " }",
+		psCommand(ctr, "-n", "k8s.io", "images", "tag", "--force", t.tag) + " " + byDigest,
+		"if ($LASTEXITCODE -ne 0) { throw 'ctr images tag failed: ' + " + psQuote(t.tag) + " }",
+		psCommand(ctr, "-n", "k8s.io", "images", "label") + " " + byDigest + " " + psQuote(PinLabel),
+		"if ($LASTEXITCODE -ne 0) { throw 'ctr images label failed: ' + " + psQuote(t.tag) + " }",
+	}
 }
 
 // assemble is the component of pulls: part k of several (0: the only one).
@@ -244,7 +271,7 @@ func assemble(bp *BuildPlan, ctr, generator string, pulls []imagePull, part int)
 		"$missing = @(" + strings.Join(quoted, ", ") + ") | Where-Object { $names -notcontains $_ }",
 		"if ($missing) { throw ('images missing after the build: ' + ($missing -join ', ')) }",
 	}}}}}
-	c.Phases = []Phase{build, validate}
+	c.Phases = []Phase{build, validate, testPhase(ctr, []string{"$ErrorActionPreference = 'Stop'"}, "@("+strings.Join(quoted, ", ")+")")}
 	return c
 }
 

@@ -57,7 +57,7 @@ func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ec
 	if err := yaml.Unmarshal(data, &d); err != nil {
 		t.Fatalf("component does not parse: %v\n%s", err, data)
 	}
-	if d.SchemaVersion != 1.0 || d.Name != "winimage-prepull-20348" || len(d.Phases) != 2 || d.Phases[0].Name != "build" || d.Phases[1].Name != "validate" {
+	if d.SchemaVersion != 1.0 || d.Name != "winimage-prepull-20348" || len(d.Phases) != 3 || d.Phases[0].Name != "build" || d.Phases[1].Name != "validate" || d.Phases[2].Name != "test" {
 		t.Fatalf("shape: %+v", d)
 	}
 	if len(d.Phases[0].Steps) != len(want) || len(d.Phases[1].Steps) != 1 {
@@ -73,6 +73,12 @@ func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ec
 		if cmds[0] != "$ErrorActionPreference = 'Stop'" {
 			t.Errorf("step %d starts with %q", i, cmds[0])
 		}
+		// A tag is resolved when the AMI is built, so each scheduled
+		// rebuild bakes what the tag names then; a digest stays pinned.
+		pulled := pinned
+		if tag != "" {
+			pulled = tag
+		}
 		k := 1
 		pullWords := []string{ctr, "-n", "k8s.io", "images", "pull", "--platform", "windows(10.0.20348)/amd64", "--label", PinLabel}
 		if ecrRegion[i] != "" {
@@ -83,32 +89,21 @@ func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ec
 			head, quotedRef, ok := strings.Cut(cmds[k], " --user ('AWS:' + $password) ")
 			words, err := pwsh.CallWords(head)
 			ref, rest, rok := pwsh.Unquote(quotedRef)
-			if !ok || err != nil || !rok || rest != "" || ref != pinned || strings.Join(words, "\x00") != strings.Join(pullWords, "\x00") {
+			if !ok || err != nil || !rok || rest != "" || ref != pulled || strings.Join(words, "\x00") != strings.Join(pullWords, "\x00") {
 				t.Errorf("ECR pull line %q: %v %q", cmds[k], err, words)
 			}
 		} else {
 			words, err := pwsh.CallWords(cmds[k])
-			if err != nil || strings.Join(words, "\x00") != strings.Join(append(pullWords, pinned), "\x00") {
+			if err != nil || strings.Join(words, "\x00") != strings.Join(append(pullWords, pulled), "\x00") {
 				t.Errorf("pull line %q: %v %q", cmds[k], err, words)
 			}
 		}
 		k++
-		checkThrow(t, cmds[k], "ctr images pull failed: ", pinned)
+		checkThrow(t, cmds[k], "ctr images pull failed: ", pulled)
 		k++
-		validateNames = append(validateNames, pinned)
+		validateNames = append(validateNames, pulled)
 		if tag != "" {
-			words, err := pwsh.CallWords(cmds[k])
-			if err != nil || strings.Join(words, "\x00") != strings.Join([]string{ctr, "-n", "k8s.io", "images", "tag", "--force", pinned, tag}, "\x00") {
-				t.Errorf("tag line %q: %v %q", cmds[k], err, words)
-			}
-			checkThrow(t, cmds[k+1], "ctr images tag failed: ", tag)
-			words, err = pwsh.CallWords(cmds[k+2])
-			if err != nil || strings.Join(words, "\x00") != strings.Join([]string{ctr, "-n", "k8s.io", "images", "label", tag, PinLabel}, "\x00") {
-				t.Errorf("label line %q: %v %q", cmds[k+2], err, words)
-			}
-			checkThrow(t, cmds[k+3], "ctr images label failed: ", tag)
-			k += 4
-			validateNames = append(validateNames, tag)
+			k = checkDigestRecord(t, cmds, k, ctr, pinned, tag)
 		}
 		if k != len(cmds) {
 			t.Errorf("step %d has %d commands, want %d: %q", i, len(cmds), k, cmds)
@@ -142,6 +137,45 @@ func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ec
 	if strings.Join(got, "\x00") != strings.Join(validateNames, "\x00") {
 		t.Errorf("validate checks %q, want %q", got, validateNames)
 	}
+	// The test phase on the new AMI checks the same names.
+	if want := "$want = @(" + strings.TrimPrefix(strings.TrimSuffix(v[3], ") | Where-Object { $names -notcontains $_ }"), "$missing = @(") + ")"; d.Phases[2].Steps[1].Inputs.Commands[1] != want {
+		t.Errorf("the test phase checks %q, want %q", d.Phases[2].Steps[1].Inputs.Commands[1], want)
+	}
+}
+
+// checkDigestRecord checks the lines from k that give a tag pulled by ctr
+// its repo@digest record, pinned, and returns the index after them.
+func checkDigestRecord(t *testing.T, cmds []string, k int, ctr, pinned, tag string) int {
+	t.Helper()
+	if len(cmds) < k+8 {
+		t.Fatalf("no digest record for %s: %q", tag, cmds[k:])
+	}
+	list, err := pwsh.CallWords(strings.TrimSuffix(strings.TrimPrefix(cmds[k], "$row = @("), ")"))
+	if err != nil || strings.Join(list, "\x00") != strings.Join([]string{ctr, "-n", "k8s.io", "images", "list", "name==" + tag}, "\x00") {
+		t.Errorf("list line %q: %v", cmds[k], err)
+	}
+	if cmds[k+2] != `$digest = ($row[1] -split '\s+')[2]` || !strings.Contains(cmds[k+3], `-cnotmatch '^sha256:[0-9a-f]{64}$'`) {
+		t.Errorf("digest lines %q", cmds[k+2:k+4])
+	}
+	repo := pinned[:strings.LastIndex(pinned, "@")+1]
+	byDigest := "(" + psQuote(repo) + " + $digest)"
+	for i, want := range []struct {
+		words []string
+		tail  string
+	}{
+		{[]string{ctr, "-n", "k8s.io", "images", "tag", "--force", tag}, " " + byDigest},
+		{[]string{ctr, "-n", "k8s.io", "images", "label"}, " " + byDigest + " " + psQuote(PinLabel)},
+	} {
+		line := cmds[k+4+2*i]
+		head, ok := strings.CutSuffix(line, want.tail)
+		words, err := pwsh.CallWords(head)
+		if !ok || err != nil || strings.Join(words, "\x00") != strings.Join(want.words, "\x00") {
+			t.Errorf("digest record line %q: %v", line, err)
+		}
+	}
+	checkThrow(t, cmds[k+5], "ctr images tag failed: ", tag)
+	checkThrow(t, cmds[k+7], "ctr images label failed: ", tag)
+	return k + 8
 }
 
 func checkThrow(t *testing.T, line, msg, value string) {
@@ -232,13 +266,53 @@ func checkListComponent(t *testing.T, bp *BuildPlan, ctr string) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatalf("list component YAML: %v", err)
 	}
-	if len(doc.Phases) != 2 || len(doc.Phases[0].Steps) != 2 || len(doc.Phases[1].Steps) != 1 {
+	if len(doc.Phases) != 3 || len(doc.Phases[0].Steps) != 2 || len(doc.Phases[1].Steps) != 1 || len(doc.Phases[2].Steps) != 2 {
 		t.Fatalf("list component shape: %+v", doc.Phases)
 	}
 	for _, step := range [][]string{doc.Phases[0].Steps[1].Inputs.Commands, doc.Phases[1].Steps[0].Inputs.Commands} {
 		got, rest, ok := pwsh.Unquote(strings.TrimPrefix(step[1], "$ctr = "))
 		if !ok || got != ctr || rest != "" {
 			t.Fatalf("$ctr reads back as %q (rest %q), want %q", got, rest, ctr)
+		}
+	}
+}
+
+// A build of more images than one inline component holds is cut into
+// parts that each fit Image Builder's limit and, in order, pull and check
+// every image once.
+func TestALargeBuildIsCutIntoPartsThatEachFit(t *testing.T) {
+	refs := manyRefs("2022", 40)
+	bp := planWith(refs...)
+	parts, err := ComponentParts(bp, DefaultCtr, "test", MaxInlineComponentData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parts) < 2 {
+		t.Fatalf("%d images in %d component", len(refs), len(parts))
+	}
+	var pulled []string
+	for k, c := range parts {
+		size, err := documentSize(c)
+		if err != nil || size > MaxInlineComponentData {
+			t.Errorf("part %d: %d characters (%v)", k+1, size, err)
+		}
+		if want := fmt.Sprintf("winimage-prepull-20348-part%d", k+1); c.Name != want {
+			t.Errorf("part %d named %s", k+1, c.Name)
+		}
+		for _, step := range c.Phases[0].Steps {
+			for _, line := range step.Inputs.Commands {
+				if strings.Contains(line, "'images' 'pull'") {
+					pulled = append(pulled, line)
+				}
+			}
+		}
+	}
+	if len(pulled) != len(refs) {
+		t.Fatalf("%d pulls for %d images", len(pulled), len(refs))
+	}
+	for i, ref := range refs {
+		if !strings.HasSuffix(pulled[i], psQuote(ref)) {
+			t.Errorf("pull %d: %s, want %s", i+1, pulled[i], ref)
 		}
 	}
 }

@@ -92,9 +92,9 @@ var ecrPattern = strings.TrimSuffix(ecrHost.String(), "$") + "/"
 
 // ComponentFromList is the component of one build that reads its images
 // from src at build time: fetch the list, pull each of the build's lines
-// (log in to ECR when the registry is ECR, pull by digest pinned, tag with
-// the name pods use, label the tag), then a validate phase that finds them
-// all. The words are PowerShell variables checked against patterns, never
+// (log in to ECR when the registry is ECR, pull the tag pods use, or the
+// digest when they use one, labelled pinned), then a validate phase that
+// finds them all and a test phase on the new AMI. The words are PowerShell variables checked against patterns, never
 // code.
 func ComponentFromList(bp *BuildPlan, ctr, generator string, src *ImageListSource) (*Component, error) {
 	if err := checkPath(ctr); err != nil {
@@ -127,21 +127,31 @@ func ComponentFromList(bp *BuildPlan, ctr, generator string, src *ImageListSourc
 		"  if ($tag -and -not $tag.StartsWith($pinned.Substring(0, $pinned.IndexOf('@')) + ':', [System.StringComparison]::Ordinal)) { throw ('image list: a tag of another repository: ' + $line) }",
 		"  $auth = @()",
 		"  if ($pinned -cmatch "+psQuote(ecrPattern)+") { $auth = @('--user', ('AWS:' + (Get-ECRLoginCommand -Region $Matches[3]).Password)) }",
-		"  & $ctr -n k8s.io images pull --platform $platform --label $pin @auth $pinned",
-		"  if ($LASTEXITCODE -ne 0) { throw ('ctr images pull failed: ' + $pinned) }",
+		// A tag is resolved at build time, as in ComponentFor (pullStep).
+		"  $ref = if ($tag) { $tag } else { $pinned }",
+		"  & $ctr -n k8s.io images pull --platform $platform --label $pin @auth $ref",
+		"  if ($LASTEXITCODE -ne 0) { throw ('ctr images pull failed: ' + $ref) }",
+		// The repo@digest record CRI's pull makes beside a tag (digestRecord).
 		"  if ($tag) {",
-		"    & $ctr -n k8s.io images tag --force $pinned $tag",
+		"    $row = @(& $ctr -n k8s.io images list ('name==' + $tag))",
+		"    if ($LASTEXITCODE -ne 0 -or $row.Count -ne 2) { throw ('ctr images list failed: ' + $tag) }",
+		`    $digest = ($row[1] -split '\s+')[2]`,
+		"    if ($digest -cnotmatch '^sha256:[0-9a-f]{64}$') { throw ('no digest for ' + $tag) }",
+		"    $byDigest = $pinned.Substring(0, $pinned.IndexOf('@')) + '@' + $digest",
+		"    & $ctr -n k8s.io images tag --force $tag $byDigest",
 		"    if ($LASTEXITCODE -ne 0) { throw ('ctr images tag failed: ' + $tag) }",
-		"    & $ctr -n k8s.io images label $tag $pin",
+		"    & $ctr -n k8s.io images label $byDigest $pin",
 		"    if ($LASTEXITCODE -ne 0) { throw ('ctr images label failed: ' + $tag) }",
 		"  }",
 		"  $count++",
 		"}",
 		"if ($count -eq 0) { throw ('the image list has no image for build ' + $build) }")
+	// The name each line's pull leaves: its tag, else its pinned digest.
+	wantOfBuild := "@($lines | ForEach-Object { $f = @($_ -split ' '); if ($f[0] -ceq $build) { $f[$f.Count - 1] } })"
 	validate := append(append([]string{}, prelude...),
 		"$names = & $ctr -n k8s.io images list -q",
 		"if ($LASTEXITCODE -ne 0) { throw 'ctr images list failed' }",
-		"$want = @($lines | ForEach-Object { $f = @($_ -split ' '); if ($f[0] -ceq $build) { $f[1..($f.Count - 1)] } })",
+		"$want = "+wantOfBuild,
 		"$missing = @($want | Where-Object { $names -notcontains $_ })",
 		"if ($missing) { throw ('images missing after the build: ' + ($missing -join ', ')) }")
 	return &Component{
@@ -153,6 +163,9 @@ func ComponentFromList(bp *BuildPlan, ctr, generator string, src *ImageListSourc
 				{Name: "FetchImageList", Action: "ExecutePowerShell", Inputs: StepInputs{Commands: fetch}},
 				{Name: "PullImages", Action: "ExecutePowerShell", Inputs: StepInputs{Commands: pull}}}},
 			{Name: "validate", Steps: []Step{{Name: "ImagesPresent", Action: "ExecutePowerShell", Inputs: StepInputs{Commands: validate}}}},
+			// The list file stays on the AMI (sysprep keeps C:\winimage):
+			// the test instance checks the same lines.
+			testPhase(ctr, prelude, wantOfBuild),
 		},
 	}, nil
 }

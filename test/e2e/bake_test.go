@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -136,10 +137,10 @@ func TestBakeRanksBuildsAndItsComponentReallyPullsAndPins(t *testing.T) {
 			var chosen []string
 			for _, c := range bp.Images {
 				if c.Chosen {
-					chosen = append(chosen, c.Pinned)
+					chosen = append(chosen, bakedName(c))
 				}
 			}
-			if len(doc.Phases) != 2 || len(doc.Phases[0].Steps) != len(chosen) || len(doc.Phases[1].Steps) != 1 {
+			if len(doc.Phases) != 3 || len(doc.Phases[0].Steps) != len(chosen) || len(doc.Phases[1].Steps) != 1 || doc.Phases[2].Name != "test" {
 				t.Fatalf("build %d component shape:\n%s", bp.Build, out)
 			}
 			for i, step := range doc.Phases[0].Steps {
@@ -148,9 +149,16 @@ func TestBakeRanksBuildsAndItsComponentReallyPullsAndPins(t *testing.T) {
 				}
 			}
 			if bp.Build == 20348 {
+				// After the plan, web's tag moves (to agent's index): a
+				// scheduled rebuild must bake what the tag names at build
+				// time, not the digest the plan saw.
+				web, agent := chosenImage(t, bp, applied.Ref("shop/web:1")), chosenImage(t, bp, applied.Ref("tools/agent:1"))
+				moveTag(t, agent.Pinned, web.Ref)
+				defer moveTag(t, web.Pinned, web.Ref)
 				runComponent(t, r.Containerd, r.Binaries.Ctr, doc.Phases[0].Steps[0].Inputs.Commands, doc.Phases[0].Steps[1].Inputs.Commands, doc.Phases[0].Steps[2].Inputs.Commands)
-				// Kubelet sees each chosen image under the pods' name and the
-				// pinned digest, pinned; both records carry the pin label.
+				// Kubelet sees each chosen image under the pods' name, at
+				// the digest its tag names now, pinned; the record carries
+				// the pin label.
 				labelled, err := r.Containerd.ImagesLabelled(context.Background(), "io.cri-containerd.pinned")
 				if err != nil {
 					t.Fatal(err)
@@ -159,12 +167,16 @@ func TestBakeRanksBuildsAndItsComponentReallyPullsAndPins(t *testing.T) {
 					if !c.Chosen {
 						continue
 					}
-					img := criImage(t, r.Containerd, c.Ref)
-					if img == nil || !img.Pinned || !slices.Contains(img.RepoDigests, c.Pinned) {
-						t.Errorf("after the component's ctr lines: %s through CRI: %+v", c.Ref, img)
+					want := c.Pinned
+					if c.Ref == web.Ref {
+						want = strings.TrimSuffix(web.Pinned, web.Digest) + agent.Digest
 					}
-					if !slices.Contains(labelled, c.Ref) || !slices.Contains(labelled, c.Pinned) {
-						t.Errorf("pin label on %s and %s? labelled: %v", c.Ref, c.Pinned, labelled)
+					img := criImage(t, r.Containerd, c.Ref)
+					if img == nil || !img.Pinned || !slices.Contains(img.RepoDigests, want) {
+						t.Errorf("after the component's ctr lines: %s through CRI: %+v, want %s", c.Ref, img, want)
+					}
+					if !slices.Contains(labelled, bakedName(c)) || !slices.Contains(labelled, want) {
+						t.Errorf("pin label on %s and %s? labelled: %v", bakedName(c), want, labelled)
 					}
 				}
 				if img := criImage(t, r.Containerd, applied.Ref("shop/big:1")); img != nil {
@@ -177,10 +189,11 @@ func TestBakeRanksBuildsAndItsComponentReallyPullsAndPins(t *testing.T) {
 				}
 				names := runCtr(t, r.Containerd, r.Binaries.Ctr, list)
 				for _, c := range bp.Images {
-					if c.Chosen && (!slices.Contains(names, c.Pinned) || !slices.Contains(names, c.Ref)) {
-						t.Errorf("ctr images list -q lacks %s or %s:\n%s", c.Pinned, c.Ref, strings.Join(names, "\n"))
+					if c.Chosen && !slices.Contains(names, bakedName(c)) {
+						t.Errorf("ctr images list -q lacks %s:\n%s", bakedName(c), strings.Join(names, "\n"))
 					}
 				}
+				checkTestPhase(t, r, doc.Phases[2].Steps[1].Inputs.Commands, bp, applied.Ref("shop/big:1"))
 			}
 		}
 	})
@@ -246,24 +259,133 @@ func TestBakeRanksBuildsAndItsComponentReallyPullsAndPins(t *testing.T) {
 // runComponent runs the ctr lines of pull steps against the rig's
 // containerd: the same words, with the rig's ctr and socket, the linux
 // platform standing in for windows/amd64, and the rig's hosts.toml (the
-// registry is plain HTTP) and snapshotter.
+// registry is plain HTTP) and snapshotter. The digest record's three
+// PowerShell expressions are done here as PowerShell does them: $row
+// holds the list's output lines, $digest is the third field of its
+// second, ('repo@' + $digest) is that string.
 func runComponent(t *testing.T, c *rig.Containerd, ctr string, steps ...[]string) {
 	t.Helper()
+	digestRE := regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 	for _, cmds := range steps {
+		var row []string
+		digest := ""
 		for _, line := range cmds {
-			if !strings.HasPrefix(line, "& ") {
-				continue
+			switch {
+			case strings.HasPrefix(line, "$row = @(& "):
+				words, err := pwsh.CallWords(strings.TrimSuffix(strings.TrimPrefix(line, "$row = @("), ")"))
+				if err != nil {
+					t.Fatalf("%q: %v", line, err)
+				}
+				row = runCtrLines(t, c, ctr, words)
+			case line == `$digest = ($row[1] -split '\s+')[2]`:
+				if len(row) != 2 {
+					t.Fatalf("the list the digest is read from has %d lines: %q", len(row), row)
+				}
+				digest = strings.Fields(row[1])[2]
+				if !digestRE.MatchString(digest) {
+					t.Fatalf("digest %q from %q", digest, row[1])
+				}
+			case strings.HasPrefix(line, "& "):
+				if open := strings.Index(line, " ('"); open >= 0 {
+					repo, rest, ok := pwsh.Unquote(line[open+2:])
+					after, ok2 := strings.CutPrefix(rest, " + $digest)")
+					if !ok || !ok2 || digest == "" {
+						t.Fatalf("%q: not a digest expression", line)
+					}
+					line = line[:open] + " '" + repo + digest + "'" + after
+				}
+				words, err := pwsh.CallWords(line)
+				if err != nil {
+					t.Fatalf("%q: %v", line, err)
+				}
+				runCtr(t, c, ctr, words)
 			}
-			words, err := pwsh.CallWords(line)
-			if err != nil {
-				t.Fatalf("%q: %v", line, err)
-			}
-			runCtr(t, c, ctr, words)
 		}
 	}
 }
 
+// bakedName is the name the component pulls an image by: the pod's tag,
+// resolved at build time, or its digest.
+func bakedName(c bake.Candidate) string {
+	if strings.Contains(c.Ref, "@") {
+		return c.Pinned
+	}
+	return c.Ref
+}
+
+func chosenImage(t *testing.T, bp bake.BuildPlan, ref string) bake.Candidate {
+	t.Helper()
+	for _, c := range bp.Images {
+		if c.Chosen && c.Ref == ref {
+			return c
+		}
+	}
+	t.Fatalf("build %d: %s not chosen", bp.Build, ref)
+	return bake.Candidate{}
+}
+
+// checkTestPhase runs the ctr lines of the component's test phase (the
+// check on an instance of the new AMI) against the rig's containerd after
+// the build's pulls, and reads their tables with the phase's own
+// patterns: every chosen image is ready and pinned. An image whose blobs
+// were fetched but never unpacked nor pinned (left, here the image the
+// plan left out) is neither.
+func checkTestPhase(t *testing.T, r *rig.Rig, cmds []string, bp bake.BuildPlan, left string) {
+	t.Helper()
+	runCtr(t, r.Containerd, r.Binaries.Ctr, []string{"ctr", "-n", "k8s.io", "content", "fetch", left})
+	defer runCtr(t, r.Containerd, r.Binaries.Ctr, []string{"ctr", "-n", "k8s.io", "images", "rm", left})
+	tables := map[string]string{}
+	var patterns []*regexp.Regexp
+	for _, line := range cmds {
+		for _, v := range []string{"$check = ", "$list = "} {
+			if call, ok := strings.CutPrefix(line, v); ok {
+				words, err := pwsh.CallWords(call)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tables[v] = strings.Join(runCtrLines(t, r.Containerd, r.Binaries.Ctr, words), "\n")
+			}
+		}
+		if _, after, ok := strings.Cut(line, "-match "); ok {
+			p, _, ok := pwsh.Unquote(after)
+			if !ok {
+				t.Fatalf("pattern in %q", line)
+			}
+			patterns = append(patterns, regexp.MustCompile(p))
+		}
+	}
+	if len(tables) != 2 || len(patterns) != 2 {
+		t.Fatalf("test phase: %d tables, %d patterns:\n%s", len(tables), len(patterns), strings.Join(cmds, "\n"))
+	}
+	names := func(table string, p *regexp.Regexp) []string {
+		var out []string
+		for _, l := range strings.Split(table, "\n") {
+			if p.MatchString(l) {
+				out = append(out, strings.Fields(l)[0])
+			}
+		}
+		return out
+	}
+	ready, pinned := names(tables["$check = "], patterns[0]), names(tables["$list = "], patterns[1])
+	for _, c := range bp.Images {
+		for _, n := range []string{c.Ref, c.Pinned} {
+			if c.Chosen && n == bakedName(c) && (!slices.Contains(ready, n) || !slices.Contains(pinned, n)) {
+				t.Errorf("the test phase would fail %s: ready %v, pinned %v\n%s\n%s", n, ready, pinned, tables["$check = "], tables["$list = "])
+			}
+		}
+	}
+	if slices.Contains(ready, left) || slices.Contains(pinned, left) {
+		t.Errorf("the test phase takes %s, fetched but neither unpacked nor pinned, as ready %v or pinned %v", left, ready, pinned)
+	}
+}
+
 func runCtr(t *testing.T, c *rig.Containerd, ctr string, words []string) []string {
+	t.Helper()
+	return strings.Fields(strings.Join(runCtrLines(t, c, ctr, words), "\n"))
+}
+
+// runCtrLines runs ctr as runCtr does and returns its output's lines.
+func runCtrLines(t *testing.T, c *rig.Containerd, ctr string, words []string) []string {
 	t.Helper()
 	args := []string{"--address", c.Address}
 	for _, w := range words[1:] {
@@ -271,13 +393,18 @@ func runCtr(t *testing.T, c *rig.Containerd, ctr string, words []string) []strin
 			w = "linux/amd64"
 		}
 		args = append(args, w)
-		if w == "pull" {
+		switch w {
+		case "pull":
 			args = append(args, "--hosts-dir", c.HostsDir, "--snapshotter", c.Snapshotter)
+		case "fetch":
+			args = append(args, "--hosts-dir", c.HostsDir, "--platform", "linux/amd64")
+		case "check":
+			args = append(args, "--snapshotter", c.Snapshotter)
 		}
 	}
-	out, err := exec.CommandContext(context.Background(), ctr, args...).CombinedOutput()
+	out, err := exec.CommandContext(context.Background(), ctr, args...).Output()
 	if err != nil {
 		t.Fatalf("ctr %v: %v\n%s", args, err, out)
 	}
-	return strings.Fields(string(out))
+	return strings.Split(strings.TrimRight(string(out), "\n"), "\n")
 }
