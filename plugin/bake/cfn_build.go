@@ -217,7 +217,7 @@ func (t *Template) addOutputs(bp *BuildPlan, release, ssmName string) error {
 	if err != nil {
 		return err
 	}
-	t.Outputs["Karpenter"+release] = output{Description: "EC2NodeClass spec fields that select the newest warm AMI by its tags", Value: t.fn.Sub(karpenter)}
+	t.Outputs["Karpenter"+release] = output{Description: "EC2NodeClass spec fields that select the newest warm AMI by its tags (ebs.volumeInitializationRate needs a Karpenter whose EC2NodeClass has it, added in 2025 by aws/karpenter-provider-aws#8154; on an older one drop it and enable Fast Snapshot Restore on the AMI's snapshot instead)", Value: t.fn.Sub(karpenter)}
 	lt, err := launchTemplateSnippet(bp, ssmName)
 	if err != nil {
 		return err
@@ -258,8 +258,12 @@ func karpenterSnippet(bp *BuildPlan) (string, error) {
 		"amiFamily": "Windows" + bp.WindowsServer,
 		"amiSelectorTerms": []any{map[string]any{"tags": map[string]string{
 			TagCluster: subVar(paramCluster), TagBuild: strconv.Itoa(bp.Build)}}},
+		// EC2NodeClass ebs.volumeInitializationRate: Karpenter added it in
+		// 2025 (aws/karpenter-provider-aws#8154, documented by #8246); a
+		// Karpenter older than that refuses the field, so the snippet's
+		// output says which versions take it.
 		"blockDeviceMappings": []any{map[string]any{"deviceName": v.DeviceName, "rootVolume": true,
-			"ebs": map[string]any{"volumeSize": v.EBS.VolumeSize, "volumeType": v.EBS.VolumeType}}},
+			"ebs": map[string]any{"volumeSize": v.EBS.VolumeSize, "volumeType": v.EBS.VolumeType, "volumeInitializationRate": volumeInitializationRate}}},
 	})
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // cfnBuild is a build plan as Make leaves it, for the images given.
@@ -454,5 +456,21 @@ func TestTheNodeGroupUserDataSetsTheNodeGroupLabels(t *testing.T) {
 	update := at(t, tree, "Outputs.NodeGroupUpdate2022.Value").(map[string]any)["Fn::Sub"].(string)
 	if !strings.Contains(update, "aws eks update-nodegroup-version") || !strings.Contains(update, "id=${NodeGroupLaunchTemplate2022}") {
 		t.Errorf("update advice: %s", update)
+	}
+}
+
+// Karpenter's nodes read the baked layers from a volume made from the
+// AMI's snapshot too: the EC2NodeClass snippet fills it ahead of reads at
+// the launch template's rate.
+func TestTheKarpenterSnippetFillsTheVolumeAhead(t *testing.T) {
+	tree := templateTree(t, cfnShapes(t)["one build"])
+	sub := at(t, tree, "Outputs.Karpenter2022.Value").(map[string]any)["Fn::Sub"].(string)
+	var spec map[string]any
+	if err := yaml.Unmarshal([]byte(strings.ReplaceAll(sub, "${ClusterName}", "prod-east")), &spec); err != nil {
+		t.Fatal(err)
+	}
+	ebs := at(t, spec, "blockDeviceMappings[0].ebs").(map[string]any)
+	if ebs["volumeInitializationRate"] != volumeInitializationRate || ebs["volumeSize"] != "150Gi" {
+		t.Errorf("EC2NodeClass ebs %v", ebs)
 	}
 }

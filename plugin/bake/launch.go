@@ -26,8 +26,10 @@ type Launch struct {
 	NodeGroup       string     `json:"managedNodeGroup"`
 	Karpenter       Karpenter  `json:"karpenter"`
 	// RootVolume is the volume the plan was sized for, in the form of each
-	// place that must set it: a node gets its root volume from the launch
-	// template or EC2NodeClass, not from the AMI.
+	// place that sets it: the recipe's mapping makes it the AMI's root
+	// volume, the default of a launch that does not say otherwise; a launch
+	// template or EC2NodeClass that names the root device overrides it, so
+	// it must say the same.
 	RootVolume RootVolumeMappings `json:"rootVolume"`
 }
 
