@@ -53,6 +53,9 @@ type AWSEbs struct {
 	VolumeSize          int    `json:"VolumeSize"`
 	VolumeType          string `json:"VolumeType"`
 	DeleteOnTermination bool   `json:"DeleteOnTermination"`
+	// VolumeInitializationRate (MiB/s) fills a volume made from the AMI's
+	// snapshot ahead of reads: launches only, not the recipe's volume.
+	VolumeInitializationRate int `json:"VolumeInitializationRate,omitempty"`
 }
 
 // KarpenterBlock is an EC2NodeClass blockDeviceMappings entry.
@@ -64,14 +67,18 @@ type KarpenterBlock struct {
 
 // KarpenterEBS is its EBS part (volumeSize is a Kubernetes quantity).
 type KarpenterEBS struct {
-	VolumeSize string `json:"volumeSize"`
-	VolumeType string `json:"volumeType"`
+	VolumeSize               string `json:"volumeSize"`
+	VolumeType               string `json:"volumeType"`
+	VolumeInitializationRate int    `json:"volumeInitializationRate,omitempty"`
 }
 
 func mappingsFor(v RootVolume) RootVolumeMappings {
-	aws := AWSBlockDevice{DeviceName: v.DeviceName, Ebs: AWSEbs{VolumeSize: v.SizeGiB, VolumeType: v.VolumeType, DeleteOnTermination: true}}
-	return RootVolumeMappings{ImageBuilderRecipe: aws, LaunchTemplate: aws,
-		EC2NodeClass: KarpenterBlock{DeviceName: v.DeviceName, RootVolume: true, EBS: KarpenterEBS{VolumeSize: fmt.Sprintf("%dGi", v.SizeGiB), VolumeType: v.VolumeType}}}
+	recipe := AWSBlockDevice{DeviceName: v.DeviceName, Ebs: AWSEbs{VolumeSize: v.SizeGiB, VolumeType: v.VolumeType, DeleteOnTermination: true}}
+	launch := recipe
+	launch.Ebs.VolumeInitializationRate = volumeInitializationRate
+	return RootVolumeMappings{ImageBuilderRecipe: recipe, LaunchTemplate: launch,
+		EC2NodeClass: KarpenterBlock{DeviceName: v.DeviceName, RootVolume: true, EBS: KarpenterEBS{VolumeSize: fmt.Sprintf("%dGi", v.SizeGiB), VolumeType: v.VolumeType,
+			VolumeInitializationRate: volumeInitializationRate}}}
 }
 
 // FastLaunch is the `aws ec2 enable-fast-launch` call for the new AMI.

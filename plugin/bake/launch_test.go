@@ -78,3 +78,16 @@ func TestBuildsShareTheRegionsFastLaunchQuota(t *testing.T) {
 		t.Errorf("one build: %+v %q", one.Builds[0].Launch.FastLaunch, one.Notes)
 	}
 }
+
+// Every launch that reads the AMI's snapshot fills its root volume ahead
+// of reads: the launch template and the EC2NodeClass say the rate; the
+// recipe, which builds the AMI from an empty volume, does not.
+func TestLaunchAdviceFillsTheRootVolumeAhead(t *testing.T) {
+	bp := &BuildPlan{Build: 20348, WindowsServer: "2022"}
+	bp.Disk.RootVolume = RootVolume{DeviceName: "/dev/sda1", SizeGiB: 120, VolumeType: "gp3"}
+	v := launchFor(bp, nil, "1.33").RootVolume
+	if v.LaunchTemplate.Ebs.VolumeInitializationRate != volumeInitializationRate || v.EC2NodeClass.EBS.VolumeInitializationRate != volumeInitializationRate ||
+		v.ImageBuilderRecipe.Ebs.VolumeInitializationRate != 0 {
+		t.Errorf("root volume mappings %+v", v)
+	}
+}

@@ -58,8 +58,9 @@ func PrintTable(w io.Writer, p *Plan) error {
 		fmt.Fprintf(w, "  fast launch (busiest hour: %d new nodes): %s\n    %s\n", l.ScaleOutPerHour, strings.Join(l.FastLaunch.Command, " "), l.FastLaunch.Note)
 		printDisk(w, bp)
 		fmt.Fprintf(w, "  %s\n", l.NodeGroup)
-		fmt.Fprintf(w, "  karpenter: EC2NodeClass amiFamily: %s, amiSelectorTerms: [{id: %s}], blockDeviceMappings: [{deviceName: %s, rootVolume: true, ebs: {volumeSize: %s, volumeType: %s}}]\n",
-			l.Karpenter.AMIFamily, NewAMI, l.RootVolume.EC2NodeClass.DeviceName, l.RootVolume.EC2NodeClass.EBS.VolumeSize, l.RootVolume.EC2NodeClass.EBS.VolumeType)
+		ebs := l.RootVolume.EC2NodeClass.EBS
+		fmt.Fprintf(w, "  karpenter: EC2NodeClass amiFamily: %s, amiSelectorTerms: [{id: %s}], blockDeviceMappings: [{deviceName: %s, rootVolume: true, ebs: {volumeSize: %s, volumeType: %s, volumeInitializationRate: %d}}]\n",
+			l.Karpenter.AMIFamily, NewAMI, l.RootVolume.EC2NodeClass.DeviceName, ebs.VolumeSize, ebs.VolumeType, ebs.VolumeInitializationRate)
 	}
 	for _, n := range p.Notes {
 		fmt.Fprintf(w, "note: %s\n", terminal.Cell(n))
