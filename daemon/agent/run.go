@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -31,6 +32,9 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/slots"
 	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
+
+// lookups is how many registry lookups a node has in flight at once.
+const lookups = 4
 
 // agent is one running daemon: what Run set up, used by the warm loop.
 type agent struct {
@@ -144,7 +148,7 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 	a.warmer = a.newWarmer(rt)
 	a.planner = func() warm.Planner {
 		// A new resolver per pass: it caches answers, and tags move.
-		resolver := &imagesize.Resolver{Concurrency: 4, Keychain: func(string) authn.Keychain { return keychain }}
+		resolver := &imagesize.Resolver{Concurrency: lookups, Keychain: func(string) authn.Keychain { return keychain }}
 		return warm.RegistryPlanner{Resolver: resolver, Host: platform, Rule: rule}
 	}
 	go imagelist.Watch(ctx, cfg.ImageList, cfg.ListInterval, sum, a.listChanged, func(err error) {
@@ -156,7 +160,7 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 }
 
 func (a *agent) newWarmer(rt noderuntime.Runtime) *warm.Warmer {
-	w := &warm.Warmer{Runtime: rt, Chains: a.cfg.ParallelPulls, Changed: a.notify, MaxAttempts: a.cfg.MaxAttempts, MinBackoff: a.cfg.MinBackoff, StallTimeout: a.cfg.PullProgressTimeout}
+	w := &warm.Warmer{Runtime: rt, Chains: a.cfg.ParallelPulls, Lookups: lookups, Changed: a.notify, MaxAttempts: a.cfg.MaxAttempts, MinBackoff: a.cfg.MinBackoff, StallTimeout: a.cfg.PullProgressTimeout}
 	if a.cfg.Root != "" {
 		if _, err := os.Stat(a.cfg.Root); err == nil {
 			w.Guard = diskguard.New(a.cfg.Root, a.cfg.DiskThreshold).Check
@@ -204,9 +208,25 @@ func (a *agent) loop(ctx context.Context, list *imagelist.List) {
 		case <-ctx.Done():
 			return
 		case list = <-a.lists:
-		case <-time.After(a.cfg.RecheckInterval):
+		case <-time.After(nextPassIn(a.warmer.Snapshot(), a.cfg.RecheckInterval, a.cfg.RetryInterval)):
 		}
 	}
+}
+
+// nextPassIn is the wait before the next pass: RetryInterval after a pass
+// that left an image Failed, else RecheckInterval, spread ±25 % so nodes
+// that started together do not ask the registry together.
+func nextPassIn(snap contract.Snapshot, recheck, retry time.Duration) time.Duration {
+	for _, img := range snap.Images {
+		if img.State == contract.Failed && retry > 0 {
+			recheck = min(recheck, retry)
+			break
+		}
+	}
+	if recheck < 4 {
+		return recheck
+	}
+	return recheck*3/4 + rand.N(recheck/2)
 }
 
 // pass warms list once. It returns a newer list that cut it short, or

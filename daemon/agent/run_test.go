@@ -60,6 +60,8 @@ type noPlan struct{}
 
 func (noPlan) Plan(context.Context, string) (warm.Plan, error) { return warm.Plan{}, nil }
 
+func (noPlan) Digest(context.Context, string) (string, error) { return "", nil }
+
 func testAgent(t *testing.T, rt noderuntime.Runtime, taintKey string, node *corev1.Node) *agent {
 	t.Helper()
 	a := &agent{
@@ -238,5 +240,26 @@ func TestPinWarningOnlyBelow1710(t *testing.T) {
 		if got != want || (got && !strings.Contains(msg, "1.7.10")) {
 			t.Errorf("pinWarning(%q) = %q, %v", v, msg, got)
 		}
+	}
+}
+
+// Passes are spread: a node waits RecheckInterval ±25 % after a pass that
+// left everything warm, RetryInterval after one that left an image Failed.
+func TestTheNextPassIsJitteredAndSoonerAfterAFailure(t *testing.T) {
+	warmSnap := contract.Snapshot{Images: []contract.ImageState{{State: contract.Ready}, {State: contract.Skipped}}}
+	failed := contract.Snapshot{Images: []contract.ImageState{{State: contract.Ready}, {State: contract.Failed}}}
+	seen := map[time.Duration]bool{}
+	for range 200 {
+		d := nextPassIn(warmSnap, 4*time.Hour, 10*time.Minute)
+		if d < 3*time.Hour || d > 5*time.Hour {
+			t.Fatalf("wait %s outside 4h ±25%%", d)
+		}
+		seen[d.Truncate(time.Minute)] = true
+		if d := nextPassIn(failed, 4*time.Hour, 10*time.Minute); d < 7*time.Minute+30*time.Second || d > 12*time.Minute+30*time.Second {
+			t.Fatalf("after a failure: %s", d)
+		}
+	}
+	if len(seen) < 50 {
+		t.Errorf("only %d distinct waits in 200: not spread", len(seen))
 	}
 }

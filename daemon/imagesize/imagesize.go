@@ -103,6 +103,28 @@ func (r *Resolver) Resolve(ctx context.Context, ref string) *Image {
 	return o.img
 }
 
+// Head is the digest ref names now, by a HEAD of its manifest (registries
+// that meter pulls count GETs, not HEADs: Docker Hub's rate limit), with
+// no request for a reference by digest. go-containerregistry v0.22.1
+// remote.Head sends a HEAD and reads Docker-Content-Digest (pkg/v1/remote/fetcher.go
+// headManifest).
+func (r *Resolver) Head(ctx context.Context, ref string) (string, error) {
+	parsed, err := name.ParseReference(ref)
+	if err != nil {
+		return "", fmt.Errorf("bad reference: %w", err)
+	}
+	if d, ok := parsed.(name.Digest); ok {
+		return d.DigestStr(), nil
+	}
+	ctx, cancel := r.lookupContext(ctx)
+	defer cancel()
+	desc, err := remote.Head(parsed, r.remoteOptions(ctx, ref)...)
+	if err != nil {
+		return "", describeIn(ctx, err)
+	}
+	return desc.Digest.String(), nil
+}
+
 // Forget drops ref's record if its lookup failed, so the next Resolve asks
 // the registry again; it reports whether there was one to drop. Call it
 // when no Resolve of ref is in flight. The audit forgets an image whose

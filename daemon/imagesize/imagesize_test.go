@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -328,5 +329,52 @@ func TestLookupsOfOneRepositoryPingItOnce(t *testing.T) {
 	}
 	if got := reg.pings.Load(); got != 2 {
 		t.Fatalf("%d pings for 11 manifest GETs in 2 repositories, want 2", got)
+	}
+}
+
+// methodCounter counts manifest requests by method.
+type methodCounter struct {
+	h     http.Handler
+	mu    sync.Mutex
+	count map[string]int
+}
+
+func (c *methodCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.URL.Path, "/manifests/") {
+		c.mu.Lock()
+		c.count[r.Method]++
+		c.mu.Unlock()
+	}
+	c.h.ServeHTTP(w, r)
+}
+
+// Head asks for a tag's digest with one HEAD, which registries that meter
+// pulls do not count, and asks nothing for a reference by digest.
+func TestHeadSendsOneHEADForATagAndNothingForADigest(t *testing.T) {
+	reg := &methodCounter{h: registry.New(registry.Logger(log.New(io.Discard, "", 0))), count: map[string]int{}}
+	srv := httptest.NewServer(reg)
+	defer srv.Close()
+	img, err := random.Index(64, 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/apps/web:1"
+	tag, _ := name.NewTag(ref)
+	if err := remote.WriteIndex(tag, img); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Digest()
+	reg.count = map[string]int{}
+	r := &Resolver{}
+	got, err := r.Head(context.Background(), ref)
+	if err != nil || got != want.String() {
+		t.Fatalf("Head = %s, %v; want %s", got, err, want)
+	}
+	pinned := tag.Context().Digest(want.String()).String()
+	if got, err := r.Head(context.Background(), pinned); err != nil || got != want.String() {
+		t.Fatalf("Head of a digest = %s, %v", got, err)
+	}
+	if reg.count[http.MethodHead] != 1 || reg.count[http.MethodGet] != 0 {
+		t.Errorf("manifest requests by method %v, want one HEAD", reg.count)
 	}
 }

@@ -37,5 +37,10 @@ func (p RegistryPlanner) Plan(ctx context.Context, ref string) (Plan, error) {
 	return Plan{Digest: img.Digest, Layers: m.LayerDigests, LayerSizes: m.LayerSizes, Size: m.Size}, nil
 }
 
+// Digest implements Planner: the digest the tag names now, by HEAD.
+func (p RegistryPlanner) Digest(ctx context.Context, ref string) (string, error) {
+	return p.Resolver.Head(ctx, ref)
+}
+
 // RegistryPlanner is the Planner the daemon uses on a node.
 var _ Planner = RegistryPlanner{}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
@@ -27,7 +29,12 @@ type Plan struct {
 
 // Planner looks images up before pulling.
 type Planner interface {
+	// Plan is what the registry says the image is for this node (for a
+	// tag: its manifest and the entry's, GETs).
 	Plan(ctx context.Context, ref string) (Plan, error)
+	// Digest is the digest a tag names now (a HEAD): all a recheck of a
+	// warm image needs to know.
+	Digest(ctx context.Context, ref string) (string, error)
 }
 
 // Warmer warms a list of images into the runtime.
@@ -36,6 +43,8 @@ type Warmer struct {
 	Planner Planner
 	// Chains is how many pulls run at once.
 	Chains int
+	// Lookups is how many registry lookups run at once (0: 4).
+	Lookups int
 	// Guard, if set, refuses an image whose pull would overfill the disk.
 	Guard func(size int64) error
 	// Backoff between attempts after a transient failure, doubling from
@@ -102,9 +111,17 @@ func (w *Warmer) set(ref string, f func(*contract.ImageState)) {
 // one ingest); then the rest, alongside other chains, up to Chains pulls.
 func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 	w.mu.Lock()
+	previous := w.states
 	w.states = map[string]*contract.ImageState{}
 	for _, img := range list.Images {
-		w.states[img.Ref] = &contract.ImageState{Ref: img.Ref, State: contract.Pending, Updated: time.Now()}
+		st := &contract.ImageState{Ref: img.Ref, State: contract.Pending, Updated: time.Now()}
+		// An image warm after the last pass stays Ready while it is
+		// checked again: a recheck that finds it so changes nothing anyone
+		// sees, and publishes nothing.
+		if old := previous[img.Ref]; old != nil && old.State == contract.Ready {
+			st = &contract.ImageState{Ref: img.Ref, State: contract.Ready, Digest: old.Digest, BytesDone: old.BytesDone, BytesTotal: old.BytesTotal, Updated: old.Updated}
+		}
+		w.states[img.Ref] = st
 	}
 	w.mu.Unlock()
 	if w.Changed != nil {
@@ -115,6 +132,11 @@ func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 	planErrs := map[string]error{}
 	var pmu sync.Mutex
 	var wg sync.WaitGroup
+	n := w.Lookups
+	if n <= 0 {
+		n = defaultLookups
+	}
+	lookups := make(chan struct{}, n)
 	for _, img := range list.Images {
 		if img.Invalid != "" {
 			continue
@@ -122,7 +144,13 @@ func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, err := w.Planner.Plan(ctx, img.Ref)
+			select {
+			case lookups <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			p, err := w.lookup(ctx, img.Ref)
+			<-lookups
 			pmu.Lock()
 			plans[img.Ref], planErrs[img.Ref] = p, err
 			pmu.Unlock()
@@ -161,6 +189,33 @@ func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 		}()
 	}
 	wg.Wait()
+}
+
+// defaultLookups bounds registry lookups in flight per node.
+const defaultLookups = 4
+
+// lookup asks the registry what a pass needs to know of ref. An image warm
+// on the node needs only whether it moved: nothing to ask for a reference
+// by digest, the tag's digest (a HEAD, which registries that meter pulls
+// do not count) for a tag; the manifests only when that digest differs.
+// An image not warm is planned in full.
+func (w *Warmer) lookup(ctx context.Context, ref string) (Plan, error) {
+	if st, err := w.Runtime.Status(ctx, ref); err == nil && st.Warm() {
+		if byDigest(ref) {
+			return Plan{Digest: st.Digest}, nil
+		}
+		d, err := w.Planner.Digest(ctx, ref)
+		if err != nil || d == st.Digest {
+			return Plan{Digest: d}, err
+		}
+	}
+	return w.Planner.Plan(ctx, ref)
+}
+
+// byDigest: ref names one manifest, which cannot move.
+func byDigest(ref string) bool {
+	_, err := name.NewDigest(ref)
+	return err == nil
 }
 
 // chainsOf groups images by their first (base) layer; images whose plan

@@ -3,6 +3,7 @@ package warm
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,6 +90,40 @@ func (p fakePlanner) Plan(_ context.Context, ref string) (Plan, error) {
 		return Plan{}, errors.New("not found (404) in the registry")
 	}
 	return p[ref], nil
+}
+
+func (p fakePlanner) Digest(ctx context.Context, ref string) (string, error) {
+	plan, err := p.Plan(ctx, ref)
+	return plan.Digest, err
+}
+
+// countingPlanner counts what a registry would be asked: a full plan (the
+// tag's and the entry's manifests, GET) or a tag's digest (HEAD).
+type countingPlanner struct {
+	fakePlanner
+	mu            sync.Mutex
+	plans, heads  map[string]int
+	inFlight, top int
+}
+
+func (c *countingPlanner) count(m map[string]int, ref string) func() {
+	c.mu.Lock()
+	m[ref]++
+	c.inFlight++
+	c.top = max(c.top, c.inFlight)
+	c.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	return func() { c.mu.Lock(); c.inFlight--; c.mu.Unlock() }
+}
+
+func (c *countingPlanner) Plan(ctx context.Context, ref string) (Plan, error) {
+	defer c.count(c.plans, ref)()
+	return c.fakePlanner.Plan(ctx, ref)
+}
+
+func (c *countingPlanner) Digest(ctx context.Context, ref string) (string, error) {
+	defer c.count(c.heads, ref)()
+	return c.fakePlanner.Digest(ctx, ref)
 }
 
 func list(refs ...string) *imagelist.List {
@@ -186,5 +221,57 @@ func TestGuardSkipsImagesThatWouldOverfillTheDisk(t *testing.T) {
 		if s.State != want {
 			t.Errorf("%s: %s (%s), want %s", s.Ref, s.State, s.Reason, want)
 		}
+	}
+}
+
+// A recheck of warm images asks the registry only what could have moved:
+// a tag's digest (a HEAD), nothing for a reference by digest, no manifest
+// at all unless the tag moved; at most Lookups at once. Images that stay
+// warm stay Ready throughout: a recheck publishes nothing new.
+func TestARecheckAsksOnlyForTagsDigestsAndStaysReady(t *testing.T) {
+	refs := []string{"r/a:1", "r/b:1", "r/c:1", "r/d:1", "r/e:1", "r/f:1", "r/pinned@sha256:" + strings.Repeat("a", 64)}
+	rt := &fakeRuntime{present: map[string]noderuntime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, baseOf: map[string]string{}}
+	planner := &countingPlanner{fakePlanner: fakePlanner{}, plans: map[string]int{}, heads: map[string]int{}}
+	for _, ref := range refs {
+		planner.fakePlanner[ref] = Plan{Digest: "sha256:" + ref, Size: 1}
+	}
+	var mu sync.Mutex
+	var seen []contract.State
+	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2, Lookups: 2}
+	w.Run(context.Background(), list(refs...))
+	if !w.Snapshot().AllReady() {
+		t.Fatalf("first pass: %+v", w.Snapshot())
+	}
+	planner.plans, planner.heads, planner.top = map[string]int{}, map[string]int{}, 0
+	w.Changed = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, img := range w.Snapshot().Images {
+			seen = append(seen, img.State)
+		}
+	}
+	w.Run(context.Background(), list(refs...))
+	if len(planner.plans) != 0 {
+		t.Errorf("the recheck fetched manifests of %v", planner.plans)
+	}
+	for _, ref := range refs {
+		want := 1
+		if strings.Contains(ref, "@") {
+			want = 0
+		}
+		if planner.heads[ref] != want {
+			t.Errorf("%s: %d digest lookups, want %d", ref, planner.heads[ref], want)
+		}
+	}
+	if planner.top > 2 {
+		t.Errorf("%d lookups at once, over Lookups 2", planner.top)
+	}
+	for _, st := range seen {
+		if st != contract.Ready {
+			t.Fatalf("a warm image went %s during the recheck", st)
+		}
+	}
+	if len(rt.pulls) != len(refs) {
+		t.Errorf("pulls %v: the recheck pulled again", rt.pulls)
 	}
 }
