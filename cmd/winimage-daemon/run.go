@@ -20,6 +20,7 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&c.ParallelPulls, "parallel-pulls", c.ParallelPulls, "pulls at once; images sharing a base wait until the first of them has it")
 	fs.Float64Var(&c.DiskThreshold, "disk-threshold", c.DiskThreshold, "skip an image that would fill containerd's volume above this fraction (kubelet's image GC high threshold)")
 	fs.DurationVar(&c.PublishInterval, "publish-interval", c.PublishInterval, "least time between progress updates on the pod")
+	fs.DurationVar(&c.ProgressInterval, "progress-interval", c.ProgressInterval, "least time between updates that only move a pull's byte counts")
 	fs.DurationVar(&c.ListInterval, "list-interval", c.ListInterval, "how often the image list is checked for changes (a change counts once two checks in a row read it)")
 	fs.DurationVar(&c.RecheckInterval, "recheck-interval", c.RecheckInterval, "mean time between checks of warm images (a HEAD per tag: moved tags; ±25% jitter)")
 	fs.DurationVar(&c.RetryInterval, "retry-interval", c.RetryInterval, "time before a pass that left an image Failed is tried again")

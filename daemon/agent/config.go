@@ -21,6 +21,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/hostprocess"
 	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
 
@@ -65,6 +66,9 @@ type Config struct {
 	// DiskThreshold is the fraction of containerd's volume not to fill.
 	DiskThreshold                 float64
 	PublishInterval, ListInterval time.Duration
+	// ProgressInterval is the least time between publishes of byte counts
+	// alone (report.Publisher).
+	ProgressInterval time.Duration
 	// RecheckInterval is the mean time between passes when the last left
 	// every image Ready or Skipped (each wait jittered ±25 %); RetryInterval
 	// when it left one Failed.
@@ -96,6 +100,7 @@ func DefaultConfig() Config {
 		ParallelPulls:       3,
 		DiskThreshold:       0.85,
 		PublishInterval:     2 * time.Second,
+		ProgressInterval:    report.DefaultProgressInterval,
 		ListInterval:        5 * time.Second,
 		RecheckInterval:     DefaultRecheckInterval,
 		RetryInterval:       10 * time.Minute,

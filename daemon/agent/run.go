@@ -72,7 +72,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer a.closeAll()
 	a.pub = &report.Publisher{Client: a.kube, Namespace: cfg.PodNamespace, PodName: cfg.Pod, NodeName: cfg.Node,
-		StateFile: cfg.StateFile, Interval: cfg.PublishInterval, Log: a.log, Warnings: a.warnings}
+		StateFile: cfg.StateFile, Interval: cfg.PublishInterval, ProgressInterval: cfg.ProgressInterval, Log: a.log, Warnings: a.warnings}
 	published := make(chan struct{})
 	go func() { a.pub.Run(ctx, a.changed, a.warmer.Snapshot); close(published) }()
 	go a.startupTaintDeadline(ctx, a.joined)

@@ -30,7 +30,14 @@ type Publisher struct {
 	Namespace, PodName string
 	NodeName           string
 	StateFile          string
-	Interval           time.Duration
+	// Interval is the least time between two publishes (0: 2 s): a change
+	// of state goes out within it.
+	Interval time.Duration
+	// ProgressInterval is the least time between two publishes that differ
+	// only in byte counts and timestamps (0: 30 s): a pull's bytes move
+	// every few hundred milliseconds, and a patch each Interval for the
+	// whole pull is most of a node's API traffic.
+	ProgressInterval time.Duration
 	// RetryInterval is the first wait before publishing again a state the
 	// API server did not take (doubling to 30 s; 0: 1 s).
 	RetryInterval time.Duration
@@ -39,9 +46,14 @@ type Publisher struct {
 	// Run, then added to with AddWarning.
 	Warnings []string
 
-	mu       sync.Mutex
-	last     []byte
-	lastDone bool
+	mu   sync.Mutex
+	last []byte
+	// lastState is the last published document without byte counts and
+	// timestamps; lastWrite when it was written.
+	lastState []byte
+	lastWrite time.Time
+	// lastOutcome is what the last Event said (see outcomeOf).
+	lastOutcome string
 }
 
 // Run publishes snapshot() whenever changed fires, coalescing changes so
@@ -54,6 +66,10 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 	if interval <= 0 {
 		interval = 2 * time.Second
 	}
+	progressInterval := p.ProgressInterval
+	if progressInterval <= 0 {
+		progressInterval = DefaultProgressInterval
+	}
 	firstRetry := p.RetryInterval
 	if firstRetry <= 0 {
 		firstRetry = time.Second
@@ -61,6 +77,7 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 	retry := firstRetry
 	var lastPublish time.Time
 	var again <-chan time.Time // set while the last state is not out
+	var due <-chan time.Time   // set while byte progress waits its turn
 	for {
 		select {
 		case <-ctx.Done():
@@ -68,6 +85,8 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 			return
 		case <-changed:
 		case <-again:
+		case <-due:
+			due = nil
 		}
 		if wait := interval - time.Since(lastPublish); wait > 0 {
 			select {
@@ -77,13 +96,49 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 			case <-time.After(wait):
 			}
 		}
+		s := snapshot()
+		if wait := progressInterval - time.Since(p.lastWrite); p.bytesOnly(s) && wait > 0 {
+			if due == nil {
+				due = time.After(wait)
+			}
+			continue
+		}
 		lastPublish = time.Now()
-		if p.publish(ctx, snapshot()) {
+		if p.publish(ctx, s) {
 			again, retry = nil, firstRetry
 		} else {
 			again, retry = time.After(retry), min(2*retry, 30*time.Second)
 		}
 	}
+}
+
+// DefaultProgressInterval is Publisher.ProgressInterval's default.
+const DefaultProgressInterval = 30 * time.Second
+
+// document is what is published for s.
+func (p *Publisher) document(s contract.Snapshot) contract.Progress {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return contract.Progress{Node: p.NodeName, Pod: p.PodName, Warnings: slices.Clone(p.Warnings), Snapshot: s}.Fit()
+}
+
+// stateOf is doc without what moves during a pull: byte counts and
+// timestamps.
+func stateOf(doc contract.Progress) []byte {
+	doc.Updated = time.Time{}
+	doc.Snapshot.Images = slices.Clone(doc.Snapshot.Images)
+	for i := range doc.Snapshot.Images {
+		img := &doc.Snapshot.Images[i]
+		img.BytesDone, img.Updated = 0, time.Time{}
+	}
+	data, _ := json.Marshal(doc)
+	return data
+}
+
+// bytesOnly reports whether s differs from what was last published only
+// in byte counts and timestamps.
+func (p *Publisher) bytesOnly(s contract.Snapshot) bool {
+	return p.lastState != nil && string(stateOf(p.document(s))) == string(p.lastState)
 }
 
 // publish writes s and reports whether the pod has it. API writes get their
@@ -92,9 +147,7 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 func (p *Publisher) publish(_ context.Context, s contract.Snapshot) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	p.mu.Lock()
-	doc := contract.Progress{Node: p.NodeName, Pod: p.PodName, Warnings: slices.Clone(p.Warnings), Snapshot: s}.Fit()
-	p.mu.Unlock()
+	doc := p.document(s)
 	body, err := json.Marshal(doc)
 	if err != nil {
 		return true // nothing a retry would mend
@@ -115,12 +168,32 @@ func (p *Publisher) publish(_ context.Context, s contract.Snapshot) bool {
 			return false
 		}
 	}
-	p.last = body
-	if s.Done && !p.lastDone {
+	p.last, p.lastState, p.lastWrite = body, stateOf(doc), time.Now()
+	if outcome := outcomeOf(s); outcome != "" && outcome != p.lastOutcome {
 		p.nodeEvent(ctx, s)
+		p.lastOutcome = outcome
 	}
-	p.lastDone = s.Done
 	return true
+}
+
+// outcomeOf is what a finished pass ended as, for Events: "" while one
+// runs; "warm"; or the images not warm and their states. A recheck that
+// ends as the last pass did says nothing new, so records no Event; a
+// failure's reason (an attempt count, an error's wording) does not count.
+func outcomeOf(s contract.Snapshot) string {
+	if !s.Done {
+		return ""
+	}
+	var cold []string
+	for _, img := range s.Images {
+		if img.State != contract.Ready {
+			cold = append(cold, img.Ref+" "+string(img.State))
+		}
+	}
+	if len(cold) == 0 && s.OmittedOther == 0 {
+		return "warm"
+	}
+	return strings.Join(cold, "\n") + fmt.Sprintf("\n+%d", s.OmittedOther)
 }
 
 // AddWarning adds a warning about the node to what is published next.

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -101,4 +104,110 @@ func TestPublisherRetriesWhatTheAPIServerMissed(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("the state missed while the API server was down never reached the pod")
+}
+
+func countActions(client *fake.Clientset, verb, resource string) int {
+	n := 0
+	for _, a := range client.Actions() {
+		if a.GetVerb() == verb && a.GetResource().Resource == resource {
+			n++
+		}
+	}
+	return n
+}
+
+// A pull's byte counts move every few hundred milliseconds; the pod is
+// patched for them at most once per ProgressInterval, while a change of
+// state goes out within Interval.
+func TestProgressOfBytesIsPublishedAtMostOncePerProgressInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d-1"}})
+		p := &Publisher{Client: client, Namespace: "ns", PodName: "d-1", NodeName: "n1", Interval: 2 * time.Second, ProgressInterval: 30 * time.Second,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		var mu sync.Mutex
+		snap := contract.Snapshot{Total: 1, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Pulling, BytesTotal: 1 << 30}}}
+		changed := make(chan struct{}, 1)
+		notify := func() {
+			select {
+			case changed <- struct{}{}:
+			default:
+			}
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			p.Run(ctx, changed, func() contract.Snapshot { mu.Lock(); defer mu.Unlock(); return snap })
+			close(done)
+		}()
+		notify()
+		// Two minutes of a pull: bytes and the timestamp move every 250 ms.
+		for i := range 480 {
+			time.Sleep(250 * time.Millisecond)
+			mu.Lock()
+			snap.Images[0].BytesDone = int64(i+1) << 20
+			snap.Images[0].Updated = time.Now()
+			mu.Unlock()
+			notify()
+		}
+		patchesDuringPull := countActions(client, "patch", "pods")
+		mu.Lock()
+		snap = contract.Snapshot{Total: 1, Ready: 1, Done: true, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Ready, BytesDone: 1 << 30, BytesTotal: 1 << 30}}}
+		mu.Unlock()
+		notify()
+		time.Sleep(3 * time.Second)
+		readyAt := countActions(client, "patch", "pods")
+		cancel()
+		<-done
+		// 120 s of bytes: the first state, then one each 30 s.
+		if patchesDuringPull > 5 {
+			t.Errorf("%d patches in a 2-minute pull, want at most 5 (one per 30 s of byte progress)", patchesDuringPull)
+		}
+		if readyAt != patchesDuringPull+1 {
+			t.Errorf("Ready not published within the interval: %d patches, then %d", patchesDuringPull, readyAt)
+		}
+	})
+}
+
+// Events mark what changed on the node: warm, failed (a new set of failed
+// images), warm again; a recheck that ends as the last pass did records
+// nothing.
+func TestEventsOnlyOnTransitions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d-1"}})
+		named := 0
+		client.PrependReactor("create", "events", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			ev := a.(k8stesting.CreateAction).GetObject().(*corev1.Event)
+			named++
+			ev.Name = fmt.Sprintf("%s%03d", ev.GenerateName, named)
+			return false, nil, nil
+		})
+		p := &Publisher{Client: client, Namespace: "ns", PodName: "d-1", NodeName: "n1", Interval: time.Second, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		ready := contract.Snapshot{Total: 1, Ready: 1, Done: true, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Ready}}}
+		checking := contract.Snapshot{Total: 1, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Pending}}}
+		failed := func(reason string) contract.Snapshot {
+			return contract.Snapshot{Total: 1, Done: true, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Failed, Reason: reason}}}
+		}
+		var want []string
+		for _, step := range []struct {
+			s     contract.Snapshot
+			event string
+		}{
+			{ready, "WarmComplete"}, {checking, ""}, {ready, ""}, {checking, ""}, {ready, ""},
+			{failed("gave up after 8 attempts: 503"), "WarmFailed"}, {checking, ""}, {failed("gave up after 8 attempts: EOF"), ""},
+			{ready, "WarmComplete"},
+		} {
+			p.publish(context.Background(), step.s)
+			if step.event != "" {
+				want = append(want, step.event)
+			}
+		}
+		events, _ := client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+		var got []string
+		for _, e := range events.Items {
+			got = append(got, e.Reason)
+		}
+		if strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("events %v, want %v", got, want)
+		}
+	})
 }

@@ -85,7 +85,7 @@ func startDaemon(t *testing.T, r *rig.Rig, o daemonOpts) *daemon {
 	args := append([]string{"run", "--kubeconfig", kubeconfig, "--node-name", o.node, "--pod-name", d.pod, "--pod-namespace", "winimage-system",
 		"--containerd-address", o.containerd.Address, "--snapshotter", o.containerd.Snapshotter, "--containerd-root", o.containerd.Root,
 		"--containerd-config", o.containerd.ConfigFile,
-		"--images", d.listFile, "--state-file", d.stateFile, "--publish-interval", "200ms", "--list-interval", "200ms",
+		"--images", d.listFile, "--state-file", d.stateFile, "--publish-interval", "200ms", "--progress-interval", "200ms", "--list-interval", "200ms",
 		// The guard measures the host's real disk; only its own test
 		// (which sets a threshold after this) may depend on how full it is.
 		"--disk-threshold", "0.99"}, o.extra...)
