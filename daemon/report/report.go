@@ -122,14 +122,14 @@ func (p *Publisher) document(s contract.Snapshot) contract.Progress {
 	return contract.Progress{Node: p.NodeName, Pod: p.PodName, Warnings: slices.Clone(p.Warnings), Snapshot: s}.Fit()
 }
 
-// stateOf is doc without what moves during a pull: byte counts and
-// timestamps.
+// stateOf is doc without what moves during a pull: byte counts (but for
+// whether any moved yet: a download that starts is news) and timestamps.
 func stateOf(doc contract.Progress) []byte {
 	doc.Updated = time.Time{}
 	doc.Snapshot.Images = slices.Clone(doc.Snapshot.Images)
 	for i := range doc.Snapshot.Images {
 		img := &doc.Snapshot.Images[i]
-		img.BytesDone, img.Updated = 0, time.Time{}
+		img.BytesDone, img.Updated = min(img.BytesDone, 1), time.Time{}
 	}
 	data, _ := json.Marshal(doc)
 	return data
