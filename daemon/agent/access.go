@@ -25,7 +25,7 @@ func (cfg Config) needs() []access.Need {
 		// The slots are the Leases Prefix-0…; warm grants get and update on
 		// exactly those names, so one of them is asked about.
 		slot := contract.SlotLease(cfg.SlotLeasePrefix, 0)
-		for _, n := range []access.Need{{Verb: "get", Name: slot}, {Verb: "update", Name: slot}, {Verb: "create"}} {
+		for _, n := range []access.Need{{Verb: "get", Name: slot}, {Verb: "update", Name: slot}, {Verb: "create"}, {Verb: "list"}, {Verb: "watch"}} {
 			n.Group, n.Resource, n.Namespace, n.Why = "coordination.k8s.io", "leases", cfg.PodNamespace, "to hold a cluster-wide pull slot"
 			needs = append(needs, n)
 		}

@@ -2,6 +2,7 @@ package slots
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -9,12 +10,13 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
 func pool(client *fake.Clientset, identity string) *Pool {
 	return &Pool{Client: client, Namespace: "ns", Prefix: "slot", Size: 1, Identity: identity,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), LeaseDuration: time.Second}
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), LeaseDuration: time.Second, HerdSpread: 100 * time.Millisecond}
 }
 
 func TestASecondNodeWaitsUntilTheFirstReleases(t *testing.T) {
@@ -89,5 +91,33 @@ func TestAcquireGivesUpWhenCancelled(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Acquire did not return after cancel")
+	}
+}
+
+// A node waiting for a slot costs the API server a list and a watch, not
+// requests on a timer: ten seconds of waiting while two other nodes hold
+// both slots send nothing more.
+func TestAWaitingNodeSendsNothingWhileItWaits(t *testing.T) {
+	live := metav1.NewMicroTime(time.Now())
+	hour := int32(3600)
+	var held []runtime.Object
+	for i, node := range []string{"node-a", "node-c"} {
+		held = append(held, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: fmt.Sprintf("slot-%d", i)},
+			Spec: coordinationv1.LeaseSpec{HolderIdentity: &node, LeaseDurationSeconds: &hour, AcquireTime: &live, RenewTime: &live}})
+	}
+	client := fake.NewClientset(held...)
+	p := pool(client, "node-b")
+	p.Size, p.LeaseDuration = 2, 3*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := p.Acquire(ctx); err == nil {
+		t.Fatal("got a slot two live holders have")
+	}
+	var verbs []string
+	for _, a := range client.Actions() {
+		verbs = append(verbs, a.GetVerb())
+	}
+	if len(verbs) > 2 {
+		t.Errorf("10 s of waiting sent %d requests (%v), want a list and a watch", len(verbs), verbs)
 	}
 }

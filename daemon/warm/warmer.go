@@ -59,15 +59,17 @@ type Warmer struct {
 	StallTimeout time.Duration
 	// Changed is called (without locks held) after any state change.
 	Changed func()
-	// Slot, if set, is acquired before the first pull of a run and released
-	// when the run ends: cluster-wide pacing of nodes pulling at once.
+	// Slot, if set, is held while any pull of the node runs: cluster-wide
+	// pacing of nodes pulling at once. It is given back as soon as no pull
+	// runs (between images too), so a node never holds it while it plans,
+	// backs off or rechecks.
 	Slot func(ctx context.Context) (release func(), err error)
 
 	mu     sync.Mutex
 	states map[string]*contract.ImageState
 
-	slotOnce    sync.Once
-	slotErr     error
+	slotMu      sync.Mutex
+	slotUsers   int
 	slotRelease func()
 
 	// nodeMoved is when any pull last moved (see stallWatch).
@@ -158,12 +160,6 @@ func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 	}
 	wg.Wait()
 
-	w.slotOnce, w.slotErr, w.slotRelease = sync.Once{}, nil, nil
-	defer func() {
-		if w.slotRelease != nil {
-			w.slotRelease()
-		}
-	}()
 	chains := chainsOf(list.Images, plans)
 	limit := w.Chains
 	if limit < 1 {
@@ -342,13 +338,11 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 		}
 	}
 	if w.Slot != nil {
-		w.slotOnce.Do(func() {
-			w.set(img.Ref, func(s *contract.ImageState) { s.Reason = "waiting for a cluster-wide pull slot" })
-			w.slotRelease, w.slotErr = w.Slot(ctx)
-		})
-		if w.slotErr != nil {
-			return w.slotErr
+		release, err := w.holdSlot(ctx, img.Ref)
+		if err != nil {
+			return err
 		}
+		defer release()
 	}
 	w.set(img.Ref, func(s *contract.ImageState) { s.State, s.BytesTotal, s.Reason = contract.Pulling, plan.Size, "" })
 	layers := make(map[string]int64, len(plan.Layers))
@@ -383,4 +377,29 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 		s.BytesDone = s.BytesTotal
 	})
 	return nil
+}
+
+// holdSlot holds the node's pull slot for one pull: the first pull to
+// start takes it (waiting, with the image saying so), the last to end
+// gives it back.
+func (w *Warmer) holdSlot(ctx context.Context, ref string) (func(), error) {
+	w.slotMu.Lock()
+	defer w.slotMu.Unlock()
+	if w.slotUsers == 0 {
+		w.set(ref, func(s *contract.ImageState) { s.Reason = "waiting for a cluster-wide pull slot" })
+		release, err := w.Slot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		w.slotRelease = release
+	}
+	w.slotUsers++
+	return func() {
+		w.slotMu.Lock()
+		defer w.slotMu.Unlock()
+		if w.slotUsers--; w.slotUsers == 0 {
+			w.slotRelease()
+			w.slotRelease = nil
+		}
+	}, nil
 }

@@ -209,11 +209,13 @@ func (ov *overlay) addGrants(cfg Config) {
 	}
 	if cfg.MaxConcurrentNodes > 0 {
 		// The pull slots are Leases named contract.SlotLease; get and
-		// update only those (create cannot be limited by name in RBAC).
+		// update only those (create cannot be limited by name in RBAC). A
+		// waiting node lists and watches the namespace's Leases, which are
+		// only these (a watch of several names cannot be limited by name).
 		ov.add("role-slots-patch.yaml", []any{map[string]any{"op": "add", "path": "/rules/-", "value": map[string]any{
 			"apiGroups": []any{"coordination.k8s.io"}, "resources": []any{"leases"}, "verbs": []any{"get", "update"}, "resourceNames": slotNames(cfg.MaxConcurrentNodes),
 		}}, map[string]any{"op": "add", "path": "/rules/-", "value": map[string]any{
-			"apiGroups": []any{"coordination.k8s.io"}, "resources": []any{"leases"}, "verbs": []any{"create"},
+			"apiGroups": []any{"coordination.k8s.io"}, "resources": []any{"leases"}, "verbs": []any{"create", "list", "watch"},
 		}}}, map[string]any{"kind": "Role", "name": DaemonName})
 	}
 }
