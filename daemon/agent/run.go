@@ -169,7 +169,7 @@ func (a *agent) newWarmer(rt noderuntime.Runtime) *warm.Warmer {
 	if a.cfg.MaxConcurrentNodes > 0 {
 		pool := &slots.Pool{Client: a.kube, Namespace: a.cfg.PodNamespace, Prefix: a.cfg.SlotLeasePrefix,
 			Size: a.cfg.MaxConcurrentNodes, Identity: a.cfg.Node, Log: a.log}
-		w.Slot = pool.Acquire
+		w.Slot, w.SlotsIdle = pool.Acquire, pool.Idle
 	}
 	return w
 }

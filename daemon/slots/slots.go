@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -44,6 +45,18 @@ type Pool struct {
 	// a random part of it and looks again before trying, so a release is
 	// met by about one attempt, not one per waiting node (default 5 s).
 	HerdSpread time.Duration
+
+	mu       sync.Mutex
+	watching *slotWatch
+}
+
+// slotWatch is the watch of the namespace's Leases, kept from the first
+// Acquire until Idle: one list and one watch per pass, however many pulls
+// the pass makes.
+type slotWatch struct {
+	informer cache.SharedIndexInformer
+	seen     chan struct{}
+	stop     context.CancelFunc
 }
 
 func (s *Pool) durations() (lease, spread time.Duration) {
@@ -60,33 +73,11 @@ func (s *Pool) durations() (lease, spread time.Duration) {
 // Acquire blocks until this node holds one slot; release gives it back.
 func (s *Pool) Acquire(ctx context.Context) (func(), error) {
 	lease, spread := s.durations()
-	leases := s.Client.CoordinationV1().Leases(s.Namespace)
-	// The wrapper tells the reflector whether the client can stream the
-	// initial list in the watch (client-go v0.37.2 tools/cache
-	// listwatch.go ToListWatcherWithWatchListSemantics): a fake clientset
-	// cannot, the API server can.
-	informer := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
-		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return leases.List(ctx, o) },
-		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-			return leases.Watch(ctx, o)
-		},
-	}, s.Client), &coordinationv1.Lease{}, 0, cache.Indexers{})
-	seen := make(chan struct{}, 1)
-	poke := func(any) {
-		select {
-		case seen <- struct{}{}:
-		default:
-		}
-	}
-	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}); err != nil {
+	w, err := s.watch(ctx)
+	if err != nil {
 		return nil, err
 	}
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	go informer.RunWithContext(watchCtx)
-	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
-		return nil, ctx.Err()
-	}
+	informer, seen := w.informer, w.seen
 	for {
 		name, wait := s.freeSlot(informer.GetStore(), time.Now(), lease)
 		if name != "" {
@@ -97,11 +88,12 @@ func (s *Pool) Acquire(ctx context.Context) (func(), error) {
 			}
 			// Another node may have taken it meanwhile: the watch says so.
 			if again, _ := s.freeSlot(informer.GetStore(), time.Now(), lease); again == name {
+				// A typed client returns an object with its error too.
 				held, err := s.take(ctx, informer.GetStore(), name, lease)
 				if err != nil && !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) {
 					s.Log.Warn("pull slot", "lease", name, "err", err)
 				}
-				if held != nil {
+				if err == nil {
 					s.Log.Info("holding pull slot", "lease", name)
 					return s.hold(held, lease), nil
 				}
@@ -114,6 +106,57 @@ func (s *Pool) Acquire(ctx context.Context) (func(), error) {
 		case <-seen:
 		case <-time.After(wait):
 		}
+	}
+}
+
+// watch starts the watch of the namespace's Leases, or returns the one
+// running.
+func (s *Pool) watch(ctx context.Context) (*slotWatch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.watching != nil {
+		return s.watching, nil
+	}
+	leases := s.Client.CoordinationV1().Leases(s.Namespace)
+	// The wrapper tells the reflector whether the client can stream the
+	// initial list in the watch (client-go v0.37.2 tools/cache
+	// listwatch.go ToListWatcherWithWatchListSemantics): a fake clientset
+	// cannot, the API server can.
+	informer := cache.NewSharedIndexInformer(cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) { return leases.List(ctx, o) },
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return leases.Watch(ctx, o)
+		},
+	}, s.Client), &coordinationv1.Lease{}, 0, cache.Indexers{})
+	w := &slotWatch{informer: informer, seen: make(chan struct{}, 1)}
+	poke := func(any) {
+		select {
+		case w.seen <- struct{}{}:
+		default:
+		}
+	}
+	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}); err != nil {
+		return nil, err
+	}
+	watchCtx, stop := context.WithCancel(context.Background())
+	w.stop = stop
+	go informer.RunWithContext(watchCtx)
+	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {
+		stop()
+		return nil, ctx.Err()
+	}
+	s.watching = w
+	return w, nil
+}
+
+// Idle ends the watch: the node has nothing to pull until its next pass,
+// and a watch held open is a request renewed every few minutes.
+func (s *Pool) Idle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.watching != nil {
+		s.watching.stop()
+		s.watching = nil
 	}
 }
 

@@ -121,3 +121,31 @@ func TestAWaitingNodeSendsNothingWhileItWaits(t *testing.T) {
 		t.Errorf("10 s of waiting sent %d requests (%v), want a list and a watch", len(verbs), verbs)
 	}
 }
+
+// The watch serves every pull of a pass: two slots taken in turn cost one
+// list and one watch; Idle ends it.
+func TestOneWatchServesAPassOfPulls(t *testing.T) {
+	client := fake.NewClientset()
+	p := pool(client, "node-a")
+	ctx := context.Background()
+	for range 2 {
+		release, err := p.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release()
+	}
+	p.Idle()
+	lists, watches := 0, 0
+	for _, a := range client.Actions() {
+		switch a.GetVerb() {
+		case "list":
+			lists++
+		case "watch":
+			watches++
+		}
+	}
+	if lists != 1 || watches != 1 {
+		t.Errorf("%d lists and %d watches for two pulls of a pass, want one each", lists, watches)
+	}
+}

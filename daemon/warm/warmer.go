@@ -64,6 +64,8 @@ type Warmer struct {
 	// runs (between images too), so a node never holds it while it plans,
 	// backs off or rechecks.
 	Slot func(ctx context.Context) (release func(), err error)
+	// SlotsIdle, if set, is called when a run ends: no pull until the next.
+	SlotsIdle func()
 
 	mu     sync.Mutex
 	states map[string]*contract.ImageState
@@ -130,6 +132,9 @@ func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 		w.Changed()
 	}
 
+	if w.SlotsIdle != nil {
+		defer w.SlotsIdle()
+	}
 	plans := map[string]Plan{}
 	planErrs := map[string]error{}
 	var pmu sync.Mutex

@@ -48,9 +48,10 @@ type Registry struct {
 
 	blobsInFlight, maxBlobsInFlight atomic.Int64
 
-	manifestGets atomic.Int64
-	blobGets     atomic.Int64
-	blobBytes    atomic.Int64
+	manifestGets  atomic.Int64
+	manifestHeads atomic.Int64
+	blobGets      atomic.Int64
+	blobBytes     atomic.Int64
 
 	// faults maps a request path to the Fault its GETs get.
 	faults sync.Map
@@ -141,6 +142,10 @@ func (r *Registry) Counts() (manifestGets, blobGets, blobBytes int64) {
 	return r.manifestGets.Load(), r.blobGets.Load(), r.blobBytes.Load()
 }
 
+// ManifestHeads reports the manifest HEADs served (a tag's digest asked
+// without its manifest).
+func (r *Registry) ManifestHeads() int64 { return r.manifestHeads.Load() }
+
 // Throttle caps each blob response at bytesPerSecond (0 lifts the cap), so
 // a pull lasts long enough to be interrupted.
 func (r *Registry) Throttle(bytesPerSecond int64) { r.throttle.Store(bytesPerSecond) }
@@ -160,6 +165,7 @@ func (r *Registry) RefuseRanges(refuse bool) { r.refuseRanges.Store(refuse) }
 // ResetCounts zeroes the request counters.
 func (r *Registry) ResetCounts() {
 	r.manifestGets.Store(0)
+	r.manifestHeads.Store(0)
 	r.blobGets.Store(0)
 	r.blobBytes.Store(0)
 	r.maxBlobsInFlight.Store(0)
@@ -186,6 +192,9 @@ func (r *Registry) count(w http.ResponseWriter, req *http.Request) {
 			_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
 			return
 		}
+	}
+	if req.Method == http.MethodHead && containsSegment(req.URL.Path, "manifests") {
+		r.manifestHeads.Add(1)
 	}
 	if req.Method == http.MethodGet {
 		if d := time.Duration(r.latency.Load()); d > 0 {

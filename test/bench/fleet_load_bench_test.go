@@ -1,0 +1,372 @@
+//go:build linux
+
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/report"
+	"github.com/winimage-io/kubectl-winimage/test/fleet"
+	"github.com/winimage-io/kubectl-winimage/test/gobuild"
+	"github.com/winimage-io/kubectl-winimage/test/rig"
+)
+
+// loadNodes is how many daemons the fleet-load bench runs, each on its own
+// stand-in node with its own containerd: as many as two cores carry.
+const loadNodes = 8
+
+// loadFleet: one image of 4 MiB (throttled so that a pull lasts seconds)
+// and one by digest on a shared base; loadNodes Linux nodes under kwok.
+const loadFleet = `
+apiVersion: fleet.winimage.io/v1
+kind: Fleet
+images:
+  bases:
+    base: {layers: [2Mi]}
+  images:
+  - {ref: load/app:1, bases: [base], layers: [2Mi], linux: true}
+  - {ref: load/tool:1, bases: [base], layers: [64Ki], linux: true}
+nodeGroups:
+- {name: load, kind: managed, os: linux, count: 8, ami: ami-0lin, kubelet: v1.37.2-eks-1a2b3c4}
+`
+
+// Recheck intervals: the bench's shortened one, and the defaults each
+// daemon's figures are scaled to (the daemon before this change rechecked
+// every 10 minutes).
+const (
+	loadRecheck     = 10 * time.Second
+	loadWindow      = 60 * time.Second
+	recheckBefore   = 10 * time.Minute
+	recheckNow      = 4 * time.Hour
+	beforeEnvBinary = "WINIMAGE_BENCH_DAEMON_BEFORE"
+)
+
+// BenchmarkDaemonFleetLoad runs loadNodes real daemons against the rig's
+// API server and registry and counts what they ask, from the API server's
+// own apiserver_request_total (minus a window without daemons, for kwok's
+// and the controllers' traffic) and the registry's request counts: a
+// paced warm (--max-concurrent-nodes 1), the pulls themselves, and a
+// steady state with everything warm. Each figure is per node and for
+// 1,000 nodes. With WINIMAGE_BENCH_DAEMON_BEFORE naming a daemon binary
+// built from an earlier tree, the same run measures it too.
+func BenchmarkDaemonFleetLoad(b *testing.B) {
+	daemons := [][2]string{{"now", gobuild.Binary(b, "./cmd/winimage-daemon")}}
+	if before := os.Getenv(beforeEnvBinary); before != "" {
+		daemons = append([][2]string{{"before", before}}, daemons...)
+	}
+	for _, d := range daemons {
+		recheck := recheckNow
+		if d[0] == "before" {
+			recheck = recheckBefore
+		}
+		fleetLoad(b, d[0], d[1], recheck).print(d[0])
+	}
+}
+
+// loadFigures are one daemon build's counts.
+type loadFigures struct {
+	nodes int
+	// Paced warm: lease requests of waiting nodes (lists, watches, gets
+	// and lost attempts), and the node-seconds spent waiting.
+	waitRequests, waits float64
+	waitSeconds         float64
+	pullSeconds         float64
+	// Pulls: pod patches and Events per node.
+	patches, events float64
+	// Steady state per node per recheck.
+	apiPerRecheck, getsPerRecheck, headsPerRecheck float64
+	recheck                                        time.Duration
+}
+
+func (f loadFigures) print(label string) {
+	perHour := float64(time.Hour) / float64(f.recheck)
+	waitingPerMin := f.waitRequests / (f.waitSeconds / 60)
+	fmt.Printf("fleet load (%s), %d daemons:\n", label, f.nodes)
+	fmt.Printf("  paced warm: %.1f lease requests per waiting node per minute (%.1f per wait of %.0f s on average); 1,000 waiting nodes: %.1f requests/s (goal ≤ 20)\n",
+		waitingPerMin, f.waitRequests/f.waits, f.waitSeconds/f.waits, 1000*waitingPerMin/60)
+	fmt.Printf("  a pull (%.0f s): %.1f pod patches and %.1f Events per node; 1,000 nodes: %.0f patches, %.0f Events\n",
+		f.pullSeconds/float64(f.nodes), f.patches, f.events, 1000*f.patches, 1000*f.events)
+	fmt.Printf("  steady state (recheck every %s): per node per hour %.1f API requests, %.1f manifest GETs, %.1f HEADs; 1,000 nodes: %.2f API requests/s (goal ≤ 1), %.2f registry requests/s (goal ≤ 1, GETs 0)\n",
+		f.recheck, f.apiPerRecheck*perHour, f.getsPerRecheck*perHour, f.headsPerRecheck*perHour,
+		1000*f.apiPerRecheck*perHour/3600, 1000*(f.getsPerRecheck+f.headsPerRecheck)*perHour/3600)
+}
+
+func fleetLoad(b *testing.B, label, bin string, recheck time.Duration) loadFigures {
+	ctx := context.Background()
+	r, err := rig.Start(ctx, rig.Options{NoContainerd: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Stop()
+	f, err := fleet.Parse([]byte(loadFleet))
+	if err != nil {
+		b.Fatal(err)
+	}
+	applied, err := fleet.Apply(ctx, r.Client, r.Registry.Host(), f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	refs := []string{applied.Ref("load/app:1"), pinnedRef(b, applied.Ref("load/tool:1"))}
+	nodes := applied.Nodes["load"]
+	fig := loadFigures{nodes: len(nodes), recheck: recheck}
+	if _, err := r.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: contract.DefaultNamespace}}, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	var daemons []*loadDaemon
+	for i, node := range nodes {
+		c, err := r.StartContainerd(ctx, fmt.Sprintf("load-%d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		daemons = append(daemons, newLoadDaemon(b, r, node, c, refs))
+	}
+	baseline := rateOver(b, r, 20*time.Second)
+
+	// A paced warm: one node pulls at a time, the others wait.
+	r.Registry.Throttle(1 << 20)
+	before := apiCounts(b, r)
+	t0 := time.Now()
+	for _, d := range daemons {
+		d.start(b, bin, "--max-concurrent-nodes", "1", "--recheck-interval", loadRecheck.String())
+	}
+	for _, d := range daemons {
+		d.waitPulling(b, t0)
+	}
+	for _, d := range daemons {
+		d.waitReady(b, t0)
+	}
+	elapsed := time.Since(t0)
+	paced := apiCounts(b, r).minus(before).minus(baseline.times(elapsed))
+	for _, d := range daemons {
+		fig.waitSeconds += d.pulling.Sub(t0).Seconds()
+		fig.pullSeconds += d.ready.Sub(d.pulling).Seconds()
+	}
+	fig.waits = float64(len(daemons))
+	fig.waitRequests = paced.sum("LIST", "leases") + paced.sum("WATCH", "leases") + paced.sum("GET", "leases") + paced.code("leases", "409")
+	fig.patches = paced.sum("PATCH", "pods") / float64(len(daemons))
+	fig.events = paced.sum("POST", "events") / float64(len(daemons))
+
+	// Steady state: everything warm, nothing moves; rechecks every
+	// loadRecheck.
+	r.Registry.Throttle(0)
+	time.Sleep(2 * loadRecheck)
+	r.Registry.ResetCounts()
+	before = apiCounts(b, r)
+	time.Sleep(loadWindow)
+	steady := apiCounts(b, r).minus(before).minus(baseline.times(loadWindow))
+	gets, _, _ := r.Registry.Counts()
+	rechecks := float64(len(daemons)) * float64(loadWindow) / float64(loadRecheck)
+	fig.apiPerRecheck = max(steady.total(), 0) / rechecks
+	fig.getsPerRecheck = float64(gets) / rechecks
+	fig.headsPerRecheck = float64(r.Registry.ManifestHeads()) / rechecks
+	for _, d := range daemons {
+		d.stop()
+	}
+	return fig
+}
+
+// pinnedRef is ref by its digest in the registry.
+func pinnedRef(b *testing.B, ref string) string {
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		b.Fatal(err)
+	}
+	desc, err := remote.Head(tag)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tag.Context().Digest(desc.Digest.String()).String()
+}
+
+// loadDaemon is one daemon of the fleet, on its own node and containerd,
+// publishing on its own pod.
+type loadDaemon struct {
+	r                *rig.Rig
+	node, pod, dir   string
+	c                *rig.Containerd
+	refs             []string
+	cmd              *exec.Cmd
+	pulling, ready   time.Time
+	state, imageList string
+}
+
+func newLoadDaemon(b *testing.B, r *rig.Rig, node string, c *rig.Containerd, refs []string) *loadDaemon {
+	d := &loadDaemon{r: r, node: node, c: c, refs: refs, dir: b.TempDir(), pod: "winimage-daemon-" + node}
+	d.state, d.imageList = filepath.Join(d.dir, "state.json"), filepath.Join(d.dir, "images.yaml")
+	list := "images:\n"
+	for _, ref := range refs {
+		list += "- ref: " + ref + "\n"
+	}
+	if err := os.WriteFile(d.imageList, []byte(list), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: contract.DefaultNamespace, Name: d.pod},
+		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "daemon", Image: "winimage-daemon:bench"}}}}
+	if _, err := r.Client.CoreV1().Pods(contract.DefaultNamespace).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+func (d *loadDaemon) start(b *testing.B, bin string, args ...string) {
+	d.cmd = exec.Command(bin, append([]string{"run", "--kubeconfig", d.r.Kubeconfig, "--node-name", d.node, "--pod-name", d.pod,
+		"--pod-namespace", contract.DefaultNamespace, "--containerd-address", d.c.Address, "--snapshotter", d.c.Snapshotter,
+		"--containerd-root", d.c.Root, "--images", d.imageList, "--state-file", d.state, "--disk-threshold", "0.99"}, args...)...)
+	d.cmd.Stdout, d.cmd.Stderr = nil, nil
+	if err := d.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// waitPulling waits until the node's first pull moves: it no longer waits
+// for a slot.
+func (d *loadDaemon) waitPulling(b *testing.B, t0 time.Time) {
+	for d.pulling.IsZero() {
+		if p, err := report.ReadState(d.state); err == nil {
+			for _, img := range p.Images {
+				if (img.State.InProgress() && img.State != contract.Pending && img.Reason == "") || img.State == contract.Ready {
+					d.pulling = time.Now()
+				}
+			}
+		}
+		d.checkTime(b, t0)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *loadDaemon) waitReady(b *testing.B, t0 time.Time) {
+	for d.ready.IsZero() {
+		if p, err := report.ReadState(d.state); err == nil && p.AllReady() && p.Total == len(d.refs) {
+			d.ready = time.Now()
+		}
+		d.checkTime(b, t0)
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (d *loadDaemon) checkTime(b *testing.B, t0 time.Time) {
+	if time.Since(t0) > 10*time.Minute {
+		b.Fatalf("%s: not warm after 10 minutes", d.node)
+	}
+}
+
+func (d *loadDaemon) stop() {
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	_ = d.cmd.Wait()
+}
+
+// requestCounts is apiserver_request_total by verb, resource, code and
+// subresource.
+type requestCounts map[[4]string]float64
+
+func (c requestCounts) minus(o requestCounts) requestCounts {
+	out := requestCounts{}
+	for k, v := range c {
+		out[k] = v - o[k]
+	}
+	return out
+}
+
+func (c requestCounts) times(d time.Duration) requestCounts {
+	out := requestCounts{}
+	for k, v := range c {
+		out[k] = v * d.Seconds()
+	}
+	return out
+}
+
+func (c requestCounts) sum(verb, resource string) float64 {
+	var n float64
+	for k, v := range c {
+		if k[0] == verb && k[1] == resource && k[3] == "" {
+			n += v
+		}
+	}
+	return max(n, 0)
+}
+
+func (c requestCounts) code(resource, code string) float64 {
+	var n float64
+	for k, v := range c {
+		if k[1] == resource && k[2] == code {
+			n += v
+		}
+	}
+	return max(n, 0)
+}
+
+func (c requestCounts) total() float64 {
+	var n float64
+	for k, v := range c {
+		if k[0] != "WATCH" || v > 0 {
+			n += v
+		}
+	}
+	return n
+}
+
+// rateOver is the API server's request rate per second over d, with no
+// daemon running: kwok's heartbeats and the controllers.
+func rateOver(b *testing.B, r *rig.Rig, d time.Duration) requestCounts {
+	before := apiCounts(b, r)
+	time.Sleep(d)
+	rate := requestCounts{}
+	for k, v := range apiCounts(b, r).minus(before) {
+		rate[k] = v / d.Seconds()
+	}
+	return rate
+}
+
+// apiCounts reads apiserver_request_total from the API server's /metrics.
+func apiCounts(b *testing.B, r *rig.Rig) requestCounts {
+	raw, err := r.Client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := requestCounts{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		rest, ok := strings.CutPrefix(line, "apiserver_request_total{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(rest, "} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		var key [4]string
+		for _, kv := range strings.Split(labels, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			val = strings.Trim(val, `"`)
+			switch k {
+			case "verb":
+				key[0] = val
+			case "resource":
+				key[1] = val
+			case "code":
+				key[2] = val
+			case "subresource":
+				key[3] = val
+			}
+		}
+		out[key] += v
+	}
+	return out
+}
