@@ -109,6 +109,15 @@ func (w *Warmer) set(ref string, f func(*contract.ImageState)) {
 	}
 }
 
+// isState reports whether ref's state is already state at digest for
+// reason.
+func (w *Warmer) isState(ref string, state contract.State, digest, reason string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := w.states[ref]
+	return st != nil && st.State == state && st.Digest == digest && st.Reason == reason
+}
+
 // Run warms every image of list and returns when each is Ready, Failed or
 // Skipped, or ctx ends. Of the images that share a base layer, one pulls
 // first (the base is fetched and unpacked once, and no two pulls fight over
@@ -328,12 +337,15 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 				return err
 			}
 		}
-		w.set(img.Ref, func(s *contract.ImageState) {
-			s.State, s.Digest, s.Reason = contract.Ready, st.Digest, ""
-			if planErr != nil {
-				s.Reason = "present; the registry could not be asked for a newer digest: " + planErr.Error()
-			}
-		})
+		reason := ""
+		if planErr != nil {
+			reason = "present; the registry could not be asked for a newer digest: " + planErr.Error()
+		}
+		// Found as it was: nothing changed, nothing to publish.
+		if w.isState(img.Ref, contract.Ready, st.Digest, reason) {
+			return nil
+		}
+		w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Digest, s.Reason = contract.Ready, st.Digest, reason })
 		return nil
 	}
 	if w.Guard != nil && plan.Size > 0 {

@@ -3,6 +3,7 @@ package warm
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -242,6 +243,7 @@ func TestARecheckAsksOnlyForTagsDigestsAndStaysReady(t *testing.T) {
 	if !w.Snapshot().AllReady() {
 		t.Fatalf("first pass: %+v", w.Snapshot())
 	}
+	firstPass := w.Snapshot()
 	planner.plans, planner.heads, planner.top = map[string]int{}, map[string]int{}, 0
 	w.Changed = func() {
 		mu.Lock()
@@ -270,6 +272,9 @@ func TestARecheckAsksOnlyForTagsDigestsAndStaysReady(t *testing.T) {
 		if st != contract.Ready {
 			t.Fatalf("a warm image went %s during the recheck", st)
 		}
+	}
+	if after := w.Snapshot(); !reflect.DeepEqual(after, firstPass) {
+		t.Errorf("the recheck changed what would be published:\n%+v\n%+v", firstPass, after)
 	}
 	if len(rt.pulls) != len(refs) {
 		t.Errorf("pulls %v: the recheck pulled again", rt.pulls)
