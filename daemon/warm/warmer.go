@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
@@ -201,33 +199,6 @@ func (w *Warmer) Run(ctx context.Context, list *imagelist.List) {
 	wg.Wait()
 }
 
-// defaultLookups bounds registry lookups in flight per node.
-const defaultLookups = 4
-
-// lookup asks the registry what a pass needs to know of ref. An image warm
-// on the node needs only whether it moved: nothing to ask for a reference
-// by digest, the tag's digest (a HEAD, which registries that meter pulls
-// do not count) for a tag; the manifests only when that digest differs.
-// An image not warm is planned in full.
-func (w *Warmer) lookup(ctx context.Context, ref string) (Plan, error) {
-	if st, err := w.Runtime.Status(ctx, ref); err == nil && st.Warm() {
-		if byDigest(ref) {
-			return Plan{Digest: st.Digest}, nil
-		}
-		d, err := w.Planner.Digest(ctx, ref)
-		if err != nil || d == st.Digest {
-			return Plan{Digest: d}, err
-		}
-	}
-	return w.Planner.Plan(ctx, ref)
-}
-
-// byDigest: ref names one manifest, which cannot move.
-func byDigest(ref string) bool {
-	_, err := name.NewDigest(ref)
-	return err == nil
-}
-
 // chainsOf groups images by their first (base) layer; images whose plan
 // failed go alone. Chains are ordered largest first so the longest work
 // starts early.
@@ -394,29 +365,4 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 		s.BytesDone = s.BytesTotal
 	})
 	return nil
-}
-
-// holdSlot holds the node's pull slot for one pull: the first pull to
-// start takes it (waiting, with the image saying so), the last to end
-// gives it back.
-func (w *Warmer) holdSlot(ctx context.Context, ref string) (func(), error) {
-	w.slotMu.Lock()
-	defer w.slotMu.Unlock()
-	if w.slotUsers == 0 {
-		w.set(ref, func(s *contract.ImageState) { s.Reason = "waiting for a cluster-wide pull slot" })
-		release, err := w.Slot(ctx)
-		if err != nil {
-			return nil, err
-		}
-		w.slotRelease = release
-	}
-	w.slotUsers++
-	return func() {
-		w.slotMu.Lock()
-		defer w.slotMu.Unlock()
-		if w.slotUsers--; w.slotUsers == 0 {
-			w.slotRelease()
-			w.slotRelease = nil
-		}
-	}, nil
 }
