@@ -1,8 +1,6 @@
 package bake
 
 import (
-	"encoding/json"
-
 	"github.com/awslabs/goformation/v7/cloudformation/iam"
 	"github.com/awslabs/goformation/v7/cloudformation/imagebuilder"
 )
@@ -86,8 +84,5 @@ func (l *lifecyclePolicy) AWSCloudFormationType() string { return "AWS::ImageBui
 
 func (l *lifecyclePolicy) MarshalJSON() ([]byte, error) {
 	type properties lifecyclePolicy
-	return json.Marshal(struct {
-		Type       string     `json:"Type"`
-		Properties properties `json:"Properties"`
-	}{l.AWSCloudFormationType(), properties(*l)})
+	return resourceJSON(l.AWSCloudFormationType(), properties(*l))
 }

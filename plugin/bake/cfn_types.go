@@ -43,10 +43,16 @@ func (d *distributionConfiguration) AWSCloudFormationType() string {
 
 func (d *distributionConfiguration) MarshalJSON() ([]byte, error) {
 	type properties distributionConfiguration
+	return resourceJSON(d.AWSCloudFormationType(), properties(*d))
+}
+
+// resourceJSON is a resource as a template holds it: its type and its
+// properties (props of a type without the MarshalJSON that calls this).
+func resourceJSON(typ string, props any) ([]byte, error) {
 	return json.Marshal(struct {
-		Type       string     `json:"Type"`
-		Properties properties `json:"Properties"`
-	}{d.AWSCloudFormationType(), properties(*d)})
+		Type       string `json:"Type"`
+		Properties any    `json:"Properties"`
+	}{typ, props})
 }
 
 // launchTemplateEbs is a launch template's EBS settings with
@@ -82,8 +88,5 @@ func (l *launchTemplate) AWSCloudFormationType() string { return "AWS::EC2::Laun
 
 func (l *launchTemplate) MarshalJSON() ([]byte, error) {
 	type properties launchTemplate
-	return json.Marshal(struct {
-		Type       string     `json:"Type"`
-		Properties properties `json:"Properties"`
-	}{l.AWSCloudFormationType(), properties(*l)})
+	return resourceJSON(l.AWSCloudFormationType(), properties(*l))
 }

@@ -143,15 +143,7 @@ func imageBuilderCalls(t *testing.T, d *deployed) []iamCall {
 
 // optional is the list at path, or nil where any step of it is missing.
 func optional(tree any, path string) []any {
-	v := tree
-	for _, key := range strings.Split(path, ".") {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil
-		}
-		v = m[key]
-	}
-	l, _ := v.([]any)
+	l, _ := optionalValue(tree, path).([]any)
 	return l
 }
 

@@ -44,10 +44,8 @@ type decoded struct {
 	} `yaml:"phases"`
 }
 
-// checkComponent parses the YAML and checks it has exactly the intended
-// steps, and that every word of every command is the intended value inside
-// its quotes. want lists, per image, the pinned and tag names.
-func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ecrRegion []string) {
+// decode is c as a YAML reader sees it.
+func decode(t *testing.T, c *Component) decoded {
 	t.Helper()
 	data, err := c.YAML()
 	if err != nil {
@@ -57,6 +55,15 @@ func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ec
 	if err := yaml.Unmarshal(data, &d); err != nil {
 		t.Fatalf("component does not parse: %v\n%s", err, data)
 	}
+	return d
+}
+
+// checkComponent parses the YAML and checks it has exactly the intended
+// steps, and that every word of every command is the intended value inside
+// its quotes. want lists, per image, the pinned and tag names.
+func checkComponent(t *testing.T, c *Component, ctr string, want [][2]string, ecrRegion []string) {
+	t.Helper()
+	d := decode(t, c)
 	if d.SchemaVersion != 1.0 || d.Name != "winimage-prepull-20348" || len(d.Phases) != 3 || d.Phases[0].Name != "build" || d.Phases[1].Name != "validate" || d.Phases[2].Name != "test" {
 		t.Fatalf("shape: %+v", d)
 	}

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/winimage-io/kubectl-winimage/test/pwsh"
 )
 
@@ -14,15 +12,7 @@ import (
 // instance launched from the new AMI.
 func testPhaseOf(t *testing.T, c *Component) [][]string {
 	t.Helper()
-	data, err := c.YAML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d decoded
-	if err := yaml.Unmarshal(data, &d); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range d.Phases {
+	for _, p := range decode(t, c).Phases {
 		if p.Name == "test" {
 			var steps [][]string
 			for _, s := range p.Steps {

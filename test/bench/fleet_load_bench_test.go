@@ -21,7 +21,6 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
-	"github.com/winimage-io/kubectl-winimage/test/fleet"
 	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
@@ -118,19 +117,8 @@ func (f loadFigures) print(label string) {
 
 func fleetLoad(b *testing.B, label, bin string, recheck time.Duration) loadFigures {
 	ctx := context.Background()
-	r, err := rig.Start(ctx, rig.Options{NoContainerd: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	r, applied, _ := startFleet(b, loadFleet)
 	defer r.Stop()
-	f, err := fleet.Parse([]byte(loadFleet))
-	if err != nil {
-		b.Fatal(err)
-	}
-	applied, err := fleet.Apply(ctx, r.Client, r.Registry.Host(), f)
-	if err != nil {
-		b.Fatal(err)
-	}
 	refs := []string{applied.Ref("load/app:1"), pinnedRef(b, applied.Ref("load/tool:1"))}
 	nodes := applied.Nodes["load"]
 	fig := loadFigures{nodes: len(nodes), recheck: recheck}

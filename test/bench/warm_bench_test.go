@@ -54,19 +54,8 @@ nodeGroups:
 // daemon against the unique bytes; and times the re-check of 20 warm images.
 func BenchmarkWarm(b *testing.B) {
 	ctx := context.Background()
-	r, err := rig.Start(ctx, rig.Options{NoContainerd: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	r, applied, f := startFleet(b, warmFleet)
 	defer r.Stop()
-	f, err := fleet.Parse([]byte(warmFleet))
-	if err != nil {
-		b.Fatal(err)
-	}
-	applied, err := fleet.Apply(ctx, r.Client, r.Registry.Host(), f)
-	if err != nil {
-		b.Fatal(err)
-	}
 	var refs []string
 	for _, img := range f.Images.Images {
 		refs = append(refs, applied.Ref(img.Ref))

@@ -21,7 +21,6 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker/config"
 	"github.com/containerd/platforms"
 
-	"github.com/winimage-io/kubectl-winimage/test/fleet"
 	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
@@ -110,19 +109,7 @@ func BenchmarkWarmWindowsMode(b *testing.B) {
 }
 
 func startWindowsWarm(b *testing.B) *windowsWarm {
-	ctx := context.Background()
-	r, err := rig.Start(ctx, rig.Options{NoContainerd: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := fleet.Parse([]byte(windowsFleet))
-	if err != nil {
-		b.Fatal(err)
-	}
-	applied, err := fleet.Apply(ctx, r.Client, r.Registry.Host(), f)
-	if err != nil {
-		b.Fatal(err)
-	}
+	r, applied, f := startFleet(b, windowsFleet)
 	w := &windowsWarm{b: b, r: r, node: applied.Nodes["node"][0], daemonBin: gobuild.Binary(b, "./cmd/winimage-daemon"),
 		blobs: map[string]string{}, sizes: map[string]int64{}, times: map[string][]time.Duration{}}
 	for _, img := range f.Images.Images {
