@@ -7,7 +7,6 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -172,7 +171,9 @@ func (s *Pool) freeSlot(store cache.Store, now time.Time, lease time.Duration) (
 		}
 		l := obj.(*coordinationv1.Lease)
 		left := expiresIn(l, now)
-		if holder(l) == "" || left <= 0 {
+		// A Lease under this node's own name is one its previous daemon
+		// held and could not give back (it was killed): it is free.
+		if h := holder(l); h == "" || h == s.Identity || left <= 0 {
 			return name, 0
 		}
 		next = min(next, left)
@@ -254,13 +255,33 @@ func (s *Pool) hold(held *coordinationv1.Lease, lease time.Duration) func() {
 		if holder(l) != s.Identity {
 			return
 		}
-		empty := ""
-		l.Spec.HolderIdentity = &empty
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if _, err := s.Client.CoordinationV1().Leases(s.Namespace).Update(ctx, l, metav1.UpdateOptions{}); err != nil && !strings.Contains(err.Error(), "conflict") {
+		if err := s.release(ctx, l); err != nil {
 			s.Log.Warn("release pull slot", "lease", held.Name, "err", err)
+			return
 		}
 		s.Log.Info("released pull slot", "lease", held.Name)
+	}
+}
+
+// release clears l's holder. A renewal cut short by the release may have
+// reached the API server all the same, leaving l one version behind: on a
+// conflict the Lease is read again and, if still this node's, cleared.
+func (s *Pool) release(ctx context.Context, l *coordinationv1.Lease) error {
+	leases := s.Client.CoordinationV1().Leases(s.Namespace)
+	for attempt := 0; ; attempt++ {
+		empty := ""
+		l.Spec.HolderIdentity = &empty
+		_, err := leases.Update(ctx, l, metav1.UpdateOptions{})
+		if err == nil || !apierrors.IsConflict(err) || attempt == 1 {
+			return err
+		}
+		if l, err = leases.Get(ctx, l.Name, metav1.GetOptions{}); err != nil {
+			return err
+		}
+		if holder(l) != s.Identity {
+			return nil
+		}
 	}
 }

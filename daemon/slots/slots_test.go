@@ -2,6 +2,7 @@ package slots
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,9 +10,11 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func pool(client *fake.Clientset, identity string) *Pool {
@@ -147,5 +150,46 @@ func TestOneWatchServesAPassOfPulls(t *testing.T) {
 	}
 	if lists != 1 || watches != 1 {
 		t.Errorf("%d lists and %d watches for two pulls of a pass, want one each", lists, watches)
+	}
+}
+
+// A daemon killed while holding a slot comes back under the same node
+// name: the slot it could not give back is its own, not an hour away.
+func TestANodeTakesBackTheSlotItsKilledDaemonHeld(t *testing.T) {
+	live := metav1.NewMicroTime(time.Now())
+	node, hour := "node-b", int32(3600)
+	client := fake.NewClientset(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "slot-0"},
+		Spec: coordinationv1.LeaseSpec{HolderIdentity: &node, LeaseDurationSeconds: &hour, AcquireTime: &live, RenewTime: &live}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	release, err := pool(client, node).Acquire(ctx)
+	if err != nil {
+		t.Fatalf("the node's own slot: %v", err)
+	}
+	release()
+}
+
+// A release that meets a conflict (a renewal it cut short reached the API
+// server anyway) reads the Lease again and still gives it back.
+func TestAReleaseThatMeetsAConflictStillGivesTheSlotBack(t *testing.T) {
+	client := fake.NewClientset()
+	p := pool(client, "node-a")
+	release, err := p.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conflicted := false
+	client.PrependReactor("update", "leases", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		lease := a.(k8stesting.UpdateAction).GetObject().(*coordinationv1.Lease)
+		if !conflicted && holder(lease) == "" {
+			conflicted = true
+			return true, nil, apierrors.NewConflict(coordinationv1.Resource("leases"), lease.Name, errors.New("the object has been modified"))
+		}
+		return false, nil, nil
+	})
+	release()
+	l, err := client.CoordinationV1().Leases("ns").Get(context.Background(), "slot-0", metav1.GetOptions{})
+	if err != nil || !conflicted || holder(l) != "" {
+		t.Errorf("after a release that met a conflict: holder %q (conflict seen %v, %v)", holder(l), conflicted, err)
 	}
 }
