@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -136,7 +137,13 @@ func TestProgressOfBytesIsPublishedAtMostOncePerProgressInterval(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() {
-			p.Run(ctx, changed, func() contract.Snapshot { mu.Lock(); defer mu.Unlock(); return snap })
+			p.Run(ctx, changed, func() contract.Snapshot {
+				mu.Lock()
+				defer mu.Unlock()
+				s := snap
+				s.Images = slices.Clone(snap.Images)
+				return s
+			})
 			close(done)
 		}()
 		notify()

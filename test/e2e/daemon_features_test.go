@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
@@ -114,7 +115,7 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 		t.Errorf("unpinned %v, want both records of our two images", res.Unpinned)
 	}
 	for _, ref := range refs[:2] {
-		if img := criImage(t, r.Containerd, ref); img == nil || img.Pinned {
+		if img := criImageOnceSettled(t, r.Containerd, ref, func(img *runtimeapi.Image) bool { return img != nil && !img.Pinned }); img == nil || img.Pinned {
 			t.Errorf("%s after unpin: %+v", ref, img)
 		}
 	}

@@ -176,6 +176,22 @@ func criImage(t *testing.T, c *rig.Containerd, ref string) *runtimeapi.Image {
 	return nil
 }
 
+// criImageOnceSettled is ref through CRI once done holds, or after 10 s:
+// CRI's image store takes a change made through the containerd client
+// from the ImageUpdate event that follows it (containerd v2.4.2
+// internal/cri/server/events.go), not at once.
+func criImageOnceSettled(t *testing.T, c *rig.Containerd, ref string, done func(*runtimeapi.Image) bool) *runtimeapi.Image {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		img := criImage(t, c, ref)
+		if done(img) || time.Now().After(deadline) {
+			return img
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func progressAnnotation(t *testing.T, r *rig.Rig, pod string) contract.Progress {
 	t.Helper()
 	p, err := r.Client.CoreV1().Pods("winimage-system").Get(context.Background(), pod, metav1.GetOptions{})
