@@ -83,8 +83,13 @@ func (c *Containerd) waitForeignPull(ctx context.Context, target string, layers 
 			// the store, its extractions can be told by their chain IDs.
 			chains = chainIDs(ctx, cs, c.Matcher, target)
 		}
+		// Nothing seen once a pull was under way is a state like any other:
+		// between CRI's last fetch and its next extraction, or before its
+		// config is in the store to name the chains, a look can see
+		// nothing for a moment. Only nothing that stays nothing for
+		// foreignQuiet ends the wait.
 		now, err := c.lookForeign(ctx, layers, chains)
-		if err != nil || now.none() {
+		if err != nil {
 			return
 		}
 		if !now.same(seen) {
