@@ -45,11 +45,11 @@ func TestDaemonAndKubeletPullingOneImageUnpackEachLayerOnce(t *testing.T) {
 		defer cancel()
 		ref := applied.Ref("apps/big:1")
 		prepares := countPrepares(ctx, t, r.Containerd)
-		// 2 MiB/s: kubelet's pull takes about 12 s, so the daemon starts
-		// while it fetches and before it has committed a layer even on a
-		// machine busy enough that starting the daemon takes seconds (at
-		// 4 MiB/s, under make test's load, a daemon once started as
-		// kubelet's last layer unpacked).
+		// 2 MiB/s per layer: kubelet fetches each 8 MiB layer in about
+		// 4 s, so the daemon starts while it fetches even on a machine
+		// busy enough that starting the daemon takes seconds (at 4 MiB/s,
+		// under make test's load, a daemon once started as kubelet's last
+		// layer unpacked).
 		r.Registry.Throttle(2 << 20)
 		daemonBinary(t) // built before, so the daemon starts at once
 		kubelet := make(chan error, 1)
