@@ -60,6 +60,20 @@ func templateTree(t testing.TB, p *Plan) map[string]any {
 	return templateTreeWith(t, p, CloudFormationOptions{ClusterName: "prod-east"})
 }
 
+// templateYAML is p's template as -o cloudformation writes it.
+func templateYAML(t testing.TB, p *Plan) string {
+	t.Helper()
+	tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := tmpl.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 func templateTreeWith(t testing.TB, p *Plan, o CloudFormationOptions) map[string]any {
 	t.Helper()
 	tmpl, err := p.CloudFormation(o)
@@ -392,14 +406,7 @@ func TestEveryReplacingChangeMakesANewVersion(t *testing.T) {
 // two builds of twenty images pass the limit.
 func TestALargeTemplateSaysToDeployThroughS3(t *testing.T) {
 	p := cfnPlan(cfnBuild(t, 17763, "2019", manyRefs("2019", 20)...), cfnBuild(t, 20348, "2022", manyRefs("2022", 20)...))
-	tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := tmpl.YAML()
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := templateYAML(t, p)
 	if note := DeployNote(len(data)); len(data) <= MaxInlineTemplateBytes || !strings.Contains(note, "--s3-bucket") {
 		t.Errorf("%d bytes: note %q", len(data), note)
 	}
@@ -413,18 +420,7 @@ func TestALargeTemplateSaysToDeployThroughS3(t *testing.T) {
 // again replaces nothing and starts no build.
 func TestTheSamePlanGivesTheSameTemplate(t *testing.T) {
 	for name, p := range cfnShapes(t) {
-		render := func() string {
-			tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			data, err := tmpl.YAML()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return string(data)
-		}
-		if a, b := render(), render(); a != b {
+		if a, b := templateYAML(t, p), templateYAML(t, p); a != b {
 			t.Errorf("%s: two renders of the same plan differ", name)
 		}
 	}
