@@ -26,7 +26,7 @@ CONTAINERD_LINES ?= 1.7 2.1
 FUZZ_SHORT ?= 30000x
 FUZZ_TIME ?= 2000000x
 
-.PHONY: all build rig prepare checks suites test unit vet cross demo clean bench fuzz dist image
+.PHONY: all build rig prepare checks suites test unit vet cross wine demo clean bench fuzz dist image
 
 all: build
 
@@ -66,16 +66,26 @@ prepare:
 	echo "rig build:"; cat $(BIN)/rig-build.log; \
 	test $$status = 0 && test "$$(cat $(BIN)/rig-build.rc)" = 0
 
+# The daemon's Windows code, executed: its packages' windows/amd64 test
+# binaries run under Wine (installed on first use, as root, with a stub for
+# the ProcessPrng Wine 8.0 lacks; see test/wine). Tests that Wine cannot run
+# skip themselves by name, and each skip is printed with its reason.
+WINE_PACKAGES ?= ./daemon/... ./cmd/winimage-daemon ./test/wine/...
+wine:
+	go run ./test/cmd/wine -bin $(BIN)/wine $(WINE_PACKAGES) -- -test.short
+
 # Fuzz targets as name:package: the bake component generator, and the
 # parsers of what nodes and ConfigMaps hand the plugin and the daemon.
 FUZZ_TARGETS ?= FuzzComponent:./plugin/bake/ FuzzParseProgress:./daemon/contract/ FuzzParseUnpinResult:./daemon/contract/ FuzzParse:./daemon/imagelist/
 # make fuzz also runs these, which are not parsers.
 FUZZ_MORE ?= FuzzEscapedTextHasNoControls:./plugin/terminal/
 
-# The race detector over the daemon and the warm packages, and a short run of
-# each fuzz target: both mostly compile (race-instrumented, fuzz-instrumented).
+# The race detector over the daemon and the warm packages, the daemon's
+# Windows tests under Wine, and a short run of each fuzz target: all mostly
+# compile (race-instrumented, for windows, fuzz-instrumented).
 checks:
 	go test -race -short -count=1 ./daemon/... ./plugin/warm/
+	$(MAKE) --no-print-directory wine
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  echo "go test -run '^$$' -fuzz '^$${t%%:*}$$' -fuzztime $(FUZZ_SHORT) $${t#*:}"; \
 	  go test -run '^$$' -fuzz "^$${t%%:*}\$$" -fuzztime $(FUZZ_SHORT) $${t#*:}; \

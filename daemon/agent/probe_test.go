@@ -9,6 +9,7 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/hostprocess"
+	"github.com/winimage-io/kubectl-winimage/test/wine"
 )
 
 func writeState(t *testing.T, path string, snap contract.Snapshot) {
@@ -32,7 +33,7 @@ func writeStateOf(t *testing.T, path, pod string, snap contract.Snapshot) {
 
 func TestProbe(t *testing.T) {
 	t.Setenv(hostprocess.SandboxEnv, "")
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	cases := []struct {
 		name    string
 		snap    *contract.Snapshot
@@ -55,7 +56,7 @@ func TestProbe(t *testing.T) {
 }
 
 func TestProbeReadsTheStateFileInsideTheSandbox(t *testing.T) {
-	sandbox := t.TempDir()
+	sandbox := wine.TempDir(t)
 	t.Setenv(hostprocess.SandboxEnv, sandbox)
 	writeState(t, filepath.Join(sandbox, "run", "winimage", "state.json"), contract.Snapshot{Ready: 1, Total: 1, Done: true})
 	if err := Probe("/run/winimage/state.json", "pod-1"); err != nil {
@@ -65,7 +66,7 @@ func TestProbeReadsTheStateFileInsideTheSandbox(t *testing.T) {
 
 func TestProbeIgnoresAReadyStateLeftByThePreviousPod(t *testing.T) {
 	t.Setenv(hostprocess.SandboxEnv, "")
-	path := filepath.Join(t.TempDir(), "state.json")
+	path := filepath.Join(wine.TempDir(t), "state.json")
 	writeStateOf(t, path, "winimage-daemon-old", contract.Snapshot{Ready: 3, Total: 3, Done: true})
 	if err := Probe(path, "winimage-daemon-new"); err == nil || !strings.Contains(err.Error(), "winimage-daemon-old") {
 		t.Fatalf("Probe = %v: the new pod is Ready before it checked anything", err)

@@ -3,6 +3,8 @@ package diskguard
 import (
 	"strings"
 	"testing"
+
+	"github.com/winimage-io/kubectl-winimage/test/wine"
 )
 
 func TestCheckAgainstThreshold(t *testing.T) {
@@ -18,7 +20,7 @@ func TestCheckAgainstThreshold(t *testing.T) {
 }
 
 func TestVolumeUsageReadsARealVolume(t *testing.T) {
-	used, total, err := volumeUsage(t.TempDir())
+	used, total, err := volumeUsage(wine.TempDir(t))
 	if err != nil || total == 0 || used > total {
 		t.Fatalf("used %d total %d err %v", used, total, err)
 	}

@@ -3,6 +3,8 @@ package hostprocess
 import (
 	"path/filepath"
 	"testing"
+
+	"github.com/winimage-io/kubectl-winimage/test/wine"
 )
 
 func TestInSandboxMapsMountPathsForHostProcessContainers(t *testing.T) {
@@ -10,7 +12,7 @@ func TestInSandboxMapsMountPathsForHostProcessContainers(t *testing.T) {
 	if got := InSandbox("/etc/winimage/images.yaml"); got != "/etc/winimage/images.yaml" {
 		t.Fatalf("outside HostProcess: %s", got)
 	}
-	root := t.TempDir()
+	root := wine.TempDir(t)
 	t.Setenv("CONTAINER_SANDBOX_MOUNT_POINT", root)
 	if got := InSandbox("/etc/winimage/images.yaml"); got != filepath.Join(root, "etc", "winimage", "images.yaml") {
 		t.Fatalf("in HostProcess: %s", got)

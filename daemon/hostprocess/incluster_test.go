@@ -7,13 +7,15 @@ import (
 	"testing"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/winimage-io/kubectl-winimage/test/wine"
 )
 
 func TestInClusterConfigFindsTheTokenUnderTheSandboxOnServer2019(t *testing.T) {
 	if _, err := os.Stat(ServiceAccountDir); err == nil {
 		t.Skip("this host has a real service account mount")
 	}
-	sandbox := t.TempDir()
+	sandbox := wine.TempDir(t)
 	t.Setenv(SandboxEnv, sandbox)
 	t.Setenv("KUBERNETES_SERVICE_HOST", "10.100.0.1")
 	t.Setenv("KUBERNETES_SERVICE_PORT", "443")
@@ -50,7 +52,7 @@ func TestInClusterConfigWithoutATokenNamesBothPlaces(t *testing.T) {
 	if _, err := os.Stat(ServiceAccountDir); err == nil {
 		t.Skip("this host has a real service account mount")
 	}
-	t.Setenv(SandboxEnv, t.TempDir())
+	t.Setenv(SandboxEnv, wine.TempDir(t))
 	t.Setenv("KUBERNETES_SERVICE_HOST", "10.100.0.1")
 	t.Setenv("KUBERNETES_SERVICE_PORT", "443")
 	if _, err := InClusterConfig(); err == nil {

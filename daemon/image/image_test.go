@@ -14,11 +14,12 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
+	"github.com/winimage-io/kubectl-winimage/test/wine"
 )
 
 // testBinaries writes stand-in binaries for the three platforms.
 func testBinaries(t *testing.T) map[string]string {
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
 	out := map[string]string{}
 	for _, p := range []string{"windows/amd64", "linux/amd64", "linux/arm64"} {
 		path := filepath.Join(dir, filepath.Base(p)+filepath.Dir(p))

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/winimage-io/kubectl-winimage/test/wine"
 )
 
 func TestParse(t *testing.T) {
@@ -56,7 +58,8 @@ func TestParse(t *testing.T) {
 }
 
 func TestWatchSeesConfigMapStyleSwapsAndKeepsLastGoodList(t *testing.T) {
-	dir := t.TempDir()
+	wine.Skip(t, "Wine 8.0 makes a symlink that opening the link's path does not follow (File not found)")
+	dir := wine.TempDir(t)
 	path := filepath.Join(dir, "images.yaml")
 	write := func(s string) {
 		// ConfigMap volumes swap a symlink to a new folder.
@@ -110,7 +113,7 @@ func TestWatchWaitsOutAHalfWrittenList(t *testing.T) {
 	}
 	for name, mid := range torn {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "images.yaml")
+			path := filepath.Join(wine.TempDir(t), "images.yaml")
 			os.WriteFile(path, []byte(old), 0o644)
 			_, sum, err := Load(path)
 			if err != nil {
@@ -141,7 +144,7 @@ func TestWatchWaitsOutAHalfWrittenList(t *testing.T) {
 }
 
 func TestWatchReportsABadListThatStays(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "images.yaml")
+	path := filepath.Join(wine.TempDir(t), "images.yaml")
 	os.WriteFile(path, []byte("images:\n- ref: a/b:1\n"), 0o644)
 	_, sum, _ := Load(path)
 	var errs []error

@@ -3,12 +3,22 @@ package nodeconfig
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/winimage-io/kubectl-winimage/test/wine"
 )
 
 func TestRead(t *testing.T) {
-	dir := t.TempDir()
+	dir := wine.TempDir(t)
+	// CRI splits config_path with the OS's list separator: ';' on Windows,
+	// where the paths have drive letters and colons.
+	twoRoots := []string{"/etc/containerd/certs.d", "/etc/docker/certs.d"}
+	if runtime.GOOS == "windows" {
+		twoRoots = []string{`C:\Program Files\containerd\certs.d`, `D:\registry\certs.d`}
+	}
 	cases := []struct {
 		name, doc string
 		want      Config
@@ -18,8 +28,8 @@ func TestRead(t *testing.T) {
   snapshotter = 'windows'
   discard_unpacked_layers = true
   [plugins.'io.containerd.cri.v1.images'.registry]
-    config_path = '/etc/containerd/certs.d:/etc/docker/certs.d'
-`, Config{HostsDirs: []string{"/etc/containerd/certs.d", "/etc/docker/certs.d"}, DiscardUnpackedLayers: true}},
+    config_path = '` + strings.Join(twoRoots, string(filepath.ListSeparator)) + `'
+`, Config{HostsDirs: twoRoots, DiscardUnpackedLayers: true}},
 		{"1.7 (version 2)", `version = 2
 [plugins."io.containerd.grpc.v1.cri".containerd]
   snapshotter = "windows"

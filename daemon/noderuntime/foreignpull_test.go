@@ -12,6 +12,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/identity"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/winimage-io/kubectl-winimage/test/wine"
 )
 
 func TestExtractionChainReadsTheUnpackersKeys(t *testing.T) {
@@ -54,7 +56,7 @@ func TestForeignActivityChangesWhenAnyOffsetOrUsageDoes(t *testing.T) {
 // under way has written no record yet), and not at all until they are there.
 func TestChainIDsFromTheStoreBeforeAnyImageRecord(t *testing.T) {
 	ctx := context.Background()
-	cs, err := local.NewStore(t.TempDir())
+	cs, err := local.NewStore(wine.TempDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

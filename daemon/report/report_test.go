@@ -23,11 +23,12 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/test/wine"
 )
 
 func TestPublisher(t *testing.T) {
 	client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d-1"}})
-	state := filepath.Join(t.TempDir(), "state.json")
+	state := filepath.Join(wine.TempDir(t), "state.json")
 	p := &Publisher{Client: client, Namespace: "ns", PodName: "d-1", NodeName: "n1", StateFile: state, Interval: 100 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	snap := contract.Snapshot{Total: 1, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Pulling}}}
 	changed := make(chan struct{}, 100)

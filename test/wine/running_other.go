@@ -1,0 +1,6 @@
+//go:build !windows
+
+package wine
+
+// Running is false off Windows.
+func Running() bool { return false }
