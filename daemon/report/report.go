@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -48,12 +49,16 @@ type Publisher struct {
 
 	mu   sync.Mutex
 	last []byte
+	// lastFull is last as written, with its time.
+	lastFull []byte
 	// lastState is the last published document without byte counts and
 	// timestamps; lastWrite when it was written.
 	lastState []byte
 	lastWrite time.Time
 	// lastOutcome is what the last Event said (see outcomeOf).
 	lastOutcome string
+	// stateFileBehind: the last write of StateFile failed.
+	stateFileBehind bool
 }
 
 // Run publishes snapshot() whenever changed fires, coalescing changes so
@@ -97,7 +102,7 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 			}
 		}
 		s := snapshot()
-		if wait := progressInterval - time.Since(p.lastWrite); p.bytesOnly(s) && wait > 0 {
+		if wait := progressInterval - time.Since(p.lastWrite); p.bytesOnly(s) && !p.stateFileBehind && wait > 0 {
 			if due == nil {
 				due = time.After(wait)
 			}
@@ -153,26 +158,40 @@ func (p *Publisher) publish(_ context.Context, s contract.Snapshot) bool {
 		return true // nothing a retry would mend
 	}
 	if string(body) == string(p.last) {
-		return true
+		// Only the state file may still lack it.
+		return !p.stateFileBehind || p.writeStateFile(p.lastFull)
 	}
 	doc.Updated = time.Now().UTC()
 	full, _ := json.Marshal(doc)
-	if p.StateFile != "" {
-		if err := writeAtomic(p.StateFile, full); err != nil {
-			p.Log.Error("write state file", "err", err)
-		}
-	}
+	fileWritten := p.writeStateFile(full)
 	if p.Client != nil && p.PodName != "" {
 		if err := annotatePod(ctx, p.Client, p.Namespace, p.PodName, contract.AnnotationProgress, string(full)); err != nil {
 			p.Log.Error("publish progress on pod", "pod", p.Namespace+"/"+p.PodName, "err", err)
 			return false
 		}
 	}
-	p.last, p.lastState, p.lastWrite = body, stateOf(doc), time.Now()
+	p.last, p.lastFull, p.lastState, p.lastWrite = body, full, stateOf(doc), time.Now()
 	if outcome := outcomeOf(s); outcome != "" && outcome != p.lastOutcome {
 		p.nodeEvent(ctx, s)
 		p.lastOutcome = outcome
 	}
+	return fileWritten
+}
+
+// writeStateFile writes full to StateFile and reports whether it is there.
+// One that could not be replaced (a reader held it) is written again with
+// the publisher's next retry, or the readiness probe would read the old
+// state until something else changed.
+func (p *Publisher) writeStateFile(full []byte) bool {
+	if p.StateFile == "" {
+		return true
+	}
+	if err := writeAtomic(p.StateFile, full); err != nil {
+		p.Log.Error("write state file", "err", err)
+		p.stateFileBehind = true
+		return false
+	}
+	p.stateFileBehind = false
 	return true
 }
 
@@ -255,13 +274,22 @@ func NodeEvent(ctx context.Context, client kubernetes.Interface, node, eventType
 // ReadState reads a state file written by a Publisher.
 func ReadState(path string) (contract.Progress, error) {
 	var p contract.Progress
-	data, err := os.ReadFile(path)
+	f, err := openState(path)
+	if err != nil {
+		return p, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return p, err
 	}
 	return p, json.Unmarshal(data, &p)
 }
 
+// writeAtomic replaces path with data by a rename, so a reader sees the old
+// file or the new one, never half of one. On Windows a reader holding the
+// file makes the rename fail; the probe holds it for one read, so the
+// rename is tried again for about a second before giving up.
 func writeAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-")
 	if err != nil {
@@ -273,5 +301,15 @@ func writeAtomic(path string, data []byte) error {
 		return err
 	}
 	tmp.Close()
-	return os.Rename(tmp.Name(), path)
+	for wait := 10 * time.Millisecond; ; wait *= 2 {
+		err = os.Rename(tmp.Name(), path)
+		if err == nil || !heldOpen(err) || wait > 500*time.Millisecond {
+			break
+		}
+		time.Sleep(wait)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
 }
