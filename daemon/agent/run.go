@@ -137,14 +137,15 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 		}
 		a.log.Warn(warning)
 	}
-	nodeCfg, err := nodeconfig.Read(cfg.ConfigFile)
+	nodeCfg, err := readNodeConfig(cfg.Containerd, version.Version)
 	if err != nil {
 		return nil, nil, err
 	}
+	transfer, method := pullMethod(version.Version, nodeCfg, runtime.GOOS)
 	rt := &noderuntime.Containerd{Client: client, Snapshotter: cfg.Snapshotter, Platform: platform, Matcher: osbuild.MatcherFor(platform, rule),
 		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2))),
-		HostsDirs: nodeCfg.HostsDirs, DiscardUnpackedLayers: cfg.DiscardUnpackedLayers || nodeCfg.DiscardUnpackedLayers,
-		Transfer: usesTransfer(version.Version)}
+		DownloadLimiter: semaphore.NewWeighted(int64(max(nodeCfg.MaxConcurrentDownloads, 1))),
+		CRI:             nodeCfg, Transfer: transfer}
 	a.warmer = a.newWarmer(rt)
 	a.planner = func() warm.Planner {
 		// A new resolver per pass: it caches answers, and tags move.
@@ -155,7 +156,7 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 		a.log.Error("image list rejected; keeping the last good one", "err", err)
 	})
 	a.log.Info("warming", "images", len(list.Images), "platform", fmt.Sprintf("%s/%s %s", platform.OS, platform.Architecture, platform.OSVersion),
-		"containerd", version.Version, "entry", rule.String())
+		"containerd", version.Version, "entry", rule.String(), "pull", method)
 	return a, list, nil
 }
 
@@ -283,9 +284,31 @@ func pinWarning(containerdVersion string) (string, bool) {
 		v, containerdversion.PinsFrom), true
 }
 
-// usesTransfer: containerd 2.x's CRI pulls through the Transfer service, so
-// the daemon does too; 1.7 has no such service.
-func usesTransfer(containerdVersion string) bool {
+// readNodeConfig reads containerd's configuration as the node's containerd
+// line reads it, with --discard-unpacked-layers forcing that setting on.
+func readNodeConfig(c Containerd, containerdVersion string) (nodeconfig.Config, error) {
+	major := 0
+	if v, err := containerdversion.Parse(containerdVersion); err == nil {
+		major = v.Major
+	}
+	nodeCfg, err := nodeconfig.Read(c.ConfigFile, major)
+	if c.DiscardUnpackedLayers {
+		nodeCfg.DiscardUnpackedLayers = true
+	}
+	return nodeCfg, err
+}
+
+// pullMethod is how the node's CRI pulls, which the daemon follows:
+// through the Transfer service on containerd 2.x unless a setting makes
+// CRI fall back to a client pull (nodeconfig.Config.TransferRefusal); by
+// the client on 1.7, which has no such service. It also says why.
+func pullMethod(containerdVersion string, nodeCfg nodeconfig.Config, goos string) (transfer bool, method string) {
 	v, err := containerdversion.Parse(containerdVersion)
-	return err == nil && v.Major >= 2
+	if err != nil || v.Major < 2 {
+		return false, "client (containerd " + containerdVersion + " has no Transfer service)"
+	}
+	if setting := nodeCfg.TransferRefusal(goos); setting != "" {
+		return false, "client (CRI falls back from the Transfer service for " + setting + ")"
+	}
+	return true, "transfer service"
 }

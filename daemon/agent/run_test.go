@@ -16,6 +16,7 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	"github.com/winimage-io/kubectl-winimage/daemon/warm"
@@ -261,5 +262,24 @@ func TestTheNextPassIsJitteredAndSoonerAfterAFailure(t *testing.T) {
 	}
 	if len(seen) < 50 {
 		t.Errorf("only %d distinct waits in 200: not spread", len(seen))
+	}
+}
+
+func TestPullMethodFollowsTheNodesCRI(t *testing.T) {
+	refusing := nodeconfig.Config{MaxConcurrentDownloads: 4}
+	cases := []struct {
+		version  string
+		cfg      nodeconfig.Config
+		transfer bool
+	}{
+		{"v1.7.35", nodeconfig.Config{MaxConcurrentDownloads: 3}, false},
+		{"v2.1.9", nodeconfig.Config{MaxConcurrentDownloads: 3}, true},
+		{"v2.4.2", refusing, false},
+		{"not a version", nodeconfig.Config{MaxConcurrentDownloads: 3}, false},
+	}
+	for _, c := range cases {
+		if got, why := pullMethod(c.version, c.cfg, "windows"); got != c.transfer {
+			t.Errorf("%s %+v: transfer=%v (%s), want %v", c.version, c.cfg, got, why, c.transfer)
+		}
 	}
 }

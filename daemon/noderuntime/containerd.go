@@ -10,6 +10,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/diff"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/errdefs"
@@ -19,6 +20,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/semaphore"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 )
 
 // Containerd implements Runtime with the containerd client, in the
@@ -30,19 +33,22 @@ type Containerd struct {
 	Matcher     platforms.MatchComparer
 	// Keychain supplies registry credentials (pull secrets, ECR).
 	Keychain authn.Keychain
-	// HostsDirs are the node's registry hosts directories (CRI's
-	// registry.config_path), so pulls go where kubelet's would: mirrors,
-	// pull-through caches, private CAs.
-	HostsDirs []string
+	// CRI are the node's CRI image settings (nodeconfig), so pulls go and
+	// land where kubelet's would: hosts directories (mirrors, pull-through
+	// caches, private CAs) or the legacy registry settings, the node's
+	// download limit, discard_unpacked_layers.
+	CRI nodeconfig.Config
 	// UnpackLimiter, when set, lets containerd unpack layers in parallel on
 	// snapshotters that can rebase (overlayfs); others unpack in order.
 	UnpackLimiter *semaphore.Weighted
-	// DiscardUnpackedLayers pulls as CRI does on a node whose containerd
-	// sets discard_unpacked_layers: the manifest does not keep its layer
-	// blobs from garbage collection once they are unpacked.
-	DiscardUnpackedLayers bool
-	// Transfer pulls through containerd's Transfer service (containerd 2.x
-	// without a local-pull setting), as the node's CRI does.
+	// DownloadLimiter bounds the layers the daemon fetches at once across
+	// its pulls, as containerd 2.x's CRI bounds its own (v2.4.2
+	// internal/cri/server/images/service.go downloadLimiter); nil: each
+	// pull alone is bounded by CRI.MaxConcurrentDownloads.
+	DownloadLimiter *semaphore.Weighted
+	// Transfer pulls through containerd's Transfer service, as the node's
+	// CRI does on containerd 2.x unless a setting makes it pull locally
+	// (nodeconfig.Config.TransferRefusal).
 	Transfer bool
 }
 
@@ -111,7 +117,7 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 	}
 	labels := pullLabels(before.Labels, opts.Pin, present)
 
-	transfer := c.Transfer && !c.DiscardUnpackedLayers
+	transfer := c.Transfer
 	if !transfer {
 		// Before the sampler starts: a wait is not this pull stalling (the
 		// caller's stall watch arms on the first report), and it lasts
@@ -180,11 +186,20 @@ func (c *Containerd) clientPullOpts(ctx context.Context, labels map[string]strin
 		containerd.WithPullUnpack,
 		containerd.WithPullSnapshotter(c.Snapshotter),
 		containerd.WithPullLabels(labels),
+		// CRI's bound on one pull's fetches (v1.7.35
+		// pkg/cri/server/image_pull.go, v2.4.2 the same): without it the
+		// client fetches every layer at once.
+		containerd.WithMaxConcurrentDownloads(max(c.CRI.MaxConcurrentDownloads, 1)),
 	}
+	if c.DownloadLimiter != nil {
+		pullOpts = append(pullOpts, containerd.WithDownloadLimiter(c.DownloadLimiter))
+	}
+	unpackOpts := []containerd.UnpackOpt{containerd.WithUnpackApplyOpts(diff.WithSyncFs(c.CRI.ImagePullWithSyncFs))}
 	if c.UnpackLimiter != nil {
-		pullOpts = append(pullOpts, containerd.WithUnpackOpts([]containerd.UnpackOpt{containerd.WithUnpackLimiter(c.UnpackLimiter)}))
+		unpackOpts = append(unpackOpts, containerd.WithUnpackLimiter(c.UnpackLimiter))
 	}
-	if c.DiscardUnpackedLayers {
+	pullOpts = append(pullOpts, containerd.WithUnpackOpts(unpackOpts))
+	if c.CRI.DiscardUnpackedLayers {
 		// The same child-label filter CRI uses (containerd v2.4.2
 		// internal/cri/server/images/image_pull.go, v1.7.35
 		// pkg/cri/server/image_pull.go): no gc.ref labels to layers.

@@ -27,9 +27,9 @@ func (c *Containerd) pullWithTransfer(ctx context.Context, named reference.Named
 		transferimage.WithUnpack(c.Platform, c.Snapshotter),
 		transferimage.WithImageLabels(labels))
 	opts := []registry.Opt{registry.WithCredentials(transferCredentials{c})}
-	if len(c.HostsDirs) > 0 {
+	if len(c.CRI.HostsDirs) > 0 {
 		// The service takes one root, as CRI hands it.
-		opts = append(opts, registry.WithHostDir(c.HostsDirs[0]))
+		opts = append(opts, registry.WithHostDir(c.CRI.HostsDirs[0]))
 	}
 	reg, err := registry.NewOCIRegistry(ctx, named.String(), opts...)
 	if err != nil {

@@ -61,6 +61,7 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
 [plugins.'io.containerd.cri.v1.images']
   snapshotter = '{{.Snapshotter}}'
   discard_unpacked_layers = {{.Discard}}
+{{.ImagesConfig}}
   [plugins.'io.containerd.cri.v1.images'.registry]
     config_path = '{{.CertsDir}}'
 
@@ -124,6 +125,11 @@ type ContainerdOptions struct {
 	// pull-through cache sits behind a corporate CA. Rig.PrivateCARegistry
 	// names that front.
 	PrivateCA bool
+	// Debug logs at debug level, where CRI says how it pulls each image.
+	Debug bool
+	// ImagesConfig are more keys of the CRI images plugin's section (2.x
+	// lines only), one per line: a node's own image settings.
+	ImagesConfig string
 	// Snapshotter is "" (overlayfs, native where overlayfs cannot load) or
 	// "native": no rebase capability, so containerd unpacks each image's
 	// layers one after the other (v2.4.2 core/unpack/unpacker.go
@@ -235,15 +241,19 @@ func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string,
 	}
 	r.cleanups = append(r.cleanups, func() { os.RemoveAll(sockDir) })
 	vals := map[string]string{
-		"Root":        filepath.Join(base, "root"),
-		"State":       filepath.Join(base, "state"),
-		"Opt":         filepath.Join(base, "opt"),
-		"CertsDir":    filepath.Join(base, "certs.d"),
-		"Socket":      filepath.Join(sockDir, "containerd.sock"),
-		"Snapshotter": snapshotter,
-		"Registry":    r.Registry.Host(),
-		"Discard":     fmt.Sprint(o.DiscardUnpackedLayers),
-		"Platform":    "linux/" + runtime.GOARCH,
+		"Root":         filepath.Join(base, "root"),
+		"State":        filepath.Join(base, "state"),
+		"Opt":          filepath.Join(base, "opt"),
+		"CertsDir":     filepath.Join(base, "certs.d"),
+		"Socket":       filepath.Join(sockDir, "containerd.sock"),
+		"Snapshotter":  snapshotter,
+		"Registry":     r.Registry.Host(),
+		"Discard":      fmt.Sprint(o.DiscardUnpackedLayers),
+		"Platform":     "linux/" + runtime.GOARCH,
+		"ImagesConfig": o.ImagesConfig,
+	}
+	if o.ImagesConfig != "" && o.Line == "1.7" {
+		return nil, fmt.Errorf("ImagesConfig is for the 2.x lines; containerd 1.7 has no images plugin")
 	}
 	for _, d := range []string{vals["Root"], vals["State"], vals["Opt"]} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -276,7 +286,11 @@ func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string,
 			return nil, err
 		}
 	}
-	p, err := r.start("containerd-"+name, binary, "--config", filepath.Join(base, "config.toml"), "--log-level", "info")
+	level := "info"
+	if o.Debug {
+		level = "debug"
+	}
+	p, err := r.start("containerd-"+name, binary, "--config", filepath.Join(base, "config.toml"), "--log-level", level)
 	if err != nil {
 		return nil, err
 	}
@@ -323,6 +337,9 @@ func (c *Containerd) answers(ctx context.Context) error {
 
 // Stop stops this containerd.
 func (c *Containerd) Stop() { c.proc.stop(15 * time.Second) }
+
+// Log is what containerd has logged so far.
+func (c *Containerd) Log() ([]byte, error) { return os.ReadFile(c.proc.log) }
 
 // PID is the containerd process id.
 func (c *Containerd) PID() int { return c.proc.PID() }
