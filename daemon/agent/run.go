@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/semaphore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -147,9 +148,12 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 		DownloadLimiter: semaphore.NewWeighted(int64(max(nodeCfg.MaxConcurrentDownloads, 1))),
 		CRI:             nodeCfg, Transfer: transfer}
 	a.warmer = a.newWarmer(rt)
+	plannerKeychain := rt.PlannerKeychain()
 	a.planner = func() warm.Planner {
 		// A new resolver per pass: it caches answers, and tags move.
-		resolver := &imagesize.Resolver{Concurrency: lookups, Keychain: func(string) authn.Keychain { return keychain }}
+		// It asks the hosts the pulls use, with the pulls' credentials.
+		resolver := &imagesize.Resolver{Concurrency: lookups, Keychain: func(string) authn.Keychain { return plannerKeychain },
+			Transport: rt.PlannerTransport(ctx, remote.DefaultTransport)}
 		return warm.RegistryPlanner{Resolver: resolver, Host: platform, Rule: rule}
 	}
 	go imagelist.Watch(ctx, cfg.ImageList, cfg.ListInterval, sum, a.listChanged, func(err error) {

@@ -60,6 +60,10 @@ type Resolver struct {
 	// default keychain); nil means anonymous.
 	Keychain func(ref string) authn.Keychain
 	Options  []remote.Option
+	// Transport carries the lookups' requests, under the Retry-After and
+	// manifest-size handling (nil: go-containerregistry's default). The
+	// daemon routes them through the node's registry hosts with it.
+	Transport http.RoundTripper
 	// Timeout bounds each lookup (a tag with its entries and config, or
 	// one manifest), so a registry that accepts the connection and then
 	// sends nothing, or a byte a minute, fails that image alone (0: 30 s).
@@ -154,7 +158,7 @@ func (r *Resolver) remoteOptions(ctx context.Context, ref string) []remote.Optio
 	if p := r.puller(kc); p != nil {
 		return []remote.Option{remote.WithContext(ctx), remote.Reuse(p)}
 	}
-	opts := append([]remote.Option{remote.WithContext(ctx), withRetryAfter()}, r.Options...)
+	opts := append([]remote.Option{remote.WithContext(ctx), withRetryAfter(r.Transport)}, r.Options...)
 	if kc != nil {
 		opts = append(opts, remote.WithAuthFromKeychain(kc))
 	}
@@ -171,7 +175,7 @@ func (r *Resolver) puller(kc authn.Keychain) *remote.Puller {
 	if p, ok := r.pullers[kc]; ok {
 		return p
 	}
-	opts := append([]remote.Option{withRetryAfter()}, r.Options...)
+	opts := append([]remote.Option{withRetryAfter(r.Transport)}, r.Options...)
 	if kc != nil {
 		opts = append(opts, remote.WithAuthFromKeychain(kc))
 	}

@@ -68,6 +68,9 @@ func retryAfter(v string, now time.Time) (time.Duration, bool) {
 
 // withRetryAfter is the transport option every lookup uses: Retry-After
 // honoured, manifests bounded as containerd bounds them.
-func withRetryAfter() remote.Option {
-	return remote.WithTransport(manifestLimitTransport{next: retryAfterTransport{next: remote.DefaultTransport}})
+func withRetryAfter(inner http.RoundTripper) remote.Option {
+	if inner == nil {
+		inner = remote.DefaultTransport
+	}
+	return remote.WithTransport(manifestLimitTransport{next: retryAfterTransport{next: inner}})
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/content"
@@ -17,7 +16,6 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/semaphore"
 
@@ -132,11 +130,15 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 		close(done)
 		sampler.Wait()
 	}()
-	if opts.Progress != nil && len(opts.Layers) > 0 {
+	if opts.Progress != nil {
 		sampler.Add(1)
 		go func() {
 			defer sampler.Done()
-			c.reportProgress(ctx, done, opts.Layers, opts.Progress)
+			if len(opts.Layers) > 0 {
+				c.reportProgress(ctx, done, opts.Layers, opts.Progress)
+			} else {
+				c.reportUnplanned(ctx, done, opts.Progress)
+			}
 		}()
 	}
 
@@ -206,45 +208,6 @@ func (c *Containerd) clientPullOpts(ctx context.Context, labels map[string]strin
 		pullOpts = append(pullOpts, containerd.WithChildLabelMap(images.ChildGCLabelsFilterLayers))
 	}
 	return pullOpts
-}
-
-func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, layers map[string]int64, progress Progress) {
-	t := time.NewTicker(250 * time.Millisecond)
-	defer t.Stop()
-	cs := c.Client.ContentStore()
-	for {
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		active := map[string]int64{}
-		if statuses, err := cs.ListStatuses(ctx); err == nil {
-			for _, s := range statuses {
-				for _, d := range ingestDigests(s) {
-					active[d] = s.Offset
-				}
-			}
-		}
-		var fetched, total int64
-		complete := true
-		for dgst, size := range layers {
-			total += size
-			if off, ok := active[dgst]; ok {
-				fetched += off
-				complete = false
-				continue
-			}
-			if _, err := cs.Info(ctx, digest.Digest(dgst)); err == nil {
-				fetched += size
-			} else {
-				complete = false
-			}
-		}
-		progress(fetched, total, complete)
-	}
 }
 
 // pullLabels are the labels the pulled repo:tag record gets: CRI's managed

@@ -1,0 +1,85 @@
+package noderuntime
+
+import (
+	"context"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// sampleEvery is how often a pull's progress is read from the content
+// store.
+const sampleEvery = 250 * time.Millisecond
+
+func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, layers map[string]int64, progress Progress) {
+	t := time.NewTicker(sampleEvery)
+	defer t.Stop()
+	cs := c.Client.ContentStore()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		active := map[string]int64{}
+		if statuses, err := cs.ListStatuses(ctx); err == nil {
+			for _, s := range statuses {
+				for _, d := range ingestDigests(s) {
+					active[d] = s.Offset
+				}
+			}
+		}
+		var fetched, total int64
+		complete := true
+		for dgst, size := range layers {
+			total += size
+			if off, ok := active[dgst]; ok {
+				fetched += off
+				complete = false
+				continue
+			}
+			if _, err := cs.Info(ctx, digest.Digest(dgst)); err == nil {
+				fetched += size
+			} else {
+				complete = false
+			}
+		}
+		progress(fetched, total, complete)
+	}
+}
+
+// reportUnplanned reports a pull whose layers the planner could not name
+// (the registry did not answer it): bytes are what every ingest seen
+// during the pull has written, which grows while anything downloads; once
+// ingests were seen and none is left, the layers are unpacking. So the
+// caller's stall watch still cancels a pull the registry stops feeding,
+// and holds back while layers unpack.
+func (c *Containerd) reportUnplanned(ctx context.Context, done <-chan struct{}, progress Progress) {
+	t := time.NewTicker(sampleEvery)
+	defer t.Stop()
+	cs := c.Client.ContentStore()
+	written := map[string]int64{}
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		statuses, err := cs.ListStatuses(ctx)
+		if err != nil {
+			continue
+		}
+		for _, s := range statuses {
+			written[s.Ref] = max(written[s.Ref], s.Offset)
+		}
+		var sum int64
+		for _, n := range written {
+			sum += n
+		}
+		progress(sum, 0, len(written) > 0 && len(statuses) == 0)
+	}
+}
