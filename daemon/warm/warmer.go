@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -235,10 +236,6 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 		w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason = contract.Failed, img.Invalid })
 		return
 	}
-	if planErr != nil && noderuntime.Permanent(planErr) {
-		w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason = contract.Failed, planErr.Error() })
-		return
-	}
 	backoff := w.MinBackoff
 	if backoff <= 0 {
 		backoff = DefaultMinBackoff
@@ -250,6 +247,18 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 	maxAttempts := w.MaxAttempts
 	if maxAttempts <= 0 {
 		maxAttempts = DefaultMaxAttempts
+	}
+	refused := planErr != nil && registryRefused(planErr)
+	if planErr != nil && noderuntime.Permanent(planErr) && !refused {
+		w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason = contract.Failed, planErr.Error() })
+		return
+	}
+	if refused {
+		// The registry refused the planner (401, 403, 404). containerd,
+		// with the node's hosts and kubelet's credentials, has the last
+		// word, once; if it is refused too, the registry's own answer to
+		// the planner says why most plainly.
+		maxAttempts = 1
 	}
 	for attempt := 1; ; attempt++ {
 		select {
@@ -267,7 +276,10 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 		}
 		if permanent := noderuntime.Permanent(err); permanent || attempt >= maxAttempts {
 			reason := noderuntime.Describe(err)
-			if !permanent {
+			switch {
+			case refused:
+				reason = planErr.Error()
+			case !permanent:
 				reason = fmt.Sprintf("gave up after %d attempts: %s", attempt, reason)
 			}
 			w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason, s.Attempts = contract.Failed, reason, attempt })
@@ -287,12 +299,22 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 		// A registry that was down while planning may be back.
 		if planErr != nil {
 			plan, planErr = w.Planner.Plan(ctx, img.Ref)
-			if planErr != nil && noderuntime.Permanent(planErr) {
-				w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason = contract.Failed, planErr.Error() })
-				return
-			}
 		}
 	}
+}
+
+// registryRefused reports whether a planning error is the registry
+// refusing the reference or the credentials, which the node's containerd
+// may see otherwise, unlike a platform the image does not offer or a
+// reference that does not parse.
+func registryRefused(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"401", "403", "404", "unauthorized", "denied", "UNAUTHORIZED", "DENIED", "not found", "NOT_FOUND", "MANIFEST_UNKNOWN", "NAME_UNKNOWN"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // attempt makes one try: nothing to do if the image is already warm at the

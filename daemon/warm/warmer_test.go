@@ -85,7 +85,7 @@ func (f *fakeRuntime) Unpin(context.Context, bool) ([]string, []string, error) {
 type fakePlanner map[string]Plan
 
 func (p fakePlanner) Plan(_ context.Context, ref string) (Plan, error) {
-	if ref == "r/missing:1" {
+	if ref == "r/missing:1" || ref == "r/plannerdenied:1" {
 		return Plan{}, errors.New("not found (404) in the registry")
 	}
 	return p[ref], nil
@@ -170,12 +170,13 @@ func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
 			"r/stale:1": {Present: true, Complete: true, Unpacked: true, Digest: "sha256:old"},
 		},
 		failures: map[string][]error{
-			"r/flaky:1":  {errors.New("dial tcp 127.0.0.1:5000: connect: connection refused"), errors.New("unexpected EOF")},
-			"r/denied:1": {errors.New("pull: 401 Unauthorized")},
+			"r/flaky:1":   {errors.New("dial tcp 127.0.0.1:5000: connect: connection refused"), errors.New("unexpected EOF")},
+			"r/denied:1":  {errors.New("pull: 401 Unauthorized")},
+			"r/missing:1": {errors.New("pull: 404 Not Found")},
 		}}
 	planner := fakePlanner{"r/warm:1": {Digest: "sha256:w"}, "r/stale:1": {Digest: "sha256:new"}}
 	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2, MinBackoff: time.Millisecond}
-	w.Run(context.Background(), list("r/warm:1", "r/stale:1", "r/flaky:1", "r/denied:1", "r/missing:1"))
+	w.Run(context.Background(), list("r/warm:1", "r/stale:1", "r/flaky:1", "r/denied:1", "r/missing:1", "r/plannerdenied:1"))
 	got := map[string]contract.ImageState{}
 	for _, s := range w.Snapshot().Images {
 		got[s.Ref] = s
@@ -192,11 +193,16 @@ func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
 	if s := got["r/denied:1"]; s.State != contract.Failed || s.Reason != "pull: 401 Unauthorized" || s.Attempts != 1 {
 		t.Errorf("denied: %+v", s)
 	}
-	if s := got["r/missing:1"]; s.State != contract.Failed || s.Reason == "" {
+	// A registry that refuses the planner does not decide alone:
+	// containerd tries once, and its answer stands.
+	if s := got["r/missing:1"]; s.State != contract.Failed || s.Reason != "not found (404) in the registry" || s.Attempts != 1 {
 		t.Errorf("missing: %+v", s)
 	}
+	if s := got["r/plannerdenied:1"]; s.State != contract.Ready {
+		t.Errorf("refused the planner, pulled by containerd: %+v", s)
+	}
 	for _, p := range rt.pulls {
-		if p == "r/warm:1" || p == "r/missing:1" {
+		if p == "r/warm:1" {
 			t.Errorf("pulled %s", p)
 		}
 	}

@@ -63,7 +63,7 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
   discard_unpacked_layers = {{.Discard}}
 {{.ImagesConfig}}
   [plugins.'io.containerd.cri.v1.images'.registry]
-    config_path = '{{.CertsDir}}'
+    config_path = '{{.ConfigPath}}'
 
 # The Transfer service unpacks only into the snapshotters of its
 # unpack_config, by default the platform's default one (v2.4.2
@@ -73,6 +73,7 @@ disabled_plugins = ['io.containerd.nri.v1.nri']
 [[plugins.'io.containerd.transfer.v1.local'.unpack_config]]
   platform = '{{.Platform}}'
   snapshotter = '{{.Snapshotter}}'
+{{.Extra}}
 `
 
 // containerd17Config is the same in 1.7's configuration format (version
@@ -99,7 +100,8 @@ state = '{{.State}}'
   discard_unpacked_layers = {{.Discard}}
 
 [plugins.'io.containerd.grpc.v1.cri'.registry]
-  config_path = '{{.CertsDir}}'
+  config_path = '{{.ConfigPath}}'
+{{.Extra}}
 `
 
 const hostsTOML = `server = "http://{{.Registry}}"
@@ -125,6 +127,12 @@ type ContainerdOptions struct {
 	// pull-through cache sits behind a corporate CA. Rig.PrivateCARegistry
 	// names that front.
 	PrivateCA bool
+	// NoHostsDir leaves config_path empty, as containerd 1.7 on Windows
+	// has it by default: CRI then uses the legacy registry settings.
+	NoHostsDir bool
+	// Extra is appended to config.toml: whole tables, with their full
+	// names (the legacy registry.mirrors and configs, say).
+	Extra string
 	// Debug logs at debug level, where CRI says how it pulls each image.
 	Debug bool
 	// ImagesConfig are more keys of the CRI images plugin's section (2.x
@@ -251,6 +259,11 @@ func (r *Rig) startContainerdWith(ctx context.Context, name, snapshotter string,
 		"Discard":      fmt.Sprint(o.DiscardUnpackedLayers),
 		"Platform":     "linux/" + runtime.GOARCH,
 		"ImagesConfig": o.ImagesConfig,
+		"ConfigPath":   filepath.Join(base, "certs.d"),
+		"Extra":        o.Extra,
+	}
+	if o.NoHostsDir {
+		vals["ConfigPath"] = ""
 	}
 	if o.ImagesConfig != "" && o.Line == "1.7" {
 		return nil, fmt.Errorf("ImagesConfig is for the 2.x lines; containerd 1.7 has no images plugin")
