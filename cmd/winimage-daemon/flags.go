@@ -15,7 +15,7 @@ func addContainerd(fs *flag.FlagSet, c *agent.Containerd) {
 	fs.StringVar(&c.Address, "containerd-address", c.Address, "containerd gRPC address")
 	fs.StringVar(&c.Namespace, "containerd-namespace", c.Namespace, "containerd namespace (kubelet's CRI uses k8s.io)")
 	fs.StringVar(&c.Snapshotter, "snapshotter", c.Snapshotter, "snapshotter to unpack into (the one kubelet's CRI uses)")
-	fs.StringVar(&c.Root, "containerd-root", c.Root, "containerd root folder; its volume is checked before each pull")
+	fs.StringVar(&c.Root, "containerd-root", c.Root, "containerd root folder, whose volume the disk guard checks before each pull (default: the root in --containerd-config, else the stock one)")
 	fs.StringVar(&c.ConfigFile, "containerd-config", c.ConfigFile, "containerd's configuration: its CRI image settings (registry hosts directory or legacy mirrors and auth, download limit, the settings that decide Transfer or client pull) and its root are followed")
 }
 

@@ -18,7 +18,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.StateFile, "state-file", c.StateFile, "where progress is written for the readiness probe")
 	fs.StringVar(&c.PullSecretsDir, "pull-secrets-dir", "", "folder of mounted dockerconfigjson pull secrets (one sub-folder each)")
 	fs.IntVar(&c.ParallelPulls, "parallel-pulls", c.ParallelPulls, "pulls at once; images sharing a base wait until the first of them has it")
-	fs.Float64Var(&c.DiskThreshold, "disk-threshold", c.DiskThreshold, "skip an image that would fill containerd's volume above this fraction (kubelet's image GC high threshold)")
+	fs.Float64Var(&c.DiskThreshold, "disk-threshold", c.DiskThreshold, "skip an image that would fill containerd's volume above this fraction; keep it below kubelet's eviction line (0.85); 1 turns the guard off")
 	fs.DurationVar(&c.PublishInterval, "publish-interval", c.PublishInterval, "least time between progress updates on the pod")
 	fs.DurationVar(&c.ProgressInterval, "progress-interval", c.ProgressInterval, "least time between updates that only move a pull's byte counts")
 	fs.DurationVar(&c.ListInterval, "list-interval", c.ListInterval, "how often the image list is checked for changes (a change counts once two checks in a row read it)")

@@ -30,6 +30,7 @@ import (
 type Containerd struct {
 	Address, Namespace, Snapshotter string
 	// Root is containerd's root folder; its volume is checked before pulls.
+	// Empty: the root containerd's configuration sets, else the stock one.
 	Root string
 	// ConfigFile is containerd's configuration, read for the registry hosts
 	// directory and discard_unpacked_layers, so pulls go and land as CRI's.
@@ -42,7 +43,7 @@ type Containerd struct {
 // DefaultContainerd is the stock setting for a node running this OS.
 func DefaultContainerd() Containerd {
 	d := noderuntime.DefaultsFor(runtime.GOOS)
-	return Containerd{Address: d.Address, Namespace: noderuntime.Namespace, Snapshotter: d.Snapshotter, Root: d.Root, ConfigFile: nodeconfig.DefaultPathHere()}
+	return Containerd{Address: d.Address, Namespace: noderuntime.Namespace, Snapshotter: d.Snapshotter, ConfigFile: nodeconfig.DefaultPathHere()}
 }
 
 func (c Containerd) connect(ctx context.Context) (*containerd.Client, error) {
@@ -63,7 +64,8 @@ type Config struct {
 	ImageList, StateFile, PullSecretsDir string
 	// ParallelPulls is how many pulls run at once on the node.
 	ParallelPulls int
-	// DiskThreshold is the fraction of containerd's volume not to fill.
+	// DiskThreshold is the fraction of containerd's volume not to fill; 1
+	// turns the guard off.
 	DiskThreshold                 float64
 	PublishInterval, ListInterval time.Duration
 	// ProgressInterval is the least time between publishes of byte counts
@@ -98,7 +100,7 @@ func DefaultConfig() Config {
 		ImageList:           contract.ImageListPath,
 		StateFile:           DefaultStateFile(),
 		ParallelPulls:       3,
-		DiskThreshold:       0.85,
+		DiskThreshold:       contract.DefaultDiskThreshold,
 		PublishInterval:     2 * time.Second,
 		ProgressInterval:    report.DefaultProgressInterval,
 		ListInterval:        5 * time.Second,

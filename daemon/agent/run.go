@@ -143,19 +143,16 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 		return nil, nil, err
 	}
 	transfer, method := pullMethod(version.Version, nodeCfg, runtime.GOOS)
+	a.cfg.Root = containerdRoot(cfg.Root, nodeCfg.Root)
+	if warning := diskWarning(a.cfg.DiskThreshold); warning != "" {
+		a.warnings = append(a.warnings, warning)
+		a.log.Warn(warning)
+	}
 	rt := &noderuntime.Containerd{Client: client, Snapshotter: cfg.Snapshotter, Platform: platform, Matcher: osbuild.MatcherFor(platform, rule),
 		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2))),
 		DownloadLimiter: semaphore.NewWeighted(int64(max(nodeCfg.MaxConcurrentDownloads, 1))),
 		CRI:             nodeCfg, Transfer: transfer}
-	a.warmer = a.newWarmer(rt)
-	plannerKeychain := rt.PlannerKeychain()
-	a.planner = func() warm.Planner {
-		// A new resolver per pass: it caches answers, and tags move.
-		// It asks the hosts the pulls use, with the pulls' credentials.
-		resolver := &imagesize.Resolver{Concurrency: lookups, Keychain: func(string) authn.Keychain { return plannerKeychain },
-			Transport: rt.PlannerTransport(ctx, remote.DefaultTransport)}
-		return warm.RegistryPlanner{Resolver: resolver, Host: platform, Rule: rule}
-	}
+	a.useRuntime(ctx, rt, warm.RegistryPlanner{Host: platform, Rule: rule})
 	go imagelist.Watch(ctx, cfg.ImageList, cfg.ListInterval, sum, a.listChanged, func(err error) {
 		a.log.Error("image list rejected; keeping the last good one", "err", err)
 	})
@@ -164,12 +161,23 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 	return a, list, nil
 }
 
+// useRuntime sets up the warmer on rt and the planner each pass makes: a
+// new resolver per pass (it caches answers, and tags move) that asks the
+// hosts the pulls use, with the pulls' credentials.
+func (a *agent) useRuntime(ctx context.Context, rt *noderuntime.Containerd, planner warm.RegistryPlanner) {
+	a.warmer = a.newWarmer(rt)
+	keychain := rt.PlannerKeychain()
+	a.planner = func() warm.Planner {
+		planner.Resolver = &imagesize.Resolver{Concurrency: lookups, Keychain: func(string) authn.Keychain { return keychain },
+			Transport: rt.PlannerTransport(ctx, remote.DefaultTransport)}
+		return planner
+	}
+}
+
 func (a *agent) newWarmer(rt noderuntime.Runtime) *warm.Warmer {
 	w := &warm.Warmer{Runtime: rt, Chains: a.cfg.ParallelPulls, Lookups: lookups, Changed: a.notify, MaxAttempts: a.cfg.MaxAttempts, MinBackoff: a.cfg.MinBackoff, StallTimeout: a.cfg.PullProgressTimeout}
-	if a.cfg.Root != "" {
-		if _, err := os.Stat(a.cfg.Root); err == nil {
-			w.Guard = diskguard.New(a.cfg.Root, a.cfg.DiskThreshold).Check
-		}
+	if a.cfg.DiskThreshold < 1 {
+		w.Guard = diskguard.New(a.cfg.Root, a.cfg.DiskThreshold).Reserve
 	}
 	if a.cfg.MaxConcurrentNodes > 0 {
 		pool := &slots.Pool{Client: a.kube, Namespace: a.cfg.PodNamespace, Prefix: a.cfg.SlotLeasePrefix,
@@ -315,4 +323,26 @@ func pullMethod(containerdVersion string, nodeCfg nodeconfig.Config, goos string
 		return false, "client (CRI falls back from the Transfer service for " + setting + ")"
 	}
 	return true, "transfer service"
+}
+
+// containerdRoot is the folder whose volume the disk guard watches: the
+// --containerd-root flag, else the root containerd's own config.toml sets,
+// else the stock one.
+func containerdRoot(flag, fromConfig string) string {
+	switch {
+	case flag != "":
+		return flag
+	case fromConfig != "":
+		return fromConfig
+	}
+	return noderuntime.DefaultsFor(runtime.GOOS).Root
+}
+
+// diskWarning says so when the disk guard is off: warming may then fill
+// the volume with pinned images kubelet cannot reclaim.
+func diskWarning(threshold float64) string {
+	if threshold >= 1 {
+		return "the disk guard is off (--disk-threshold 1): warming may fill containerd's volume past kubelet's eviction line with images kubelet cannot reclaim"
+	}
+	return ""
 }

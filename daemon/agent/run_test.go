@@ -53,6 +53,10 @@ func (r *slowRuntime) Pull(ctx context.Context, ref string, _ noderuntime.PullOp
 }
 
 func (r *slowRuntime) Pin(context.Context, string) error { return nil }
+func (r *slowRuntime) HaveLayers(context.Context, []string) (map[string]bool, error) {
+	return map[string]bool{}, nil
+}
+
 func (r *slowRuntime) Unpin(context.Context, bool) ([]string, []string, error) {
 	return nil, nil, nil
 }

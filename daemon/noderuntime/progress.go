@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/containerd/errdefs"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -82,4 +83,26 @@ func (c *Containerd) reportUnplanned(ctx context.Context, done <-chan struct{}, 
 		}
 		progress(sum, 0, len(written) > 0 && len(statuses) == 0)
 	}
+}
+
+// HaveLayers implements Runtime from the content store. A node that
+// discards unpacked layers keeps no blobs, so there every layer counts as
+// missing: the guard then over-counts, on the disk's side.
+func (c *Containerd) HaveLayers(ctx context.Context, digests []string) (map[string]bool, error) {
+	cs := c.Client.ContentStore()
+	have := map[string]bool{}
+	for _, d := range digests {
+		dgst, err := digest.Parse(d)
+		if err != nil {
+			continue
+		}
+		_, err = cs.Info(ctx, dgst)
+		switch {
+		case err == nil:
+			have[d] = true
+		case !errdefs.IsNotFound(err):
+			return nil, err
+		}
+	}
+	return have, nil
 }

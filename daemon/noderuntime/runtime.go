@@ -63,6 +63,9 @@ type Runtime interface {
 	Pull(ctx context.Context, ref string, opts PullOptions) (ImageStatus, error)
 	// Pin adds the pin labels to an image that is already present.
 	Pin(ctx context.Context, ref string) error
+	// HaveLayers reports which of these layer blobs the node already holds
+	// (shared base layers), so a pull's disk need counts only the rest.
+	HaveLayers(ctx context.Context, digests []string) (map[string]bool, error)
 	// Unpin removes the pins this daemon made, and with remove also deletes
 	// the images it added that no container uses. It returns what it did.
 	Unpin(ctx context.Context, remove bool) (unpinned, removed []string, err error)

@@ -42,5 +42,19 @@ func (p RegistryPlanner) Digest(ctx context.Context, ref string) (string, error)
 	return p.Resolver.Head(ctx, ref)
 }
 
+// registryRefused reports whether a planning error is the registry
+// refusing the reference or the credentials, which the node's containerd
+// may see otherwise, unlike a platform the image does not offer or a
+// reference that does not parse.
+func registryRefused(err error) bool {
+	msg := err.Error()
+	for _, s := range []string{"401", "403", "404", "unauthorized", "denied", "UNAUTHORIZED", "DENIED", "not found", "NOT_FOUND", "MANIFEST_UNKNOWN", "NAME_UNKNOWN"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
 // RegistryPlanner is the Planner the daemon uses on a node.
 var _ Planner = RegistryPlanner{}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,8 +43,10 @@ type Warmer struct {
 	Chains int
 	// Lookups is how many registry lookups run at once (0: 4).
 	Lookups int
-	// Guard, if set, refuses an image whose pull would overfill the disk.
-	Guard func(size int64) error
+	// Guard, if set, refuses an image whose pull would overfill the disk
+	// (size: the compressed bytes still to fetch, 0 when unknown) and
+	// otherwise reserves its room until release.
+	Guard func(size int64) (release func(), err error)
 	// Backoff between attempts after a transient failure, doubling from
 	// MinBackoff (1 s) to MaxBackoff (30 s), each wait jittered.
 	MinBackoff, MaxBackoff time.Duration
@@ -303,20 +304,6 @@ func (w *Warmer) warmOne(ctx context.Context, img imagelist.Image, plan Plan, pl
 	}
 }
 
-// registryRefused reports whether a planning error is the registry
-// refusing the reference or the credentials, which the node's containerd
-// may see otherwise, unlike a platform the image does not offer or a
-// reference that does not parse.
-func registryRefused(err error) bool {
-	msg := err.Error()
-	for _, s := range []string{"401", "403", "404", "unauthorized", "denied", "UNAUTHORIZED", "DENIED", "not found", "NOT_FOUND", "MANIFEST_UNKNOWN", "NAME_UNKNOWN"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // attempt makes one try: nothing to do if the image is already warm at the
 // digest the registry names (or the registry cannot say), else pull.
 func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, planErr error) error {
@@ -341,11 +328,13 @@ func (w *Warmer) attempt(ctx context.Context, img imagelist.Image, plan Plan, pl
 		w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Digest, s.Reason = contract.Ready, st.Digest, reason })
 		return nil
 	}
-	if w.Guard != nil && plan.Size > 0 {
-		if err := w.Guard(plan.Size); err != nil {
+	if w.Guard != nil {
+		release, err := w.reserveDisk(ctx, plan)
+		if err != nil {
 			w.set(img.Ref, func(s *contract.ImageState) { s.State, s.Reason = contract.Skipped, err.Error() })
 			return nil
 		}
+		defer release()
 	}
 	if w.Slot != nil {
 		release, err := w.holdSlot(ctx, img.Ref)

@@ -30,6 +30,8 @@ type fakeRuntime struct {
 	siblingBeforeBase bool
 	// late keeps each pull's progress callback, to fire after it returned.
 	late []noderuntime.Progress
+	// layers are the layer blobs the node holds.
+	layers map[string]bool
 }
 
 func (f *fakeRuntime) Status(_ context.Context, ref string) (noderuntime.ImageStatus, error) {
@@ -81,6 +83,16 @@ func (f *fakeRuntime) Pin(_ context.Context, ref string) error {
 }
 
 func (f *fakeRuntime) Unpin(context.Context, bool) ([]string, []string, error) { return nil, nil, nil }
+
+func (f *fakeRuntime) HaveLayers(_ context.Context, digests []string) (map[string]bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	have := map[string]bool{}
+	for _, d := range digests {
+		have[d] = f.layers[d]
+	}
+	return have, nil
+}
 
 type fakePlanner map[string]Plan
 
@@ -212,19 +224,35 @@ func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
 }
 
 func TestGuardSkipsImagesThatWouldOverfillTheDisk(t *testing.T) {
-	rt := &fakeRuntime{present: map[string]noderuntime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, baseOf: map[string]string{}}
-	w := &Warmer{Runtime: rt, Planner: fakePlanner{"r/big:1": {Size: 10 << 30}, "r/small:1": {Size: 1 << 20}}, Chains: 1,
-		Guard: func(size int64) error {
+	rt := &fakeRuntime{present: map[string]noderuntime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, baseOf: map[string]string{},
+		layers: map[string]bool{"sha256:base": true}}
+	var mu sync.Mutex
+	asked := map[int64]bool{}
+	planner := fakePlanner{
+		"r/big:1":   {Size: 10 << 30, Layers: []string{"sha256:big"}, LayerSizes: []int64{10 << 30}},
+		"r/small:1": {Size: 1 << 20, Layers: []string{"sha256:small"}, LayerSizes: []int64{1 << 20}},
+		// Its 8 GiB base is on the node already: only 2 MiB are missing.
+		"r/onbase:1": {Size: 8<<30 + 2<<20, Layers: []string{"sha256:base", "sha256:top"}, LayerSizes: []int64{8 << 30, 2 << 20}},
+	}
+	w := &Warmer{Runtime: rt, Planner: planner, Chains: 1,
+		Guard: func(size int64) (func(), error) {
+			mu.Lock()
+			asked[size] = true
+			mu.Unlock()
 			if size > 1<<30 {
-				return errors.New("would use 91% of the disk, above 85%")
+				return nil, errors.New("would use 91% of the disk, above 80%")
 			}
-			return nil
+			return func() {}, nil
 		}}
-	w.Run(context.Background(), list("r/big:1", "r/small:1"))
+	w.Run(context.Background(), list("r/big:1", "r/small:1", "r/onbase:1", "r/missing:1"))
 	for _, s := range w.Snapshot().Images {
-		want := map[string]contract.State{"r/big:1": contract.Skipped, "r/small:1": contract.Ready}[s.Ref]
+		want := map[string]contract.State{"r/big:1": contract.Skipped, "r/small:1": contract.Ready, "r/onbase:1": contract.Ready, "r/missing:1": contract.Ready}[s.Ref]
 		if s.State != want {
 			t.Errorf("%s: %s (%s), want %s", s.Ref, s.State, s.Reason, want)
 		}
+	}
+	// The image the planner could not size was still checked.
+	if !asked[2<<20] || !asked[0] {
+		t.Errorf("guard asked for %v; want the missing 2 MiB of r/onbase:1 and 0 for the unplanned r/missing:1", asked)
 	}
 }

@@ -69,7 +69,7 @@ type WarmOptions struct {
 // NewWarmOptions returns the defaults.
 func NewWarmOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WarmOptions {
 	return &WarmOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags("").WithDefaultOutput(""),
-		OS: "windows", DaemonImage: buildinfo.DaemonImage, Top: 10, Concurrency: 8, DryRun: "none", DiskThreshold: 0.85,
+		OS: "windows", DaemonImage: buildinfo.DaemonImage, Top: 10, Concurrency: 8, DryRun: "none", DiskThreshold: contract.DefaultDiskThreshold,
 		Timeout: time.Hour, IOStreams: streams}
 }
 
@@ -117,7 +117,7 @@ wait leaves the DaemonSet warming.`,
 	cmd.Flags().StringVar(&o.StartupTaint, "startup-taint", "", "KEY[:NoSchedule] of the taint the daemon lifts from a node once it is warm (NoExecute is refused)")
 	cmd.Flags().DurationVar(&o.StartupTaintWait, "startup-taint-timeout", contract.DefaultStartupTaintTimeout, "with --startup-taint, lift the taint this long after the node joined, warm or not")
 	cmd.Flags().StringArrayVar(&o.Tolerations, "toleration", nil, "KEY[=VALUE][:EFFECT] of a taint the nodes carry that the daemon must tolerate (repeatable; no effect: all)")
-	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", o.DiskThreshold, "skip an image that would fill containerd's volume above this fraction (match kubelet's imageGCHighThresholdPercent)")
+	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", o.DiskThreshold, "skip an image that would fill containerd's volume above this fraction, at most kubelet's eviction line 0.85 (1: no guard)")
 	cmd.Flags().BoolVar(&o.DiscardLayers, "discard-unpacked-layers", false, "the nodes' containerd sets discard_unpacked_layers: the daemon pulls as CRI does there")
 	cmd.Flags().StringVar(&o.HTTPProxy, "http-proxy", "", "HTTP_PROXY of the nodes' containerd service, for the daemon's pulls")
 	cmd.Flags().StringVar(&o.HTTPSProxy, "https-proxy", "", "HTTPS_PROXY of the nodes' containerd service, for the daemon's pulls")

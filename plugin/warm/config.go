@@ -40,8 +40,9 @@ type Config struct {
 	// discard_unpacked_layers, and the daemon pulls as CRI does there.
 	DiscardUnpackedLayers bool
 	// DiskThreshold is the fraction of containerd's volume the daemon will
-	// not fill beyond (kubelet's imageGCHighThresholdPercent / 100); 0 is
-	// the daemon's default, 0.85 as kubelet's.
+	// not fill beyond: at most kubelet's eviction line
+	// (contract.EvictionDiskLine), or 1 to turn the guard off; 0 is the
+	// daemon's default (contract.DefaultDiskThreshold).
 	DiskThreshold float64
 }
 
@@ -78,8 +79,9 @@ func (c Config) ValidateSettings() error {
 			return field.Invalid(field.NewPath("pullSecrets").Index(i), s, "not a secret name: "+errs[0])
 		}
 	}
-	if c.DiskThreshold < 0 || c.DiskThreshold > 1 {
-		return field.Invalid(field.NewPath("diskThreshold"), c.DiskThreshold, "give a fraction of the disk, such as 0.85")
+	if c.DiskThreshold < 0 || (c.DiskThreshold > contract.EvictionDiskLine && c.DiskThreshold != 1) {
+		return field.Invalid(field.NewPath("diskThreshold"), c.DiskThreshold,
+			fmt.Sprintf("give a fraction of the disk up to kubelet's eviction line %.2f, such as %.2f (1 turns the guard off)", contract.EvictionDiskLine, contract.DefaultDiskThreshold))
 	}
 	if c.MaxConcurrentNodes < 0 || c.MaxConcurrentNodes > MaxConcurrentNodesLimit {
 		return field.Invalid(field.NewPath("maxConcurrentNodes"), c.MaxConcurrentNodes, fmt.Sprintf("must be 0 (no limit) to %d", MaxConcurrentNodesLimit))

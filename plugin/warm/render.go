@@ -36,8 +36,6 @@ const (
 	StartupTaintAnnotation = "winimage.io/startup-taint"
 	// imageName is the placeholder image name in the manifests.
 	imageName = "winimage-daemon"
-	// defaultDiskThreshold is the daemon's, kubelet's image GC high mark.
-	defaultDiskThreshold = 0.85
 )
 
 // imageListYAML is the ConfigMap's image list for refs, normalized as CRI
@@ -269,7 +267,7 @@ func podSpecPatch(cfg Config, binary string) map[string]any {
 	if cfg.DiscardUnpackedLayers {
 		args = append(args, "--discard-unpacked-layers")
 	}
-	if cfg.DiskThreshold > 0 && cfg.DiskThreshold != defaultDiskThreshold {
+	if cfg.DiskThreshold > 0 && cfg.DiskThreshold != contract.DefaultDiskThreshold {
 		args = append(args, "--disk-threshold", strconv.FormatFloat(cfg.DiskThreshold, 'f', -1, 64))
 	}
 	container := map[string]any{"name": "daemon"}

@@ -8,6 +8,8 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 func find(objs []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
@@ -176,11 +178,19 @@ func TestDiskThresholdReachesTheDaemonOnlyWhenNotTheDefault(t *testing.T) {
 		}
 		return ""
 	}
-	if c := command(0.95); !strings.Contains(c, "--disk-threshold 0.95") {
-		t.Errorf("0.95: %s", c)
+	if c := command(0.83); !strings.Contains(c, "--disk-threshold 0.83") {
+		t.Errorf("0.83: %s", c)
 	}
-	if c := command(0.85); strings.Contains(c, "--disk-threshold") {
+	if c := command(contract.DefaultDiskThreshold); strings.Contains(c, "--disk-threshold") {
 		t.Errorf("the default rendered: %s", c)
+	}
+	// Past kubelet's eviction line pinned images would put the node under
+	// disk pressure; 1 is the explicit way to turn the guard off.
+	if _, err := Render(Config{Namespace: "n", OS: "linux", DaemonImage: "r.example/d:1", Images: []string{"r.example/a:1"}, DiskThreshold: 0.9}); err == nil {
+		t.Error("0.9, past kubelet's eviction line, accepted")
+	}
+	if c := command(1); !strings.Contains(c, "--disk-threshold 1") {
+		t.Errorf("1 (guard off): %s", c)
 	}
 	if _, err := Render(Config{Namespace: "n", OS: "linux", DaemonImage: "r.example/d:1", Images: []string{"r.example/a:1"}, DiskThreshold: 85}); err == nil {
 		t.Error("85 (a percentage) accepted as a fraction")
