@@ -151,7 +151,12 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 	rt := &noderuntime.Containerd{Client: client, Snapshotter: cfg.Snapshotter, Platform: platform, Matcher: osbuild.MatcherFor(platform, rule),
 		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2))),
 		DownloadLimiter: semaphore.NewWeighted(int64(max(nodeCfg.MaxConcurrentDownloads, 1))),
-		CRI:             nodeCfg, Transfer: transfer}
+		CRI:             nodeCfg, Transfer: transfer, Owner: cfg.Pod}
+	if released, err := rt.ReleaseLeftoverLeases(ctx); err != nil {
+		a.log.Warn("leftover pull leases", "err", err)
+	} else if len(released) > 0 {
+		a.log.Info("released the pull leases of a daemon that was stopped mid-pull", "leases", released)
+	}
 	a.useRuntime(ctx, rt, warm.RegistryPlanner{Host: platform, Rule: rule})
 	go imagelist.Watch(ctx, cfg.ImageList, cfg.ListInterval, sum, a.listChanged, func(err error) {
 		a.log.Error("image list rejected; keeping the last good one", "err", err)

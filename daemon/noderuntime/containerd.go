@@ -44,6 +44,8 @@ type Containerd struct {
 	// internal/cri/server/images/service.go downloadLimiter); nil: each
 	// pull alone is bounded by CRI.MaxConcurrentDownloads.
 	DownloadLimiter *semaphore.Weighted
+	// Owner names the daemon (its pod) on the pull leases it makes.
+	Owner string
 	// Transfer pulls through containerd's Transfer service, as the node's
 	// CRI does on containerd 2.x unless a setting makes it pull locally
 	// (nodeconfig.Config.TransferRefusal).
@@ -142,6 +144,11 @@ func (c *Containerd) Pull(ctx context.Context, ref string, opts PullOptions) (Im
 		}()
 	}
 
+	ctx, releaseLease, err := c.withPullLease(ctx)
+	if err != nil {
+		return ImageStatus{}, err
+	}
+	defer releaseLease()
 	var img containerd.Image
 	if transfer {
 		img, err = c.pullWithTransfer(ctx, named, labels)

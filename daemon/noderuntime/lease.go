@@ -1,0 +1,61 @@
+package noderuntime
+
+import (
+	"context"
+	"time"
+
+	"github.com/containerd/containerd/v2/core/leases"
+	"github.com/containerd/errdefs"
+)
+
+// LabelPullLease marks the leases the daemon's pulls hold, with the pod
+// that holds them as its value (for whoever reads the node's leases).
+const LabelPullLease = "winimage.io/pull-lease"
+
+// pullLeaseExpiry is the client's own (containerd v2.4.2 client/lease.go
+// WithLease): a lease protects what a pull has fetched from garbage
+// collection until the pull records the image, or until it expires.
+const pullLeaseExpiry = 24 * time.Hour
+
+// withPullLease gives a pull a lease of the daemon's own, labelled, which
+// the client and the Transfer service then use instead of making one
+// (both keep a lease already in the context: v2.4.2 client/lease.go,
+// core/transfer/local/transfer.go withLease). A daemon killed mid-pull
+// leaves the lease behind for a day, holding a half-fetched image's
+// content; its label lets the next daemon release it at start.
+func (c *Containerd) withPullLease(ctx context.Context) (context.Context, func(), error) {
+	ls := c.Client.LeasesService()
+	l, err := ls.Create(ctx, leases.WithRandomID(), leases.WithExpiration(pullLeaseExpiry),
+		leases.WithLabels(map[string]string{LabelPullLease: c.Owner}))
+	if err != nil {
+		return ctx, func() {}, err
+	}
+	return leases.WithLease(ctx, l.ID), func() {
+		// The pull's own context may be cancelled; the lease goes anyway.
+		_ = ls.Delete(context.WithoutCancel(ctx), l)
+	}, nil
+}
+
+// ReleaseLeftoverLeases deletes every pull lease a daemon left on the node
+// and returns their IDs. Call it before the first pull: a node runs one
+// daemon at a time (the DaemonSet replaces a pod only once the old one is
+// gone, and a container restarted in its pod is a new process), so any
+// such lease belongs to a daemon that was stopped mid-pull.
+func (c *Containerd) ReleaseLeftoverLeases(ctx context.Context) ([]string, error) {
+	ls := c.Client.LeasesService()
+	all, err := ls.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var released []string
+	for _, l := range all {
+		if _, ours := l.Labels[LabelPullLease]; !ours {
+			continue
+		}
+		if err := ls.Delete(ctx, l); err != nil && !errdefs.IsNotFound(err) {
+			return released, err
+		}
+		released = append(released, l.ID)
+	}
+	return released, nil
+}
