@@ -31,7 +31,7 @@ func (cfg Config) needs() []access.Need {
 		}
 	}
 	if cfg.StartupTaint != "" {
-		needs = append(needs, access.Need{Verb: "update", Resource: "nodes", Name: cfg.Node, Why: "to remove the startup taint"})
+		needs = append(needs, access.Need{Verb: "patch", Resource: "nodes", Name: cfg.Node, Why: "to remove the startup taint"})
 	}
 	return needs
 }

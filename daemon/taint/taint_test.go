@@ -2,11 +2,14 @@ package taint
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestRemoveDropsOnlyTheStartupTaint(t *testing.T) {
@@ -22,6 +25,17 @@ func TestRemoveDropsOnlyTheStartupTaint(t *testing.T) {
 	if len(got.Spec.Taints) != 1 || got.Spec.Taints[0].Key != "os" {
 		t.Fatalf("taints after Remove: %+v", got.Spec.Taints)
 	}
+	// A patch of the taints alone, never the whole Node written back.
+	for _, a := range client.Actions() {
+		switch a := a.(type) {
+		case k8stesting.PatchAction:
+			if a.GetPatchType() != types.JSONPatchType || !strings.Contains(string(a.GetPatch()), `"path":"/spec/taints"`) || strings.Contains(string(a.GetPatch()), "/metadata") {
+				t.Errorf("patch %s %s", a.GetPatchType(), a.GetPatch())
+			}
+		case k8stesting.UpdateAction:
+			t.Errorf("the whole node was written back: %v", a)
+		}
+	}
 }
 
 func TestRemoveLeavesANodeWithoutTheTaintUntouched(t *testing.T) {
@@ -31,7 +45,7 @@ func TestRemoveLeavesANodeWithoutTheTaintUntouched(t *testing.T) {
 		t.Fatalf("Remove = %v, %v", removed, err)
 	}
 	for _, a := range client.Actions() {
-		if a.GetVerb() == "update" {
+		if a.GetVerb() == "update" || a.GetVerb() == "patch" {
 			t.Fatalf("updated a node that had no such taint: %v", a)
 		}
 	}

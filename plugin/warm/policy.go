@@ -97,7 +97,7 @@ func ownNodePolicyYAML(namespace, startupTaint string) ([]byte, error) {
 }
 
 // ownNodePolicy is the validations of the own-node policy: with
-// --startup-taint the daemon may update nodes, which RBAC cannot narrow;
+// --startup-taint the daemon may patch nodes, which RBAC cannot narrow;
 // here it may only drop that taint, from its own node.
 func ownNodePolicy(startupTaint string) []any {
 	return []any{

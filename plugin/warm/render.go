@@ -199,7 +199,7 @@ func (ov *overlay) addGrants(cfg Config) {
 	if cfg.StartupTaint != "" {
 		// Removing the taint is the only reason the daemon may change nodes.
 		ov.add("clusterrole-taint-patch.yaml", []any{map[string]any{"op": "add", "path": "/rules/-", "value": map[string]any{
-			"apiGroups": []any{""}, "resources": []any{"nodes"}, "verbs": []any{"update"},
+			"apiGroups": []any{""}, "resources": []any{"nodes"}, "verbs": []any{"patch"},
 		}}}, map[string]any{"kind": "ClusterRole", "name": DaemonName})
 		ov.add("namespace-taint-patch.yaml", []any{map[string]any{"op": "add", "path": "/metadata/annotations", "value": map[string]any{
 			StartupTaintAnnotation: cfg.StartupTaint,

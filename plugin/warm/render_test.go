@@ -65,8 +65,8 @@ func TestRenderWindowsHostProcessDaemonSet(t *testing.T) {
 		t.Errorf("image list:\n%s", list)
 	}
 	// Without the startup taint the daemon cannot change nodes.
-	if strings.Contains(clusterRoleVerbs(t, objs), "update") {
-		t.Error("ClusterRole lets the daemon update nodes without --startup-taint")
+	if v := clusterRoleVerbs(t, objs); strings.Contains(v, "update") || strings.Contains(v, "patch") {
+		t.Error("ClusterRole lets the daemon change nodes without --startup-taint")
 	}
 }
 
@@ -127,8 +127,8 @@ func TestRenderOptionsAndLinuxOverlay(t *testing.T) {
 	if got := strings.Join(mounts, ","); !strings.Contains(got, "/etc/winimage/pull-secrets/regcred") || !strings.Contains(got, "/run/containerd/containerd.sock") || !strings.Contains(got, "/etc/winimage") {
 		t.Errorf("mounts %s", got)
 	}
-	if !strings.Contains(clusterRoleVerbs(t, objs), "update") {
-		t.Error("--startup-taint without node update permission")
+	if !strings.Contains(clusterRoleVerbs(t, objs), "patch") {
+		t.Error("--startup-taint without node patch permission")
 	}
 	if ns := find(objs, "Namespace"); ns.GetName() != "warmers" || ns.GetAnnotations()[StartupTaintAnnotation] != "winimage.io/warming" || ns.GetLabels()["pod-security.kubernetes.io/enforce"] != "privileged" {
 		t.Errorf("namespace %s %v %v: the startup taint recorded for remove, the labels kept", ns.GetName(), ns.GetAnnotations(), ns.GetLabels())

@@ -41,7 +41,7 @@ func StartupTaintNeeds(keys []string) []access.Need {
 	return []access.Need{
 		{Verb: "list", Resource: "nodes", Why: why},
 		{Verb: "get", Resource: "nodes", Why: why},
-		{Verb: "update", Resource: "nodes", Why: why},
+		{Verb: "patch", Resource: "nodes", Why: why},
 	}
 }
 
