@@ -51,6 +51,8 @@ type agent struct {
 	closeAll func()
 	// pub publishes progress; warnings found while running go through it.
 	pub *report.Publisher
+	// secrets are the mounted pull secrets, read again every pass.
+	secrets *secretKeychain
 	// joined is when the node was created, for the startup taint's deadline.
 	joined time.Time
 
@@ -105,10 +107,11 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 	a.joined = node.CreationTimestamp.Time
 	info := node.Status.NodeInfo
 	platform := osbuild.HostPlatform(info.OperatingSystem, info.Architecture, info.KernelVersion)
-	keychain, err := pullSecretKeychain(ctx, cfg.PullSecretsDir)
+	keychain, err := newSecretKeychain(ctx, cfg.PullSecretsDir)
 	if err != nil {
 		return nil, nil, err
 	}
+	a.secrets = keychain
 	list, sum, err := imagelist.Load(cfg.ImageList)
 	if err != nil {
 		return nil, nil, err
@@ -254,6 +257,7 @@ func (a *agent) pass(ctx context.Context, list *imagelist.List) (next *imagelist
 	defer cancel()
 	finished := make(chan struct{})
 	start := time.Now()
+	a.reloadSecrets(ctx)
 	a.warmer.Planner = a.planner()
 	go func() { a.warmer.Run(runCtx, list); close(finished) }()
 	select {
@@ -269,6 +273,21 @@ func (a *agent) pass(ctx context.Context, list *imagelist.List) (next *imagelist
 	}
 	a.passDone(ctx, a.warmer.Snapshot(), time.Since(start))
 	return nil, false
+}
+
+// reloadSecrets reads the mounted pull secrets again, so a rotated token
+// is used from this pass on.
+func (a *agent) reloadSecrets(ctx context.Context) {
+	if a.secrets == nil {
+		return
+	}
+	changed, err := a.secrets.Reload(ctx)
+	switch {
+	case err != nil:
+		a.log.Warn("pull secrets not read again; keeping the last ones", "err", err)
+	case changed:
+		a.log.Info("pull secrets changed; using the new ones")
+	}
 }
 
 // passDone logs the outcome and lifts the startup taint.

@@ -2,7 +2,9 @@ package noderuntime
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/transfer"
@@ -26,7 +28,8 @@ func (c *Containerd) pullWithTransfer(ctx context.Context, named reference.Named
 		transferimage.WithPlatforms(c.Platform),
 		transferimage.WithUnpack(c.Platform, c.Snapshotter),
 		transferimage.WithImageLabels(labels))
-	opts := []registry.Opt{registry.WithCredentials(transferCredentials{c})}
+	creds := &transferCredentials{c: c}
+	opts := []registry.Opt{registry.WithCredentials(creds)}
 	if len(c.CRI.HostsDirs) > 0 {
 		// The service takes one root, as CRI hands it.
 		opts = append(opts, registry.WithHostDir(c.CRI.HostsDirs[0]))
@@ -36,7 +39,7 @@ func (c *Containerd) pullWithTransfer(ctx context.Context, named reference.Named
 		return nil, fmt.Errorf("registry for %s: %w", named, err)
 	}
 	if err := c.Client.Transfer(ctx, reg, store, transfer.WithProgress(func(transfer.Progress) {})); err != nil {
-		return nil, err
+		return nil, creds.failed(err)
 	}
 	rec, err := c.Client.ImageService().Get(ctx, named.String())
 	if err != nil {
@@ -47,13 +50,36 @@ func (c *Containerd) pullWithTransfer(ctx context.Context, named reference.Named
 }
 
 // transferCredentials answers the Transfer service's credential requests
-// (streamed back to this client) from the daemon's keychain.
-type transferCredentials struct{ c *Containerd }
+// (streamed back to this client) from the daemon's keychain. It never
+// answers with an error: the client side of the stream drops a request
+// whose credentials failed without replying (containerd v2.4.2
+// core/transfer/registry/registry.go MarshalAny's auth stream, "failed to
+// get credentials" then continue; v2.1.9 the same), and the service waits
+// on that reply for ever. It answers anonymously instead, so the registry
+// refuses the pull at once, and keeps the error to say why.
+type transferCredentials struct {
+	c    *Containerd
+	mu   sync.Mutex
+	errs []error
+}
 
-func (t transferCredentials) GetCredentials(_ context.Context, _, host string) (registry.Credentials, error) {
+func (t *transferCredentials) GetCredentials(_ context.Context, _, host string) (registry.Credentials, error) {
 	user, secret, err := t.c.credentials(host)
 	if err != nil {
-		return registry.Credentials{}, err
+		t.mu.Lock()
+		t.errs = append(t.errs, fmt.Errorf("credentials for %s: %w", host, err))
+		t.mu.Unlock()
+		return registry.Credentials{Host: host}, nil
 	}
 	return registry.Credentials{Host: host, Username: user, Secret: secret}, nil
+}
+
+// failed joins the credential errors seen into a pull's error.
+func (t *transferCredentials) failed(err error) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err == nil || len(t.errs) == 0 {
+		return err
+	}
+	return errors.Join(append([]error{err}, t.errs...)...)
 }
