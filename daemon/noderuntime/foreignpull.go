@@ -39,11 +39,18 @@ import (
 // keeps so the next pull resumes them) never change, so the daemon waits
 // for them only foreignQuiet, once.
 
-// Pacing of waitForeignPull: how often it looks, and how long the evidence
-// must stay unchanged before the daemon pulls anyway.
+// Pacing of waitForeignPull: how often it looks, how long the evidence
+// must stay unchanged before the daemon pulls anyway, and how often it
+// measures an extraction's disk usage. That measure walks the snapshot's
+// directory (the windows snapshotter's Usage of an active snapshot:
+// containerd v1.7.35 snapshots/windows/windows.go, fs.DiskUsage), a
+// servercore layer's tens of thousands of files, on the disk the unpack
+// it watches is writing; so it is taken twice a minute, not twice a
+// second, and an extraction must stay unchanged over one whole measure.
 var (
-	foreignLook  = 500 * time.Millisecond
-	foreignQuiet = 3 * time.Second
+	foreignLook       = 500 * time.Millisecond
+	foreignQuiet      = 3 * time.Second
+	foreignUsageEvery = 30 * time.Second
 )
 
 // foreignActivity is what one look saw of other pulls of an image.
@@ -63,15 +70,18 @@ func (a foreignActivity) same(b foreignActivity) bool {
 // waitForeignPull returns once no other pull of the image is under way, as
 // above; it only ever delays the daemon's pull, so a failed look ends it.
 func (c *Containerd) waitForeignPull(ctx context.Context, target string, layers map[string]int64) {
-	cs := c.Client.ContentStore()
-	chains := chainIDs(ctx, cs, c.Matcher, target)
-	seen, err := c.lookForeign(ctx, layers, chains)
+	waitForeign(ctx, c.Client.ContentStore(), c.Client.SnapshotService(c.Snapshotter), c.Matcher, target, layers)
+}
+
+func waitForeign(ctx context.Context, cs content.Store, sn snapshots.Snapshotter, matcher platforms.MatchComparer, target string, layers map[string]int64) {
+	chains := chainIDs(ctx, cs, matcher, target)
+	seen, err := lookForeign(ctx, cs, sn, layers, chains, foreignActivity{})
 	if err != nil || seen.none() {
 		return
 	}
 	t := time.NewTicker(foreignLook)
 	defer t.Stop()
-	moved := time.Now()
+	moved, measured := time.Now(), time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -81,32 +91,42 @@ func (c *Containerd) waitForeignPull(ctx context.Context, target string, layers 
 		if chains == nil {
 			// CRI fetches the manifest and config first; once they are in
 			// the store, its extractions can be told by their chain IDs.
-			chains = chainIDs(ctx, cs, c.Matcher, target)
+			chains = chainIDs(ctx, cs, matcher, target)
 		}
 		// Nothing seen once a pull was under way is a state like any other:
 		// between CRI's last fetch and its next extraction, or before its
 		// config is in the store to name the chains, a look can see
 		// nothing for a moment. Only nothing that stays nothing for
 		// foreignQuiet ends the wait.
-		now, err := c.lookForeign(ctx, layers, chains)
+		known := seen
+		if time.Since(measured) >= foreignUsageEvery {
+			known, measured = foreignActivity{}, time.Now()
+		}
+		now, err := lookForeign(ctx, cs, sn, layers, chains, known)
 		if err != nil {
 			return
 		}
 		if !now.same(seen) {
 			seen, moved = now, time.Now()
 		}
-		if time.Since(moved) >= foreignQuiet {
+		quiet := foreignQuiet
+		if len(seen.extracts) > 0 {
+			quiet = max(quiet, foreignUsageEvery+foreignLook)
+		}
+		if time.Since(moved) >= quiet {
 			return
 		}
 	}
 }
 
 // lookForeign lists the ingests of layers and the extraction snapshots of
-// chains. The daemon has not started its own pull of the image yet, so all
-// it sees is another's, or a leftover.
-func (c *Containerd) lookForeign(ctx context.Context, layers map[string]int64, chains map[string]bool) (foreignActivity, error) {
+// chains, measuring the disk usage of an extraction that known does not
+// list (known's measure stands for the rest). The daemon has not started
+// its own pull of the image yet, so all it sees is another's, or a
+// leftover.
+func lookForeign(ctx context.Context, cs content.Store, sn snapshots.Snapshotter, layers map[string]int64, chains map[string]bool, known foreignActivity) (foreignActivity, error) {
 	seen := foreignActivity{ingests: map[string]int64{}, extracts: map[string]int64{}}
-	statuses, err := c.Client.ContentStore().ListStatuses(ctx)
+	statuses, err := cs.ListStatuses(ctx)
 	if err != nil {
 		return seen, err
 	}
@@ -118,7 +138,6 @@ func (c *Containerd) lookForeign(ctx context.Context, layers map[string]int64, c
 	if len(chains) == 0 {
 		return seen, nil
 	}
-	sn := c.Client.SnapshotService(c.Snapshotter)
 	var keys []string
 	err = sn.Walk(ctx, func(_ context.Context, info snapshots.Info) error {
 		if chains[extractionChain(info.Name)] {
@@ -130,9 +149,11 @@ func (c *Containerd) lookForeign(ctx context.Context, layers map[string]int64, c
 		return seen, err
 	}
 	for _, key := range keys {
-		// An extraction grows on disk as its layer is applied (the windows
-		// snapshotter measures an active snapshot's directory: containerd
-		// v1.7.35 snapshots/windows/windows.go Usage).
+		if size, ok := known.extracts[key]; ok {
+			seen.extracts[key] = size
+			continue
+		}
+		// An extraction grows on disk as its layer is applied.
 		usage, err := sn.Usage(ctx, key)
 		if err != nil {
 			usage.Size = -1 // gone or committed since the walk: a change too

@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/plugins/content/local"
 	"github.com/containerd/platforms"
 	"github.com/opencontainers/go-digest"
@@ -99,4 +103,56 @@ func write(ctx context.Context, t *testing.T, cs content.Store, mediaType string
 		t.Fatal(err)
 	}
 	return desc
+}
+
+// extractingSnapshotter has one active extraction snapshot, whose
+// directory grows until done; Usage counts its directory walks.
+type extractingSnapshotter struct {
+	snapshots.Snapshotter
+	key    string
+	until  time.Time
+	mu     sync.Mutex
+	usages int
+}
+
+func (s *extractingSnapshotter) Walk(ctx context.Context, fn snapshots.WalkFunc, _ ...string) error {
+	if time.Now().After(s.until) {
+		return nil // committed
+	}
+	return fn(ctx, snapshots.Info{Name: s.key, Kind: snapshots.KindActive})
+}
+
+func (s *extractingSnapshotter) Usage(context.Context, string) (snapshots.Usage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.usages++
+	return snapshots.Usage{Size: time.Now().UnixNano()}, nil
+}
+
+// A layer CRI unpacks on containerd 1.7 keeps the daemon waiting while it
+// grows, and the daemon measures it twice a minute, not twice a second:
+// each measure walks the layer's directory on the disk the unpack writes.
+func TestWaitingOnAnUnpackWalksItsDirectoryRarely(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		cs, err := local.NewStore(wine.TempDir(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		linux := ocispec.Platform{OS: "linux", Architecture: "amd64"}
+		diffIDs := []digest.Digest{digest.FromString("servercore")}
+		config := write(ctx, t, cs, ocispec.MediaTypeImageConfig, ocispec.Image{Platform: linux, RootFS: ocispec.RootFS{Type: "layers", DiffIDs: diffIDs}})
+		manifest := write(ctx, t, cs, ocispec.MediaTypeImageManifest, ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: config})
+		const unpack = 5 * time.Minute
+		sn := &extractingSnapshotter{key: "extract-1-abc " + identity.ChainID(diffIDs).String(), until: time.Now().Add(unpack)}
+		start := time.Now()
+		waitForeign(ctx, cs, sn, platforms.Only(linux), manifest.Digest.String(), nil)
+		if waited := time.Since(start); waited < unpack {
+			t.Errorf("stopped waiting after %s while the layer unpacked for %s", waited, unpack)
+		}
+		// Twice a minute, and once more at the start and the end.
+		if most := 12; sn.usages > most {
+			t.Errorf("%d directory walks in a %s unpack; want at most %d", sn.usages, unpack, most)
+		}
+	})
 }
