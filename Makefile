@@ -127,7 +127,7 @@ demo: build
 	  --exec 'kubectl get nodes -L node.kubernetes.io/windows-build,eks.amazonaws.com/nodegroup-image,karpenter.sh/nodepool' \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage bake --node-stats $(foreach i,servercore:ltsc2019 servercore:ltsc2022 nanoserver:ltsc2022,--ami-cached $$WINIMAGE_RIG_REGISTRY/windows/$(i))' \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage bake -o cloudformation --cluster-name demo $(foreach i,servercore:ltsc2019 servercore:ltsc2022 nanoserver:ltsc2022,--ami-cached $$WINIMAGE_RIG_REGISTRY/windows/$(i)) > $(DEMO_DIR)/warm-ami.yaml && echo "template written to $(DEMO_DIR)/warm-ami.yaml"' \
-	  --exec 'PATH=$(BIN):$$PATH kubectl winimage warm --os linux -l eks.amazonaws.com/nodegroup=warm-demo --daemon-image $(DEMO_DAEMON_IMAGE) --wait --timeout 3m $$WINIMAGE_RIG_REGISTRY/shop/web:2.3.1 $$WINIMAGE_RIG_REGISTRY/shop/cart:1.8.0 $$WINIMAGE_RIG_REGISTRY/tools/log-shipper:1.4' \
+	  --exec 'PATH=$(BIN):$$PATH kubectl winimage warm --os linux -l eks.amazonaws.com/nodegroup=warm-demo --daemon-image $(DEMO_DAEMON_IMAGE) --disk-threshold 0.85 --wait --timeout 3m $$WINIMAGE_RIG_REGISTRY/shop/web:2.3.1 $$WINIMAGE_RIG_REGISTRY/shop/cart:1.8.0 $$WINIMAGE_RIG_REGISTRY/tools/log-shipper:1.4' \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage warm status --os linux -l eks.amazonaws.com/nodegroup=warm-demo -o wide' \
 	  --exec 'PATH=$(BIN):$$PATH kubectl winimage audit --sections startup --baked-ami ami-0d4e5f6a7b8c90004' \
 	  $(DEMO_ARGS)

@@ -35,7 +35,7 @@ func TestWarmSurvivesAnAPIServerRestart(t *testing.T) {
 	ref := applied.Ref("apps/slow:1")
 	r.Registry.Throttle(512 << 10)
 	waiting := startPlugin(t, r.Kubeconfig, "warm", "--os", "linux", "--daemon-image", "r.example/winimage-daemon:e2e",
-		"--wait", "--timeout", "4m", "--disk-threshold", "0.99", ref)
+		"--wait", "--timeout", "4m", "--disk-threshold", "1", ref)
 	waiting.waitFor(t, 2*time.Minute, "Warming")
 	following := startPlugin(t, r.Kubeconfig, "warm", "status", "-w", "--os", "linux")
 	following.waitFor(t, time.Minute, "Warming")

@@ -36,7 +36,7 @@ func TestWarmWhenANodeOrTheDaemonSetGoesAway(t *testing.T) {
 		setTaint(ctx, t, r, n, startupTaint)
 	}
 	r.Registry.Throttle(1 << 20)
-	warmArgs := []string{"warm", "--os", "linux", "--daemon-image", "r.example/winimage-daemon:e2e", "--disk-threshold", "0.99",
+	warmArgs := []string{"warm", "--os", "linux", "--daemon-image", "r.example/winimage-daemon:e2e", "--disk-threshold", "1",
 		"--max-concurrent-nodes", "1", "--startup-taint", startupTaint}
 	slow, slow2 := applied.Ref("apps/slow:1"), applied.Ref("apps/slow2:1")
 

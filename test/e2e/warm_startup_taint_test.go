@@ -35,7 +35,7 @@ func TestTheStartupTaintNeverLocksANodeOut(t *testing.T) {
 	}
 	standIn(t, r, names)
 	good, missing := applied.Ref("apps/b1:1"), applied.Ref("apps/b1:1")+"-missing"
-	deploy := []string{"warm", "--os", "linux", "--daemon-image", "r.example/winimage-daemon:e2e", "--disk-threshold", "0.99", "--toleration", teamTaint + "=win:NoSchedule", good, missing}
+	deploy := []string{"warm", "--os", "linux", "--daemon-image", "r.example/winimage-daemon:e2e", "--disk-threshold", "1", "--toleration", teamTaint + "=win:NoSchedule", good, missing}
 
 	_, stderr, code := runPlugin(t, r.Kubeconfig, append(deploy, "--startup-taint", startupTaint+":NoExecute")...)
 	if code != 1 || !strings.Contains(stderr, "NoExecute would evict") {
