@@ -23,7 +23,8 @@ func main() {
 
 const usage = `usage: winimage-daemon COMMAND [flags]
   run      warm the listed images and keep them warm (the DaemonSet's command)
-  probe    exit 0 when every image is Ready (the readiness probe)
+  probe    exit 0 once the pass settled every image (the readiness probe);
+           with --liveness, while the daemon's heartbeat is fresh
   unpin    remove this daemon's pins (and with --remove-unused, its unused images), then exit
   version  print the daemon and containerd versions`
 

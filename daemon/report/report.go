@@ -83,11 +83,16 @@ func (p *Publisher) Run(ctx context.Context, changed <-chan struct{}, snapshot f
 	var lastPublish time.Time
 	var again <-chan time.Time // set while the last state is not out
 	var due <-chan time.Time   // set while byte progress waits its turn
+	beat := p.heartbeat(snapshot)
+	defer beat.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			p.publish(ctx, snapshot())
 			return
+		case <-beat.C:
+			p.beat(snapshot)
+			continue
 		case <-changed:
 		case <-again:
 		case <-due:

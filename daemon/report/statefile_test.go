@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -76,6 +77,41 @@ func TestPublisherWritesAgainAStateFileItCouldNotReplace(t *testing.T) {
 		if st, err := ReadState(path); err != nil || st.Ready != 1 {
 			t.Errorf("state file once the holder let go: %+v, %v; want it written again", st, err)
 		}
+		cancel()
+		<-done
+	})
+}
+
+// The publisher beats from the loop that reads the warmer's state: a
+// wedged warmer stops the beats, and the liveness probe restarts the daemon.
+func TestPublisherHeartbeatStopsWhenTheWarmerIsWedged(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		state := filepath.Join(wine.TempDir(t), "state.json")
+		p := &Publisher{StateFile: state, NodeName: "n1", Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		wedged := make(chan struct{})
+		var stuck atomic.Bool
+		snapshot := func() contract.Snapshot {
+			if stuck.Load() {
+				<-wedged
+			}
+			return contract.Snapshot{Total: 1}
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { p.Run(ctx, make(chan struct{}), snapshot); close(done) }()
+		time.Sleep(2*HeartbeatInterval + time.Second)
+		synctest.Wait()
+		at, err := ReadHeartbeat(HeartbeatFile(state))
+		if err != nil || time.Since(at) > HeartbeatInterval {
+			t.Fatalf("heartbeat at %s (%v), now %s", at, err, time.Now())
+		}
+		stuck.Store(true)
+		time.Sleep(5 * HeartbeatInterval)
+		synctest.Wait()
+		if at, _ := ReadHeartbeat(HeartbeatFile(state)); time.Since(at) < 4*HeartbeatInterval {
+			t.Errorf("heartbeats went on while the warmer was wedged: last %s ago", time.Since(at))
+		}
+		close(wedged)
 		cancel()
 		<-done
 	})
