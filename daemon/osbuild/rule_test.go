@@ -9,7 +9,8 @@ import (
 func TestRuleOf(t *testing.T) {
 	cases := map[string]Rule{
 		"containerd://1.7.27": FirstMatch, "1.6.36": FirstMatch, "v1.7.35": FirstMatch,
-		"containerd://2.1.4": HighestOSVersion, "v2.4.2": HighestOSVersion, "": HighestOSVersion, "docker://28.2.2": HighestOSVersion,
+		"containerd://2.1.4": HighestOSVersionAnyFeatures, "v2.2.0": HighestOSVersionAnyFeatures,
+		"v2.3.0": HighestOSVersion, "v2.4.2": HighestOSVersion, "": HighestOSVersion, "docker://28.2.2": HighestOSVersion,
 	}
 	for v, want := range cases {
 		if got := RuleOf(v); got != want {
@@ -38,5 +39,28 @@ func TestPickForFollowsEachContainerdLine(t *testing.T) {
 	}
 	if !MatcherFor(host, HighestOSVersion).Less(entries[2], entries[1]) {
 		t.Error("2.x matcher does not put the higher os.version first")
+	}
+}
+
+// An entry that declares os.features runs on a node whose containerd does
+// not look at them, 1.7 and 2.0-2.2; from 2.3 on its platforms library
+// wants them among the host's (a Windows host declares none), but for
+// win32k, which it strips for compatibility (platforms v1.0.0-rc.4
+// platforms.go windowsStripFeaturesMatcher).
+func TestOSFeaturesMatchAsEachContainerdLineDoes(t *testing.T) {
+	host := HostPlatform("windows", "amd64", "10.0.20348.2582")
+	entry := func(features ...string) ocispec.Platform {
+		return ocispec.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.20348.2582", OSFeatures: features}
+	}
+	for rule, want := range map[Rule]bool{FirstMatch: true, HighestOSVersionAnyFeatures: true, HighestOSVersion: false} {
+		if got := MatcherFor(host, rule).Match(entry("example.com/gpu")); got != want {
+			t.Errorf("%s: an entry with a feature the host lacks matches %v, want %v", rule, got, want)
+		}
+		if got := PickFor(host, []ocispec.Platform{entry("example.com/gpu")}, rule) == 0; got != want {
+			t.Errorf("%s: picked %v, want %v", rule, got, want)
+		}
+		if !MatcherFor(host, rule).Match(entry("win32k")) {
+			t.Errorf("%s: a win32k entry does not match", rule)
+		}
 	}
 }
