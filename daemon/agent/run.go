@@ -31,6 +31,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	"github.com/winimage-io/kubectl-winimage/daemon/slots"
+	"github.com/winimage-io/kubectl-winimage/daemon/statedir"
 	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
 
@@ -116,11 +117,7 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.StateFile), 0o755); err != nil {
-		return nil, nil, err
-	}
-	// The file is on the host and outlives the pod that wrote it.
-	if err := os.Remove(cfg.StateFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := freshStateFile(cfg.StateFile); err != nil {
 		return nil, nil, err
 	}
 	client, err := cfg.connect(ctx)
@@ -273,6 +270,19 @@ func (a *agent) pass(ctx context.Context, list *imagelist.List) (next *imagelist
 	}
 	a.passDone(ctx, a.warmer.Snapshot(), time.Since(start))
 	return nil, false
+}
+
+// freshStateFile makes the state file's folder for the daemon alone and
+// removes the state a previous pod left: the folder is on the host and
+// outlives the pod.
+func freshStateFile(path string) error {
+	if err := statedir.Prepare(filepath.Dir(path)); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // reloadSecrets reads the mounted pull secrets again, so a rotated token
