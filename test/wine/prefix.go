@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 )
 
 //go:embed stub/prng.c
@@ -45,11 +46,18 @@ func PrefixDir() (string, error) {
 // itself) and makes the prefix once: wineboot, then the ProcessPrng stub
 // in its system32. It returns the environment to run Wine with.
 func Prepare(ctx context.Context, log io.Writer) ([]string, error) {
-	if err := install(ctx, log); err != nil {
-		return nil, err
-	}
 	dir, err := PrefixDir()
 	if err != nil {
+		return nil, err
+	}
+	// make test's checks lane and its end-to-end tests may both get here
+	// first: one installs and makes the prefix, the other waits for it.
+	unlock, err := lock(dir + ".lock")
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := install(ctx, log); err != nil {
 		return nil, err
 	}
 	env := append(os.Environ(), "WINEPREFIX="+dir, "WINEDEBUG=-all", "WINEDLLOVERRIDES=mscoree,mshtml=", ExpectEnv+"=1")
@@ -70,6 +78,22 @@ func Prepare(ctx context.Context, log io.Writer) ([]string, error) {
 		return nil, err
 	}
 	return env, nil
+}
+
+// lock takes an exclusive flock on path.
+func lock(path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func install(ctx context.Context, log io.Writer) error {
