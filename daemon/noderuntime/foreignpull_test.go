@@ -133,6 +133,7 @@ func (s *extractingSnapshotter) Usage(context.Context, string) (snapshots.Usage,
 // grows, and the daemon measures it twice a minute, not twice a second:
 // each measure walks the layer's directory on the disk the unpack writes.
 func TestWaitingOnAnUnpackWalksItsDirectoryRarely(t *testing.T) {
+	wine.Skip(t, "containerd's local content store leaves each committed ingest's folder behind (its RemoveAll needs a delete mode Wine 8.0 lacks), and ListStatuses then fails on it")
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		cs, err := local.NewStore(wine.TempDir(t))

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -61,14 +63,28 @@ func TestADaemonTokenReachesOnlyItsOwnPodAndNode(t *testing.T) {
 		_, err := c.CoreV1().Pods("winimage-system").Patch(ctx, pod, types.MergePatchType, []byte(p), metav1.PatchOptions{})
 		return err
 	}
+	// A change to a node goes as a patch, the verb the daemon holds on
+	// nodes; the own-node policy judges the object it makes.
 	updateNode := func(c kubernetes.Interface, node string, change func(*corev1.Node)) error {
 		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			n, err := c.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 			if err != nil {
 				return err
 			}
+			before, err := json.Marshal(n)
+			if err != nil {
+				return err
+			}
 			change(n)
-			_, err = c.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+			after, err := json.Marshal(n)
+			if err != nil {
+				return err
+			}
+			patch, err := strategicpatch.CreateTwoWayMergePatch(before, after, corev1.Node{})
+			if err != nil {
+				return err
+			}
+			_, err = c.CoreV1().Nodes().Patch(ctx, node, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 			return err
 		})
 	}

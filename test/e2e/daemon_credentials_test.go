@@ -14,13 +14,10 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/google/go-containerregistry/pkg/authn"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
-	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
-	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
 type failingKeychain struct{}
@@ -38,16 +35,7 @@ func TestDaemonTransferPullFailsOnACredentialError(t *testing.T) {
 	if r.Containerd.Line == "1.7" {
 		t.Skip("containerd 1.7 has no Transfer service")
 	}
-	private, err := rig.NewRegistry(rig.WithBasicAuth("u", "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer private.Stop()
-	if _, err := imagefixtures.Push(context.Background(), private.Host(), imagefixtures.Spec{Images: []imagefixtures.Image{
-		{Ref: "team/secret:1", Layers: []resource.Quantity{resource.MustParse("8Ki")}, Linux: true},
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	private := privateRegistry(t)
 	v, err := nodeClient(t, r.Containerd.Address).Version(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -71,16 +59,7 @@ func TestDaemonTransferPullFailsOnACredentialError(t *testing.T) {
 // pass on, without restarting the daemon.
 func TestDaemonUsesARotatedPullSecret(t *testing.T) {
 	r, applied := startRig(t, daemonFleet)
-	private, err := rig.NewRegistry(rig.WithBasicAuth("u", "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer private.Stop()
-	if _, err := imagefixtures.Push(context.Background(), private.Host(), imagefixtures.Spec{Images: []imagefixtures.Image{
-		{Ref: "team/secret:1", Layers: []resource.Quantity{resource.MustParse("8Ki")}, Linux: true},
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	private := privateRegistry(t)
 	ref := private.Host() + "/team/secret:1"
 	secrets := t.TempDir()
 	writeSecret := func(password string) {

@@ -126,7 +126,7 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 	// Disk guard: a threshold below current use skips new images, and says why.
 	d2 := startDaemon(t, r, daemonOpts{node: node, containerd: r.Containerd, images: []string{applied.Ref("apps/a2:1")}, extra: []string{"--disk-threshold", "0.0001"}})
 	p := d2.waitDone(time.Minute)
-	if s := stateOf(p.Images, applied.Ref("apps/a2:1")); s.State != contract.Skipped || !strings.Contains(s.Reason, "kubelet starts deleting images") {
+	if s := stateOf(p.Images, applied.Ref("apps/a2:1")); s.State != contract.Skipped || !strings.Contains(s.Reason, "kubelet evicts pods") {
 		t.Errorf("disk guard: %+v", s)
 	}
 	// Changing the list warms the new image without restarting.

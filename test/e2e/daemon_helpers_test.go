@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	"github.com/winimage-io/kubectl-winimage/test/gobuild"
+	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
@@ -260,4 +262,21 @@ func pinTheirs(t *testing.T, address, ref string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// privateRegistry starts a registry that wants user u and password p,
+// holding team/secret:1 (one 64 KiB Linux layer); it stops with the test.
+func privateRegistry(t *testing.T) *rig.Registry {
+	t.Helper()
+	private, err := rig.NewRegistry(rig.WithBasicAuth("u", "p"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(private.Stop)
+	if _, err := imagefixtures.Push(context.Background(), private.Host(), imagefixtures.Spec{Images: []imagefixtures.Image{
+		{Ref: "team/secret:1", Layers: []resource.Quantity{resource.MustParse("64Ki")}, Linux: true},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	return private
 }

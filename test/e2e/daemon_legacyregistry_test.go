@@ -9,10 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
-	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
@@ -23,16 +20,7 @@ import (
 // pulls both; with no pull secret, so must the daemon (planner and pull).
 func TestDaemonFollowsTheLegacyRegistrySettings(t *testing.T) {
 	r, applied := startRig(t, daemonFleet)
-	private, err := rig.NewRegistry(rig.WithBasicAuth("u", "p"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer private.Stop()
-	if _, err := imagefixtures.Push(context.Background(), private.Host(), imagefixtures.Spec{Images: []imagefixtures.Image{
-		{Ref: "team/secret:1", Layers: []resource.Quantity{resource.MustParse("64Ki")}, Linux: true},
-	}}); err != nil {
-		t.Fatal(err)
-	}
+	private := privateRegistry(t)
 	section := "plugins.'io.containerd.cri.v1.images'.registry"
 	if r.Containerd.Line == "1.7" {
 		section = "plugins.'io.containerd.grpc.v1.cri'.registry"
