@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/semaphore"
@@ -26,7 +27,6 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/diskguard"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
-	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
@@ -52,6 +52,10 @@ type agent struct {
 	closeAll func()
 	// pub publishes progress; warnings found while running go through it.
 	pub *report.Publisher
+	// leftover are the pull leases of a daemon stopped mid-pull, released
+	// once the first pass has ended (noderuntime.LeftoverLeases).
+	leftover []leases.Lease
+	rt       *noderuntime.Containerd
 	// secrets are the mounted pull secrets, read again every pass.
 	secrets *secretKeychain
 	// joined is when the node was created, for the startup taint's deadline.
@@ -152,11 +156,10 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 		Keychain: keychain, UnpackLimiter: semaphore.NewWeighted(int64(max(runtime.NumCPU(), 2))),
 		DownloadLimiter: semaphore.NewWeighted(int64(max(nodeCfg.MaxConcurrentDownloads, 1))),
 		CRI:             nodeCfg, Transfer: transfer, Owner: cfg.Pod}
-	if released, err := rt.ReleaseLeftoverLeases(ctx); err != nil {
+	if a.leftover, err = rt.LeftoverLeases(ctx); err != nil {
 		a.log.Warn("leftover pull leases", "err", err)
-	} else if len(released) > 0 {
-		a.log.Info("released the pull leases of a daemon that was stopped mid-pull", "leases", released)
 	}
+	a.rt = rt
 	a.useRuntime(ctx, rt, warm.RegistryPlanner{Host: platform, Rule: rule})
 	go imagelist.Watch(ctx, cfg.ImageList, cfg.ListInterval, sum, a.listChanged, func(err error) {
 		a.log.Error("image list rejected; keeping the last good one", "err", err)
@@ -309,6 +312,21 @@ func (a *agent) passDone(ctx context.Context, snap contract.Snapshot, took time.
 		}
 	}
 	a.passEnded(ctx, snap)
+	a.releaseLeftover(ctx)
+}
+
+// releaseLeftover releases the leases a stopped daemon left, once.
+func (a *agent) releaseLeftover(ctx context.Context) {
+	if len(a.leftover) == 0 || a.rt == nil {
+		return
+	}
+	released, err := a.rt.ReleaseLeases(ctx, a.leftover)
+	if err != nil {
+		a.log.Warn("leftover pull leases", "err", err)
+		return
+	}
+	a.leftover = nil
+	a.log.Info("released the pull leases of a daemon that was stopped mid-pull", "leases", released)
 }
 
 // addWarning publishes a warning about the node with the progress.
@@ -328,55 +346,4 @@ func pinWarning(containerdVersion string) (string, bool) {
 	}
 	return fmt.Sprintf("containerd %s ignores the pin label on images already present (it needs %s or later): kubelet's image GC may remove warmed images; move the node to a current EKS Windows AMI",
 		v, containerdversion.PinsFrom), true
-}
-
-// readNodeConfig reads containerd's configuration as the node's containerd
-// line reads it, with --discard-unpacked-layers forcing that setting on.
-func readNodeConfig(c Containerd, containerdVersion string) (nodeconfig.Config, error) {
-	major := 0
-	if v, err := containerdversion.Parse(containerdVersion); err == nil {
-		major = v.Major
-	}
-	nodeCfg, err := nodeconfig.Read(c.ConfigFile, major)
-	if c.DiscardUnpackedLayers {
-		nodeCfg.DiscardUnpackedLayers = true
-	}
-	return nodeCfg, err
-}
-
-// pullMethod is how the node's CRI pulls, which the daemon follows:
-// through the Transfer service on containerd 2.x unless a setting makes
-// CRI fall back to a client pull (nodeconfig.Config.TransferRefusal); by
-// the client on 1.7, which has no such service. It also says why.
-func pullMethod(containerdVersion string, nodeCfg nodeconfig.Config, goos string) (transfer bool, method string) {
-	v, err := containerdversion.Parse(containerdVersion)
-	if err != nil || v.Major < 2 {
-		return false, "client (containerd " + containerdVersion + " has no Transfer service)"
-	}
-	if setting := nodeCfg.TransferRefusal(goos); setting != "" {
-		return false, "client (CRI falls back from the Transfer service for " + setting + ")"
-	}
-	return true, "transfer service"
-}
-
-// containerdRoot is the folder whose volume the disk guard watches: the
-// --containerd-root flag, else the root containerd's own config.toml sets,
-// else the stock one.
-func containerdRoot(flag, fromConfig string) string {
-	switch {
-	case flag != "":
-		return flag
-	case fromConfig != "":
-		return fromConfig
-	}
-	return noderuntime.DefaultsFor(runtime.GOOS).Root
-}
-
-// diskWarning says so when the disk guard is off: warming may then fill
-// the volume with pinned images kubelet cannot reclaim.
-func diskWarning(threshold float64) string {
-	if threshold >= 1 {
-		return "the disk guard is off (--disk-threshold 1): warming may fill containerd's volume past kubelet's eviction line with images kubelet cannot reclaim"
-	}
-	return ""
 }

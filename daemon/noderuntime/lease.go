@@ -36,23 +36,32 @@ func (c *Containerd) withPullLease(ctx context.Context) (context.Context, func()
 	}, nil
 }
 
-// ReleaseLeftoverLeases deletes every pull lease a daemon left on the node
-// and returns their IDs. Call it before the first pull: a node runs one
-// daemon at a time (the DaemonSet replaces a pod only once the old one is
-// gone, and a container restarted in its pod is a new process), so any
-// such lease belongs to a daemon that was stopped mid-pull.
-func (c *Containerd) ReleaseLeftoverLeases(ctx context.Context) ([]string, error) {
-	ls := c.Client.LeasesService()
-	all, err := ls.List(ctx)
+// LeftoverLeases lists the pull leases daemons left on the node: a node
+// runs one daemon at a time (the DaemonSet replaces a pod only once the old
+// one is gone, and a container restarted in its pod is a new process), so
+// each belongs to a daemon stopped mid-pull. Keep them until this daemon's
+// first pass has ended: they hold the half-fetched layers its pulls resume
+// (releasing them at start let garbage collection delete those, and the
+// next pod fetched every byte again), then ReleaseLeases.
+func (c *Containerd) LeftoverLeases(ctx context.Context) ([]leases.Lease, error) {
+	all, err := c.Client.LeasesService().List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var released []string
+	var left []leases.Lease
 	for _, l := range all {
-		if _, ours := l.Labels[LabelPullLease]; !ours {
-			continue
+		if _, ours := l.Labels[LabelPullLease]; ours {
+			left = append(left, l)
 		}
-		if err := ls.Delete(ctx, l); err != nil && !errdefs.IsNotFound(err) {
+	}
+	return left, nil
+}
+
+// ReleaseLeases deletes ls and returns the IDs it deleted.
+func (c *Containerd) ReleaseLeases(ctx context.Context, ls []leases.Lease) ([]string, error) {
+	var released []string
+	for _, l := range ls {
+		if err := c.Client.LeasesService().Delete(ctx, l); err != nil && !errdefs.IsNotFound(err) {
 			return released, err
 		}
 		released = append(released, l.ID)
