@@ -82,6 +82,12 @@ func waitForeign(ctx context.Context, cs content.Store, sn snapshots.Snapshotter
 	t := time.NewTicker(foreignLook)
 	defer t.Stop()
 	moved, measured := time.Now(), time.Now()
+	// live: an extraction was seen growing. Until then its usage is
+	// measured again after foreignQuiet, so a leftover (a stopped pull's
+	// extraction, kept by its lease) ends the wait as soon as an ingest's
+	// would; once live, twice a minute, and it must stay still over a
+	// whole measure.
+	live := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -98,8 +104,11 @@ func waitForeign(ctx context.Context, cs content.Store, sn snapshots.Snapshotter
 		// config is in the store to name the chains, a look can see
 		// nothing for a moment. Only nothing that stays nothing for
 		// foreignQuiet ends the wait.
-		known := seen
-		if time.Since(measured) >= foreignUsageEvery {
+		known, every := seen, foreignQuiet
+		if live {
+			every = foreignUsageEvery
+		}
+		if time.Since(measured) >= every {
 			known, measured = foreignActivity{}, time.Now()
 		}
 		now, err := lookForeign(ctx, cs, sn, layers, chains, known)
@@ -107,16 +116,27 @@ func waitForeign(ctx context.Context, cs content.Store, sn snapshots.Snapshotter
 			return
 		}
 		if !now.same(seen) {
+			live = live || grew(seen.extracts, now.extracts)
 			seen, moved = now, time.Now()
 		}
 		quiet := foreignQuiet
-		if len(seen.extracts) > 0 {
+		if live && len(seen.extracts) > 0 {
 			quiet = max(quiet, foreignUsageEvery+foreignLook)
 		}
 		if time.Since(moved) >= quiet {
 			return
 		}
 	}
+}
+
+// grew reports whether an extraction in both looks changed its usage.
+func grew(before, after map[string]int64) bool {
+	for key, size := range after {
+		if old, ok := before[key]; ok && old != size {
+			return true
+		}
+	}
+	return false
 }
 
 // lookForeign lists the ingests of layers and the extraction snapshots of
