@@ -141,16 +141,10 @@ func TestWaitingOnAnUnpackWalksItsDirectoryRarely(t *testing.T) {
 	wine.Skip(t, "containerd's local content store leaves each committed ingest's folder behind (its RemoveAll needs a delete mode Wine 8.0 lacks), and ListStatuses then fails on it")
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		cs, err := local.NewStore(wine.TempDir(t))
-		if err != nil {
-			t.Fatal(err)
-		}
+		cs, manifest, chain := oneLayerImage(t)
 		linux := ocispec.Platform{OS: "linux", Architecture: "amd64"}
-		diffIDs := []digest.Digest{digest.FromString("servercore")}
-		config := write(ctx, t, cs, ocispec.MediaTypeImageConfig, ocispec.Image{Platform: linux, RootFS: ocispec.RootFS{Type: "layers", DiffIDs: diffIDs}})
-		manifest := write(ctx, t, cs, ocispec.MediaTypeImageManifest, ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: config})
 		const unpack = 5 * time.Minute
-		sn := &extractingSnapshotter{key: "extract-1-abc " + identity.ChainID(diffIDs).String(), until: time.Now().Add(unpack)}
+		sn := &extractingSnapshotter{key: "extract-1-abc " + chain, until: time.Now().Add(unpack)}
 		start := time.Now()
 		waitForeign(ctx, cs, sn, platforms.Only(linux), manifest.Digest.String(), nil)
 		if waited := time.Since(start); waited < unpack {
@@ -169,19 +163,30 @@ func TestALeftoverExtractionEndsTheWaitQuickly(t *testing.T) {
 	wine.Skip(t, "containerd's local content store leaves each committed ingest's folder behind (its RemoveAll needs a delete mode Wine 8.0 lacks), and ListStatuses then fails on it")
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		cs, err := local.NewStore(wine.TempDir(t))
-		if err != nil {
-			t.Fatal(err)
-		}
+		cs, manifest, chain := oneLayerImage(t)
 		linux := ocispec.Platform{OS: "linux", Architecture: "amd64"}
-		diffIDs := []digest.Digest{digest.FromString("servercore")}
-		config := write(ctx, t, cs, ocispec.MediaTypeImageConfig, ocispec.Image{Platform: linux, RootFS: ocispec.RootFS{Type: "layers", DiffIDs: diffIDs}})
-		manifest := write(ctx, t, cs, ocispec.MediaTypeImageManifest, ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: config})
-		sn := &extractingSnapshotter{key: "extract-1-abc " + identity.ChainID(diffIDs).String(), until: time.Now().Add(time.Hour), still: true}
+		sn := &extractingSnapshotter{key: "extract-1-abc " + chain, until: time.Now().Add(time.Hour), still: true}
 		start := time.Now()
 		waitForeign(ctx, cs, sn, platforms.Only(linux), manifest.Digest.String(), nil)
 		if waited := time.Since(start); waited > 3*foreignQuiet {
 			t.Errorf("waited %s on an extraction that never grew", waited)
 		}
 	})
+}
+
+// oneLayerImage is a content store holding a one-layer Linux image's
+// manifest and config (what CRI fetches before it unpacks), the manifest,
+// and the layer's chain ID.
+func oneLayerImage(t *testing.T) (content.Store, ocispec.Descriptor, string) {
+	t.Helper()
+	ctx := context.Background()
+	cs, err := local.NewStore(wine.TempDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	linux := ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	diffIDs := []digest.Digest{digest.FromString("servercore")}
+	config := write(ctx, t, cs, ocispec.MediaTypeImageConfig, ocispec.Image{Platform: linux, RootFS: ocispec.RootFS{Type: "layers", DiffIDs: diffIDs}})
+	manifest := write(ctx, t, cs, ocispec.MediaTypeImageManifest, ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: config})
+	return cs, manifest, identity.ChainID(diffIDs).String()
 }
