@@ -22,7 +22,8 @@ const pullLeaseExpiry = 24 * time.Hour
 // (both keep a lease already in the context: v2.4.2 client/lease.go,
 // core/transfer/local/transfer.go withLease). A daemon killed mid-pull
 // leaves the lease behind for a day, holding a half-fetched image's
-// content; its label lets the next daemon release it at start.
+// content; its label lets the next daemon find it, resume from what it
+// holds, and release it (LeftoverLeases).
 func (c *Containerd) withPullLease(ctx context.Context) (context.Context, func(), error) {
 	ls := c.Client.LeasesService()
 	l, err := ls.Create(ctx, leases.WithRandomID(), leases.WithExpiration(pullLeaseExpiry),

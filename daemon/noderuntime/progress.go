@@ -12,10 +12,11 @@ import (
 // store.
 const sampleEvery = 250 * time.Millisecond
 
-func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, layers map[string]int64, progress Progress) {
+// sampleUntil calls sample every sampleEvery until done is closed or ctx
+// ends.
+func sampleUntil(ctx context.Context, done <-chan struct{}, sample func()) {
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
-	cs := c.Client.ContentStore()
 	for {
 		select {
 		case <-done:
@@ -23,7 +24,16 @@ func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, l
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			sample()
 		}
+	}
+}
+
+// reportProgress reports a planned pull: its layers' bytes, counted from
+// the active ingests' offsets and the blobs already committed.
+func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, layers map[string]int64, progress Progress) {
+	cs := c.Client.ContentStore()
+	sampleUntil(ctx, done, func() {
 		active := map[string]int64{}
 		if statuses, err := cs.ListStatuses(ctx); err == nil {
 			for _, s := range statuses {
@@ -48,7 +58,7 @@ func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, l
 			}
 		}
 		progress(fetched, total, complete)
-	}
+	})
 }
 
 // reportUnplanned reports a pull whose layers the planner could not name
@@ -58,21 +68,12 @@ func (c *Containerd) reportProgress(ctx context.Context, done <-chan struct{}, l
 // caller's stall watch still cancels a pull the registry stops feeding,
 // and holds back while layers unpack.
 func (c *Containerd) reportUnplanned(ctx context.Context, done <-chan struct{}, progress Progress) {
-	t := time.NewTicker(sampleEvery)
-	defer t.Stop()
 	cs := c.Client.ContentStore()
 	written := map[string]int64{}
-	for {
-		select {
-		case <-done:
-			return
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	sampleUntil(ctx, done, func() {
 		statuses, err := cs.ListStatuses(ctx)
 		if err != nil {
-			continue
+			return
 		}
 		for _, s := range statuses {
 			written[s.Ref] = max(written[s.Ref], s.Offset)
@@ -82,7 +83,7 @@ func (c *Containerd) reportUnplanned(ctx context.Context, done <-chan struct{}, 
 			sum += n
 		}
 		progress(sum, 0, len(written) > 0 && len(statuses) == 0)
-	}
+	})
 }
 
 // HaveLayers implements Runtime from the content store. A node that
