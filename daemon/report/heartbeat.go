@@ -25,14 +25,11 @@ func writeHeartbeat(stateFile string, now time.Time) error {
 
 // ReadHeartbeat is the time the heartbeat file records.
 func ReadHeartbeat(path string) (time.Time, error) {
-	f, err := openState(path)
+	data, err := readShared(path)
 	if err != nil {
 		return time.Time{}, err
 	}
-	defer f.Close()
-	buf := make([]byte, 64)
-	n, _ := f.Read(buf)
-	return time.Parse(time.RFC3339Nano, strings.TrimSpace(string(buf[:n])))
+	return time.Parse(time.RFC3339Nano, strings.TrimSpace(string(data)))
 }
 
 // heartbeat writes the first heartbeat and returns the ticker for the rest

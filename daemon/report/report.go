@@ -279,16 +279,22 @@ func NodeEvent(ctx context.Context, client kubernetes.Interface, node, eventType
 // ReadState reads a state file written by a Publisher.
 func ReadState(path string) (contract.Progress, error) {
 	var p contract.Progress
-	f, err := openState(path)
-	if err != nil {
-		return p, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(f)
+	data, err := readShared(path)
 	if err != nil {
 		return p, err
 	}
 	return p, json.Unmarshal(data, &p)
+}
+
+// readShared reads a file the daemon replaces by rename (openState: on
+// Windows without standing in the rename's way).
+func readShared(path string) ([]byte, error) {
+	f, err := openState(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // writeAtomic replaces path with data by a rename, so a reader sees the old
