@@ -17,8 +17,8 @@ func checkOwnership(dir string) error {
 	if err != nil {
 		return err
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("owned by uid %d, not the daemon's %d", st.Uid, os.Geteuid())
+	if uid, ok := otherOwner(fi); ok {
+		return fmt.Errorf("owned by uid %d, not the daemon's %d", uid, os.Geteuid())
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
 		return fmt.Errorf("writable by others (mode %v)", fi.Mode().Perm())
@@ -28,8 +28,17 @@ func checkOwnership(dir string) error {
 
 // checkLink refuses a link someone other than the daemon's user made.
 func checkLink(fi os.FileInfo) error {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("a link made by uid %d, not the daemon's %d", st.Uid, os.Geteuid())
+	if uid, ok := otherOwner(fi); ok {
+		return fmt.Errorf("a link made by uid %d, not the daemon's %d", uid, os.Geteuid())
 	}
 	return nil
+}
+
+// otherOwner is fi's owner when that is not the daemon's user.
+func otherOwner(fi os.FileInfo) (uint32, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || int(st.Uid) == os.Geteuid() {
+		return 0, false
+	}
+	return st.Uid, true
 }
