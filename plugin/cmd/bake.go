@@ -272,9 +272,7 @@ func (o *BakeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, s := range report.Skipped {
-		plan.Notes = append(plan.Notes, s)
-	}
+	plan.Notes = append(plan.Notes, report.Skipped...)
 	plan.Notes = append(plan.Notes, measureNotes...)
 	switch o.format {
 	case "json", "yaml":

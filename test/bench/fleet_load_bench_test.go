@@ -33,7 +33,7 @@ const loadNodes = 8
 // and one by digest on a shared base, for the paced warm; a third on its
 // own base, pulled slowly, for the cost of a long pull; loadNodes Linux
 // nodes under kwok.
-const loadFleet = `
+var loadFleet = fmt.Sprintf(`
 apiVersion: fleet.winimage.io/v1
 kind: Fleet
 images:
@@ -44,8 +44,8 @@ images:
   - {ref: load/tool:1, bases: [base], layers: [64Ki], linux: true}
   - {ref: load/long:1, layers: [4Mi], linux: true}
 nodeGroups:
-- {name: load, kind: managed, os: linux, count: 8, ami: ami-0lin, kubelet: v1.37.2-eks-1a2b3c4}
-`
+- {name: load, kind: managed, os: linux, count: %d, ami: ami-0lin, kubelet: v1.37.2-eks-1a2b3c4}
+`, loadNodes)
 
 // Recheck intervals: the bench's shortened one, and the defaults each
 // daemon's figures are scaled to (the daemon before this change rechecked

@@ -202,7 +202,6 @@ func setNodeStatus(ctx context.Context, client kubernetes.Interface, applied *Ap
 		OperatingSystem:         g.OS,
 		Architecture:            "amd64",
 		KubeletVersion:          g.Kubelet,
-		KubeProxyVersion:        g.Kubelet,
 		ContainerRuntimeVersion: "containerd://" + strings.TrimPrefix(orDefault(g.Containerd, "1.7.27"), "containerd://"),
 		MachineID:               id,
 		SystemUUID:              id,
