@@ -11,7 +11,7 @@ IMAGE_REPO ?= ghcr.io/winimage-io/winimage-daemon
 # Archive entries carry the commit's time, so archives depend on the tree only.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
 export SOURCE_DATE_EPOCH
-LDFLAGS  := -s -w -X $(PKG)/daemon/buildinfo.Version=$(VERSION) -X $(PKG)/daemon/buildinfo.Commit=$(COMMIT) -X '$(PKG)/daemon/buildinfo.DaemonImage=$(DAEMON_IMAGE)'
+LDFLAGS  := -s -w -X $(PKG)/daemon/contract/buildinfo.Version=$(VERSION) -X $(PKG)/daemon/contract/buildinfo.Commit=$(COMMIT) -X '$(PKG)/daemon/contract/buildinfo.DaemonImage=$(DAEMON_IMAGE)'
 DEMO_DIR ?= $(CURDIR)/.demo
 # The kubelet stand-in runs the locally built daemon whatever the image says.
 DEMO_DAEMON_IMAGE ?= winimage-daemon:demo

@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 func main() {
@@ -33,11 +35,11 @@ func dispatch(ctx context.Context, args []string) error {
 		return fmt.Errorf("%s", usage)
 	}
 	switch args[0] {
-	case "run":
+	case contract.CommandRun:
 		return run(ctx, args[1:])
-	case "probe":
+	case contract.CommandProbe:
 		return probe(args[1:])
-	case "unpin":
+	case contract.CommandUnpin:
 		return unpin(ctx, args[1:])
 	case "version":
 		return version(ctx, args[1:])

@@ -15,12 +15,12 @@ import (
 // again, forever.
 func unpin(ctx context.Context, args []string) error {
 	var c agent.UnpinConfig
-	fs := flag.NewFlagSet("unpin", flag.ContinueOnError)
+	fs := flag.NewFlagSet(contract.CommandUnpin, flag.ContinueOnError)
 	addContainerd(fs, &c.Containerd)
 	addIdentity(fs, &c.Identity)
-	fs.BoolVar(&c.RemoveUnused, "remove-unused", false, "also delete images this daemon added that no container uses")
-	fs.BoolVar(&c.Report, "report", false, "write the result on this pod (annotation "+contract.AnnotationUnpin+")")
-	hold := fs.Bool("hold", false, "after success, stay until stopped")
+	fs.BoolVar(&c.RemoveUnused, contract.FlagUnpinRemoveUnused, false, "also delete images this daemon added that no container uses")
+	fs.BoolVar(&c.Report, contract.FlagUnpinReport, false, "write the result on this pod (annotation "+contract.AnnotationUnpin+")")
+	hold := fs.Bool(contract.FlagUnpinHold, false, "after success, stay until stopped")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"os"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/agent"
-	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/buildinfo"
 )
 
 func version(ctx context.Context, args []string) error {

@@ -14,7 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	daemonimage "github.com/winimage-io/kubectl-winimage/daemon/image"
+	daemonimage "github.com/winimage-io/kubectl-winimage/cmd/winimage-release/image"
 )
 
 // image builds the daemon for each platform, assembles the index on the

@@ -48,10 +48,10 @@ type stamp struct {
 
 func (s stamp) ldflags() string {
 	flags := []string{"-s", "-w",
-		"-X", module + "/daemon/buildinfo.Version=" + s.version,
-		"-X", module + "/daemon/buildinfo.Commit=" + s.commit}
+		"-X", module + "/daemon/contract/buildinfo.Version=" + s.version,
+		"-X", module + "/daemon/contract/buildinfo.Commit=" + s.commit}
 	if s.daemonImage != "" {
-		flags = append(flags, "-X", module+"/daemon/buildinfo.DaemonImage="+s.daemonImage)
+		flags = append(flags, "-X", module+"/daemon/contract/buildinfo.DaemonImage="+s.daemonImage)
 	}
 	return strings.Join(flags, " ")
 }

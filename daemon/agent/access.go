@@ -6,8 +6,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/access"
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/access"
 )
 
 // needs are the permissions this configuration uses: what warm's manifests

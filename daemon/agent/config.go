@@ -21,8 +21,8 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/hostprocess"
 	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/pass"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
-	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
 
 // Containerd is where the node's containerd is and what kubelet's CRI uses
@@ -76,7 +76,7 @@ type Config struct {
 	// when it left one Failed.
 	RecheckInterval, RetryInterval time.Duration
 	// MaxAttempts bounds the tries at an image per pass, the first retry
-	// waiting about MinBackoff (see warm.Warmer).
+	// waiting about MinBackoff (see pass.Warmer).
 	MaxAttempts int
 	MinBackoff  time.Duration
 	// PullProgressTimeout cancels an attempt whose download has not moved
@@ -106,9 +106,9 @@ func DefaultConfig() Config {
 		ListInterval:        5 * time.Second,
 		RecheckInterval:     DefaultRecheckInterval,
 		RetryInterval:       10 * time.Minute,
-		MaxAttempts:         warm.DefaultMaxAttempts,
-		MinBackoff:          warm.DefaultMinBackoff,
-		PullProgressTimeout: warm.DefaultStallTimeout,
+		MaxAttempts:         pass.DefaultMaxAttempts,
+		MinBackoff:          pass.DefaultMinBackoff,
+		PullProgressTimeout: pass.DefaultStallTimeout,
 		SlotLeasePrefix:     contract.SlotLeasePrefix,
 		StartupTaintTimeout: contract.DefaultStartupTaintTimeout,
 	}

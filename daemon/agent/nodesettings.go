@@ -3,7 +3,7 @@ package agent
 import (
 	"runtime"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/containerdversion"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/containerdversion"
 	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 )

@@ -22,17 +22,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/containerdversion"
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/containerdversion"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/osbuild"
 	"github.com/winimage-io/kubectl-winimage/daemon/diskguard"
-	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
-	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
-	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
+	"github.com/winimage-io/kubectl-winimage/daemon/pass"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
 	"github.com/winimage-io/kubectl-winimage/daemon/slots"
 	"github.com/winimage-io/kubectl-winimage/daemon/statedir"
-	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
 
 // lookups is how many registry lookups a node has in flight at once.
@@ -43,8 +43,8 @@ type agent struct {
 	cfg     Config
 	log     *slog.Logger
 	kube    kubernetes.Interface
-	warmer  *warm.Warmer
-	planner func() warm.Planner
+	warmer  *pass.Warmer
+	planner func() pass.Planner
 	changed chan struct{}
 	// warnings about the node, published with the progress.
 	warnings []string
@@ -160,7 +160,7 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 		a.log.Warn("leftover pull leases", "err", err)
 	}
 	a.rt = rt
-	a.useRuntime(ctx, rt, warm.RegistryPlanner{Host: platform, Rule: rule})
+	a.useRuntime(ctx, rt, pass.RegistryPlanner{Host: platform, Rule: rule})
 	go imagelist.Watch(ctx, cfg.ImageList, cfg.ListInterval, sum, a.listChanged, func(err error) {
 		a.log.Error("image list rejected; keeping the last good one", "err", err)
 	})
@@ -172,18 +172,18 @@ func start(ctx context.Context, cfg Config) (*agent, *imagelist.List, error) {
 // useRuntime sets up the warmer on rt and the planner each pass makes: a
 // new resolver per pass (it caches answers, and tags move) that asks the
 // hosts the pulls use, with the pulls' credentials.
-func (a *agent) useRuntime(ctx context.Context, rt *noderuntime.Containerd, planner warm.RegistryPlanner) {
+func (a *agent) useRuntime(ctx context.Context, rt *noderuntime.Containerd, planner pass.RegistryPlanner) {
 	a.warmer = a.newWarmer(rt)
 	keychain := rt.PlannerKeychain()
-	a.planner = func() warm.Planner {
+	a.planner = func() pass.Planner {
 		planner.Resolver = &imagesize.Resolver{Concurrency: lookups, Keychain: func(string) authn.Keychain { return keychain },
 			Transport: rt.PlannerTransport(ctx, remote.DefaultTransport)}
 		return planner
 	}
 }
 
-func (a *agent) newWarmer(rt noderuntime.Runtime) *warm.Warmer {
-	w := &warm.Warmer{Runtime: rt, Chains: a.cfg.ParallelPulls, Lookups: lookups, Changed: a.notify, MaxAttempts: a.cfg.MaxAttempts, MinBackoff: a.cfg.MinBackoff, StallTimeout: a.cfg.PullProgressTimeout}
+func (a *agent) newWarmer(rt noderuntime.Runtime) *pass.Warmer {
+	w := &pass.Warmer{Runtime: rt, Chains: a.cfg.ParallelPulls, Lookups: lookups, Changed: a.notify, MaxAttempts: a.cfg.MaxAttempts, MinBackoff: a.cfg.MinBackoff, StallTimeout: a.cfg.PullProgressTimeout}
 	if a.cfg.DiskThreshold < 1 {
 		w.Guard = diskguard.New(a.cfg.Root, a.cfg.DiskThreshold).Reserve
 	}

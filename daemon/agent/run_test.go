@@ -15,11 +15,11 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
-	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/pass"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
-	"github.com/winimage-io/kubectl-winimage/daemon/warm"
 )
 
 // slowRuntime pulls each image in pull time; Status says what was pulled.
@@ -63,7 +63,7 @@ func (r *slowRuntime) Unpin(context.Context, bool) ([]string, []string, error) {
 
 type noPlan struct{}
 
-func (noPlan) Plan(context.Context, string) (warm.Plan, error) { return warm.Plan{}, nil }
+func (noPlan) Plan(context.Context, string) (pass.Plan, error) { return pass.Plan{}, nil }
 
 func (noPlan) Digest(context.Context, string) (string, error) { return "", nil }
 
@@ -75,9 +75,9 @@ func testAgent(t *testing.T, rt noderuntime.Runtime, taintKey string, node *core
 		kube:    fake.NewClientset(node),
 		changed: make(chan struct{}, 1),
 		lists:   make(chan *imagelist.List, 1),
-		planner: func() warm.Planner { return noPlan{} },
+		planner: func() pass.Planner { return noPlan{} },
 	}
-	a.warmer = &warm.Warmer{Runtime: rt, Chains: 1, Changed: a.notify}
+	a.warmer = &pass.Warmer{Runtime: rt, Chains: 1, Changed: a.notify}
 	return a
 }
 

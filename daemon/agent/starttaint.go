@@ -9,8 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/taint"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
-	"github.com/winimage-io/kubectl-winimage/daemon/taint"
 )
 
 // The startup taint keeps workloads off a new node until its images are

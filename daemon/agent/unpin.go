@@ -7,8 +7,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/access"
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/access"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
 )

@@ -9,6 +9,12 @@ import "fmt"
 const (
 	// DefaultNamespace is where `warm` deploys the DaemonSet unless -n.
 	DefaultNamespace = "winimage-system"
+	// ConfigMapName is the ConfigMap holding the image list.
+	ConfigMapName = "winimage-images"
+	// FieldManager owns the fields warm applies, so a second warm with a
+	// new list updates them and a user's own fields stay theirs; the audit
+	// reads when the list last changed from its managed-fields entry.
+	FieldManager = "kubectl-winimage"
 	// ImageListKey is the ConfigMap key holding the ImageList.
 	ImageListKey = "images.yaml"
 	// ImageListDir is where the ConfigMap is mounted: a folder of its own,

@@ -34,7 +34,7 @@ func New(path string, threshold float64) *Guard {
 	if threshold <= 0 {
 		threshold = contract.DefaultDiskThreshold
 	}
-	return &Guard{Path: path, Threshold: threshold, Expansion: 2.5, usage: volumeUsage}
+	return &Guard{Path: path, Threshold: threshold, Expansion: contract.GuardOnDiskRatio, usage: volumeUsage}
 }
 
 // Reserve checks that pulling an image of compressed size (0 when unknown:

@@ -1,4 +1,4 @@
-// Package runtime is the daemon's boundary to the node's container runtime
+// Package noderuntime is the daemon's boundary to the node's container runtime
 // (containerd): where it listens, which namespace and snapshotter kubelet's
 // CRI uses, and a client connected to it.
 package noderuntime

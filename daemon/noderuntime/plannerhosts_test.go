@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagesize"
 	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/test/wine"
 )

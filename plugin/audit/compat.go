@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
-	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/osbuild"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
 )

@@ -3,7 +3,7 @@ package audit
 import (
 	"context"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
 )
 

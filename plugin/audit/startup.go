@@ -7,8 +7,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagelist"
 	"github.com/winimage-io/kubectl-winimage/plugin/startup"
-	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
 
 // DefaultSince is how far back the startup section looks by default: older
@@ -40,7 +41,7 @@ func warmList(ctx context.Context, o Options, r *Report) ([]string, time.Time) {
 	if ns == "" {
 		return nil, time.Time{}
 	}
-	cm, err := o.Client.CoreV1().ConfigMaps(ns).Get(ctx, warm.ConfigMapName, metav1.GetOptions{})
+	cm, err := o.Client.CoreV1().ConfigMaps(ns).Get(ctx, contract.ConfigMapName, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, time.Time{}
@@ -48,5 +49,5 @@ func warmList(ctx context.Context, o Options, r *Report) ([]string, time.Time) {
 		r.Skipped = append(r.Skipped, "startup: warm's image list not read ("+err.Error()+"); no before/after split for it")
 		return nil, time.Time{}
 	}
-	return warm.WantedImages(cm), warm.ListChanged(cm)
+	return imagelist.Wanted(cm), imagelist.ChangedAt(cm)
 }

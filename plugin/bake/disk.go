@@ -4,22 +4,12 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
 )
 
 // Disk sizing constants, each with where it comes from.
 const (
-	// DefaultOnDiskRatio is a Windows layer's size once extracted over its
-	// compressed size, about 2.2× for servercore by Microsoft's figures
-	// (the project's shared/notes/eks-windows-facts.md); older releases ran
-	// nearer 3× (ltsc2019: 1.9 GB compressed, 5.7 GB on disk), which is
-	// why it is a flag (--on-disk-ratio). Baked images count at this size.
-	DefaultOnDiskRatio = 2.2
-	// ImageGCHighThresholdPercent is kubelet's default (k8s.io/kubelet
-	// v0.37.2 config/v1beta1 types.go): above it kubelet garbage-collects
-	// images, which it cannot do to pinned (baked) ones, so the disk they
-	// fill is never given back and the node ends in DiskPressure.
-	ImageGCHighThresholdPercent = 85
 	// pinnedShare is how much of the room under the GC threshold the
 	// pinned images may take; the rest stays for images pulled at run
 	// time, which GC can reclaim.
@@ -103,7 +93,7 @@ func diskFor(nodes []*inventory.Node, o DiskOptions, maxBytes int64) Disk {
 	} else {
 		d.BudgetBytes = budgetFor(d.VolumeBytes, d.BaseUsageBytes, d.OnDiskRatio)
 		d.BudgetSource = fmt.Sprintf("(%d%% of the volume − base use) × %.0f%% for pinned images ÷ (%.1f on-disk ratio + 1 for the compressed layers ctr keeps)",
-			ImageGCHighThresholdPercent, pinnedShare*100, d.OnDiskRatio)
+			contract.ImageGCHighThresholdPercent, pinnedShare*100, d.OnDiskRatio)
 	}
 	d.RootVolume = RootVolume{DeviceName: RootDevice, SizeGiB: int(math.Ceil(float64(d.VolumeBytes) / gib)), VolumeType: "gp3"}
 	return d
@@ -138,7 +128,7 @@ func keptPerCompressedByte(ratio float64) float64 { return ratio + 1 }
 
 // budgetFor is the compressed bytes the pinned images may take on a volume.
 func budgetFor(volume, base int64, ratio float64) int64 {
-	room := float64(volume)*ImageGCHighThresholdPercent/100 - float64(base)
+	room := float64(volume)*contract.ImageGCHighThresholdPercent/100 - float64(base)
 	if room <= 0 {
 		return 0
 	}
@@ -148,7 +138,7 @@ func budgetFor(volume, base int64, ratio float64) int64 {
 // volumeFor is the smallest root volume, in GiB rounded up to 10, whose
 // budget holds compressed bytes of images.
 func volumeFor(compressed, base int64, ratio float64) int {
-	need := (float64(compressed)*keptPerCompressedByte(ratio)/pinnedShare + float64(base)) * 100 / ImageGCHighThresholdPercent
+	need := (float64(compressed)*keptPerCompressedByte(ratio)/pinnedShare + float64(base)) * 100 / contract.ImageGCHighThresholdPercent
 	return int(math.Ceil(need/gib/10)) * 10
 }
 
@@ -156,7 +146,7 @@ func (o DiskOptions) ratio() float64 {
 	if o.OnDiskRatio > 0 {
 		return o.OnDiskRatio
 	}
-	return DefaultOnDiskRatio
+	return contract.OnDiskRatio
 }
 
 // wantVolume records the volume every candidate the budget left out would

@@ -15,8 +15,9 @@ import (
 	"k8s.io/cli-runtime/pkg/printers"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
-	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
@@ -65,7 +66,7 @@ var bakeOutputs = outputFormats{"table", "json", "yaml", "component", "policy", 
 // NewBakeOptions returns the defaults.
 func NewBakeOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *BakeOptions {
 	return &BakeOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags(""), Selector: "kubernetes.io/os=windows",
-		MinPods: 1, OnDiskRatio: bake.DefaultOnDiskRatio, Ctr: bake.DefaultCtr, Concurrency: 8, IOStreams: streams}
+		MinPods: 1, OnDiskRatio: contract.OnDiskRatio, Ctr: bake.DefaultCtr, Concurrency: 8, IOStreams: streams}
 }
 
 // NewCmdBake wires BakeOptions to cobra.

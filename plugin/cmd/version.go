@@ -11,7 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/buildinfo"
 	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 )
 

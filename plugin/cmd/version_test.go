@@ -11,7 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/buildinfo"
 )
 
 func runVersion(t *testing.T, output string, server func(context.Context) (string, error)) (string, error) {

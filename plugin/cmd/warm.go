@@ -15,9 +15,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/buildinfo"
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
-	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/buildinfo"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
@@ -117,7 +117,7 @@ wait leaves the DaemonSet warming.`,
 	cmd.Flags().StringVar(&o.StartupTaint, "startup-taint", "", "KEY[:NoSchedule] of the taint the daemon lifts from a node once it is warm (NoExecute is refused)")
 	cmd.Flags().DurationVar(&o.StartupTaintWait, "startup-taint-timeout", contract.DefaultStartupTaintTimeout, "with --startup-taint, lift the taint this long after the node joined, warm or not")
 	cmd.Flags().StringArrayVar(&o.Tolerations, "toleration", nil, "KEY[=VALUE][:EFFECT] of a taint the nodes carry that the daemon must tolerate (repeatable; no effect: all)")
-	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", o.DiskThreshold, "skip an image that would fill containerd's volume above this fraction, at most kubelet's eviction line 0.85 (1: no guard)")
+	cmd.Flags().Float64Var(&o.DiskThreshold, "disk-threshold", o.DiskThreshold, fmt.Sprintf("skip an image that would fill containerd's volume above this fraction, at most kubelet's eviction line %g (1: no guard)", contract.EvictionDiskLine))
 	cmd.Flags().BoolVar(&o.DiscardLayers, "discard-unpacked-layers", false, "the nodes' containerd sets discard_unpacked_layers: the daemon pulls as CRI does there")
 	cmd.Flags().StringVar(&o.HTTPProxy, "http-proxy", "", "HTTP_PROXY of the nodes' containerd service, for the daemon's pulls")
 	cmd.Flags().StringVar(&o.HTTPSProxy, "https-proxy", "", "HTTPS_PROXY of the nodes' containerd service, for the daemon's pulls")

@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/containerdversion"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/containerdversion"
 	"github.com/winimage-io/kubectl-winimage/plugin/finding"
 	"github.com/winimage-io/kubectl-winimage/plugin/inventory"
 )

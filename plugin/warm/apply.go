@@ -8,17 +8,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
-)
 
-// FieldManager owns the fields warm applies, so a second warm with a new
-// list updates them and a user's own fields stay theirs.
-const FieldManager = "kubectl-winimage"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+)
 
 // Apply applies objs in order with server-side apply; with dryRun the server
 // validates and defaults them but stores nothing. It returns what the
 // server answered.
 func Apply(ctx context.Context, client dynamic.Interface, mapper meta.RESTMapper, objs []*unstructured.Unstructured, dryRun bool) ([]*unstructured.Unstructured, error) {
-	opts := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	opts := metav1.ApplyOptions{FieldManager: contract.FieldManager, Force: true}
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}

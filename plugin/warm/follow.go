@@ -11,6 +11,9 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagelist"
 )
 
 // Follow keeps the status current from three watches (the selected nodes,
@@ -26,7 +29,7 @@ func Follow(ctx context.Context, client kubernetes.Interface, namespace, nodeSel
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = DaemonPodSelector }))
 	cmFactory := informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", ConfigMapName).String()
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", contract.ConfigMapName).String()
 		}))
 	nodes, pods, cms := nodeFactory.Core().V1().Nodes(), podFactory.Core().V1().Pods(), cmFactory.Core().V1().ConfigMaps()
 
@@ -66,8 +69,8 @@ func Follow(ctx context.Context, client kubernetes.Interface, namespace, nodeSel
 			return nil, err
 		}
 		var want []string
-		if cm, err := cms.Lister().ConfigMaps(namespace).Get(ConfigMapName); err == nil {
-			want = WantedImages(cm)
+		if cm, err := cms.Lister().ConfigMaps(namespace).Get(contract.ConfigMapName); err == nil {
+			want = imagelist.Wanted(cm)
 		}
 		return Assemble(namespace, nodeList, podList, want, time.Now()), nil
 	}

@@ -6,7 +6,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagelist"
 )
 
 // ReadImageFile reads --from-file: one reference per line (blank lines and

@@ -10,7 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	authorizationclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/access"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/access"
 )
 
 // Preflight asks the API server, before anything is applied, whether the
@@ -79,7 +80,7 @@ func FollowNeeds(namespace string) []access.Need {
 		needs = append(needs,
 			access.Need{Verb: verb, Resource: "nodes", Why: "to follow the nodes"},
 			access.Need{Verb: verb, Resource: "pods", Namespace: namespace, Why: "to follow the daemons' progress"},
-			access.Need{Verb: verb, Resource: "configmaps", Namespace: namespace, Name: ConfigMapName, Why: "to follow the image list"})
+			access.Need{Verb: verb, Resource: "configmaps", Namespace: namespace, Name: contract.ConfigMapName, Why: "to follow the image list"})
 	}
 	return needs
 }
@@ -90,7 +91,7 @@ func StatusNeeds(namespace string) []access.Need {
 	return []access.Need{
 		{Verb: "list", Resource: "nodes", Why: "to list the nodes"},
 		{Verb: "list", Resource: "pods", Namespace: namespace, Why: "to read the daemons' progress"},
-		{Verb: "get", Resource: "configmaps", Namespace: namespace, Name: ConfigMapName, Why: "to read the image list"},
+		{Verb: "get", Resource: "configmaps", Namespace: namespace, Name: contract.ConfigMapName, Why: "to read the image list"},
 	}
 }
 

@@ -5,7 +5,7 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/access"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/access"
 )
 
 // TestRuleNeedsAreEveryPermissionARoleGrants: one need per group, resource,

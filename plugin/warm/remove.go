@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 )
 
 // owned is one kind warm creates and the names it gives objects of it.
@@ -28,7 +30,7 @@ type owned struct {
 // the operator's role pin every delete with resourceNames.
 var ownedKinds = []owned{
 	{schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}, []string{DaemonName}},
-	{schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, []string{ConfigMapName}},
+	{schema.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, []string{contract.ConfigMapName}},
 	{schema.GroupVersionKind{Group: rbacv1.GroupName, Version: "v1", Kind: "RoleBinding"}, []string{DaemonName}},
 	{schema.GroupVersionKind{Group: rbacv1.GroupName, Version: "v1", Kind: "Role"}, []string{DaemonName}},
 	{schema.GroupVersionKind{Group: rbacv1.GroupName, Version: "v1", Kind: "ClusterRoleBinding"}, []string{DaemonName}},

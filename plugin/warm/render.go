@@ -29,7 +29,6 @@ const (
 	// ComponentLabel selects the daemon pods.
 	ComponentLabel = "app.kubernetes.io/component"
 	DaemonName     = "winimage-daemon"
-	ConfigMapName  = "winimage-images"
 	// StartupTaintAnnotation on warm's namespace records the daemon's
 	// --startup-taint, so remove can drop it from nodes no daemon will
 	// untaint any more, even once the DaemonSet is gone.
@@ -134,7 +133,7 @@ func userKustomization(cfg Config) (map[string][]byte, error) {
 	}
 	ov := &overlay{files: map[string][]byte{}}
 	ov.add("configmap-patch.yaml", map[string]any{
-		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": ConfigMapName},
+		"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": contract.ConfigMapName},
 		"data": map[string]any{contract.ImageListKey: string(listYAML)},
 	}, nil)
 	ov.add("daemonset-patch.yaml", map[string]any{
@@ -257,18 +256,18 @@ func daemonImage(ref string) map[string]any {
 // podSpecPatch is the daemon container's command and the pull-secret
 // volumes.
 func podSpecPatch(cfg Config, binary string) map[string]any {
-	args := []string{binary, "run", "--images", contract.ImageListPath}
+	args := []string{binary, contract.CommandRun, contract.Flag(contract.FlagImages), contract.ImageListPath}
 	if cfg.MaxConcurrentNodes > 0 {
-		args = append(args, "--max-concurrent-nodes", fmt.Sprint(cfg.MaxConcurrentNodes))
+		args = append(args, contract.Flag(contract.FlagMaxConcurrentNodes), fmt.Sprint(cfg.MaxConcurrentNodes))
 	}
 	if cfg.StartupTaint != "" {
-		args = append(args, "--startup-taint", cfg.StartupTaint, "--startup-taint-timeout", cfg.startupTaintTimeout().String())
+		args = append(args, contract.Flag(contract.FlagStartupTaint), cfg.StartupTaint, contract.Flag(contract.FlagStartupTaintTimeout), cfg.startupTaintTimeout().String())
 	}
 	if cfg.DiscardUnpackedLayers {
-		args = append(args, "--discard-unpacked-layers")
+		args = append(args, contract.Flag(contract.FlagDiscardUnpackedLayers))
 	}
 	if cfg.DiskThreshold > 0 && cfg.DiskThreshold != contract.DefaultDiskThreshold {
-		args = append(args, "--disk-threshold", strconv.FormatFloat(cfg.DiskThreshold, 'f', -1, 64))
+		args = append(args, contract.Flag(contract.FlagDiskThreshold), strconv.FormatFloat(cfg.DiskThreshold, 'f', -1, 64))
 	}
 	container := map[string]any{"name": "daemon"}
 	if len(cfg.Proxy) > 0 {
@@ -285,7 +284,7 @@ func podSpecPatch(cfg Config, binary string) map[string]any {
 		podSpec["nodeSelector"] = cfg.NodeSelector
 	}
 	if len(cfg.PullSecrets) > 0 {
-		args = append(args, "--pull-secrets-dir", contract.PullSecretsDir)
+		args = append(args, contract.Flag(contract.FlagPullSecretsDir), contract.PullSecretsDir)
 		var mounts, volumes []any
 		for i, s := range cfg.PullSecrets {
 			// A volume's name is a DNS label, a Secret's a subdomain: name

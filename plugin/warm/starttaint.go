@@ -9,8 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/access"
-	"github.com/winimage-io/kubectl-winimage/daemon/taint"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/access"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/taint"
 )
 
 // StartupTaints returns the --startup-taint keys recorded on warm's

@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/tools/pager"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
-	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagelist"
 )
 
 // Node states in a status report.
@@ -94,7 +94,7 @@ func Status(ctx context.Context, client kubernetes.Interface, namespace, nodeSel
 	})
 	g.Go(func() error {
 		var err error
-		cm, err = client.CoreV1().ConfigMaps(namespace).Get(ctx, ConfigMapName, metav1.GetOptions{})
+		cm, err = client.CoreV1().ConfigMaps(namespace).Get(ctx, contract.ConfigMapName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			cm, err = nil, nil
 		}
@@ -103,28 +103,11 @@ func Status(ctx context.Context, client kubernetes.Interface, namespace, nodeSel
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return Assemble(namespace, nodes, pods, WantedImages(cm), now), nil
+	return Assemble(namespace, nodes, pods, imagelist.Wanted(cm), now), nil
 }
 
 // DaemonPodSelector selects the warming daemon's pods.
 const DaemonPodSelector = ComponentLabel + "=daemon," + PartOfLabel + "=" + PartOf
-
-// WantedImages is the normalized image list in the DaemonSet's ConfigMap,
-// or nil when there is none to compare the daemons' reports with.
-func WantedImages(cm *corev1.ConfigMap) []string {
-	if cm == nil {
-		return nil
-	}
-	l, err := imagelist.Parse([]byte(cm.Data[contract.ImageListKey]))
-	if err != nil {
-		return nil
-	}
-	refs := make([]string, 0, len(l.Images))
-	for _, img := range l.Images {
-		refs = append(refs, img.Ref)
-	}
-	return refs
-}
 
 // Assemble builds the report from objects already at hand (listed, or from
 // informer caches). When want is known, a daemon that still reports another
@@ -251,20 +234,4 @@ func shortAge(d time.Duration) string {
 		return d.Round(time.Minute).String()
 	}
 	return d.Round(time.Hour).String()
-}
-
-// ListChanged is when warm last changed the image list: the time of its
-// field manager's Apply entry on the ConfigMap. The API server moves that
-// time only when an apply changes the object, so re-applying the same list
-// keeps it (k8s.io/apimachinery v0.37.2 pkg/util/managedfields/internal:
-// managedFieldsUpdater.Apply stamps the time only when structuredMerge
-// returns a changed object). Zero when warm never applied it.
-func ListChanged(cm *corev1.ConfigMap) time.Time {
-	var at time.Time
-	for _, e := range cm.ManagedFields {
-		if e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply && e.Time != nil && e.Time.After(at) {
-			at = e.Time.Time
-		}
-	}
-	return at
 }

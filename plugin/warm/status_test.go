@@ -64,7 +64,7 @@ func TestStatusStatesAndNodesWithoutDaemons(t *testing.T) {
 func TestStatusCountsADaemonOnAnOldListAsWarming(t *testing.T) {
 	old := &contract.Progress{Snapshot: contract.Snapshot{Total: 1, Ready: 1, Done: true, Images: []contract.ImageState{
 		{Ref: "docker.io/library/a:1", State: contract.Ready}}}}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ConfigMapName, Namespace: "winimage-system"},
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: contract.ConfigMapName, Namespace: "winimage-system"},
 		Data: map[string]string{contract.ImageListKey: "images:\n- ref: a:1\n- ref: b:2\n"}}
 	client := fake.NewSimpleClientset(node("n1"), daemonPod("d1", "n1", old), cm)
 	r, err := Status(context.Background(), client, "winimage-system", "", time.Now())

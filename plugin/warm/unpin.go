@@ -40,9 +40,9 @@ func UnpinMode(ds *appsv1.DaemonSet, removeUnused bool) error {
 	if base := strings.TrimSuffix(path.Base(strings.ReplaceAll(binary, `\`, "/")), ".exe"); base != DaemonName {
 		return fmt.Errorf("DaemonSet %s runs %q, not %s", ds.Name, binary, DaemonName)
 	}
-	c.Command = []string{binary, "unpin", "--report", "--hold"}
+	c.Command = []string{binary, contract.CommandUnpin, contract.Flag(contract.FlagUnpinReport), contract.Flag(contract.FlagUnpinHold)}
 	if removeUnused {
-		c.Command = append(c.Command, "--remove-unused")
+		c.Command = append(c.Command, contract.Flag(contract.FlagUnpinRemoveUnused))
 	}
 	c.Args = nil
 	c.ReadinessProbe = nil

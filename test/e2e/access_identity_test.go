@@ -167,7 +167,7 @@ func TestADaemonTokenReachesOnlyItsOwnPodAndNode(t *testing.T) {
 			return err
 		}},
 		{"rewrite the image list", func() error {
-			_, err := daemon.CoreV1().ConfigMaps("winimage-system").Patch(ctx, warm.ConfigMapName, types.MergePatchType, []byte(`{"data":{"x":"y"}}`), metav1.PatchOptions{})
+			_, err := daemon.CoreV1().ConfigMaps("winimage-system").Patch(ctx, contract.ConfigMapName, types.MergePatchType, []byte(`{"data":{"x":"y"}}`), metav1.PatchOptions{})
 			return err
 		}},
 		{"unbound: its progress", func() error { return progress(unbound, ownPod) }},

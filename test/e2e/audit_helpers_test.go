@@ -18,7 +18,7 @@ import (
 // pluginBinary is kubectl-winimage stamped v9.9.9-e2e.
 func pluginBinary(t *testing.T) string {
 	t.Helper()
-	return gobuild.Binary(t, "./cmd/kubectl-winimage", "github.com/winimage-io/kubectl-winimage/daemon/buildinfo.Version=v9.9.9-e2e")
+	return gobuild.Binary(t, "./cmd/kubectl-winimage", "github.com/winimage-io/kubectl-winimage/daemon/contract/buildinfo.Version=v9.9.9-e2e")
 }
 
 // runPlugin runs the plugin with a kubeconfig and returns stdout, stderr and

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )

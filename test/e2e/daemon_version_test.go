@@ -15,7 +15,7 @@ import (
 func TestDaemonVersionReachesNodeContainerd(t *testing.T) {
 	r, _ := startRig(t, "")
 	bin := gobuild.Dir(t, "./cmd/winimage-daemon",
-		"github.com/winimage-io/kubectl-winimage/daemon/buildinfo.Version=v9.9.9-e2e")
+		"github.com/winimage-io/kubectl-winimage/daemon/contract/buildinfo.Version=v9.9.9-e2e")
 	out := runOK(t, os.Environ(), bin+"/winimage-daemon", "version", "--containerd-address", r.Containerd.Address)
 	var report struct {
 		Daemon     struct{ Version string }

@@ -20,8 +20,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"sigs.k8s.io/yaml"
 
-	daemonimage "github.com/winimage-io/kubectl-winimage/daemon/image"
-	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
+	daemonimage "github.com/winimage-io/kubectl-winimage/cmd/winimage-release/image"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/osbuild"
 	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 )
 
@@ -135,7 +135,7 @@ func TestDaemonImageIndexResolvesPerPlatformAndIsWarmDefault(t *testing.T) {
 	}
 
 	// A plugin stamped with it deploys it by default and says so.
-	plugin := gobuild.Binary(t, "./cmd/kubectl-winimage", "github.com/winimage-io/kubectl-winimage/daemon/buildinfo.DaemonImage="+ref)
+	plugin := gobuild.Binary(t, "./cmd/kubectl-winimage", "github.com/winimage-io/kubectl-winimage/daemon/contract/buildinfo.DaemonImage="+ref)
 	out := runOK(t, nil, plugin, "--kubeconfig", r.Kubeconfig, "warm", "r.example/app:1", "--dry-run=client", "-o", "yaml")
 	var list struct {
 		Items []struct {

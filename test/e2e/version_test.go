@@ -17,7 +17,7 @@ import (
 func TestVersionThroughKubectlPluginDiscovery(t *testing.T) {
 	r, _ := startRig(t, "")
 	bin := gobuild.Dir(t, "./cmd/kubectl-winimage",
-		"github.com/winimage-io/kubectl-winimage/daemon/buildinfo.Version=v9.9.9-e2e")
+		"github.com/winimage-io/kubectl-winimage/daemon/contract/buildinfo.Version=v9.9.9-e2e")
 	env := append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "KUBECONFIG="+r.Kubeconfig)
 
 	out := runOK(t, env, r.Binaries.Kubectl, "winimage", "version")

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
 )
 
@@ -28,7 +29,7 @@ func TestWarmNeverAdoptsNorDeletesWhatItDidNotCreate(t *testing.T) {
 	for _, cm := range []*corev1.ConfigMap{
 		{ObjectMeta: metav1.ObjectMeta{Name: "team-config", Namespace: "team-a"}, Data: map[string]string{"k": "v"}},
 		// Someone else's object with warm's name and label.
-		{ObjectMeta: metav1.ObjectMeta{Name: warm.ConfigMapName, Namespace: "team-a", Labels: map[string]string{warm.PartOfLabel: warm.PartOf}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: contract.ConfigMapName, Namespace: "team-a", Labels: map[string]string{warm.PartOfLabel: warm.PartOf}}},
 	} {
 		if _, err := r.Client.CoreV1().ConfigMaps("team-a").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)

@@ -11,7 +11,7 @@ func TestBinaryIsBuiltOncePerStampsAndCarriesThem(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a binary")
 	}
-	stamp := "github.com/winimage-io/kubectl-winimage/daemon/buildinfo.Version=v0.0.0-gobuild"
+	stamp := "github.com/winimage-io/kubectl-winimage/daemon/contract/buildinfo.Version=v0.0.0-gobuild"
 	bin := Binary(t, "./cmd/kubectl-winimage", stamp)
 	if again := Binary(t, "./cmd/kubectl-winimage", stamp); again != bin {
 		t.Fatalf("built twice: %s, %s", bin, again)

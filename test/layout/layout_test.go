@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -127,6 +128,83 @@ func checkSize(t *testing.T, path string) {
 		lines := fset.Position(fn.Body.Rbrace).Line - fset.Position(fn.Body.Lbrace).Line - 1
 		if lines > maxFuncLines {
 			t.Errorf("%s: func %s has %d lines (at most %d)", rel, fn.Name.Name, lines, maxFuncLines)
+		}
+	}
+}
+
+// The daemon tree has two parts: daemon/contract/... is what both binaries
+// share (the progress and image-list contract, Windows build rules, image
+// sizes, build stamps, the access and taint checks both make), and every
+// other daemon/ package only the node agent runs.
+const sharedPrefix = module + "/daemon/contract"
+
+func isShared(pkg string) bool {
+	return pkg == sharedPrefix || strings.HasPrefix(pkg, sharedPrefix+"/")
+}
+
+func TestPluginImportsOnlyTheSharedPartOfDaemon(t *testing.T) {
+	lines := goListLines(t, "-test", "-f", `{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}`,
+		"./plugin/...", "./cmd/kubectl-winimage", "./krew/...", "./manifests/...")
+	for _, line := range lines {
+		pkg, imports, _ := strings.Cut(line, ":")
+		for _, imp := range strings.Fields(imports) {
+			if strings.HasPrefix(imp, module+"/daemon/") && !isShared(imp) {
+				t.Errorf("%s imports %s: the plugin may use only daemon/contract/... (move what both need there)", pkg, imp)
+			}
+		}
+	}
+}
+
+func TestSharedPackagesImportNothingDaemonOnly(t *testing.T) {
+	lines := goListLines(t, "-f", `{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}`, "./daemon/contract/...")
+	if len(lines) < 5 {
+		t.Fatalf("go list found %d shared packages", len(lines))
+	}
+	for _, line := range lines {
+		pkg, imports, _ := strings.Cut(line, ":")
+		for _, imp := range strings.Fields(imports) {
+			if strings.HasPrefix(imp, module+"/") && !isShared(imp) {
+				t.Errorf("%s imports %s: a shared package may import only other shared ones", pkg, imp)
+			}
+		}
+	}
+}
+
+func TestPluginPackagesStayIndependentOfEachOthersCommands(t *testing.T) {
+	// audit, warm and bake are commands; one reaching into another links
+	// its dependencies (warm's kustomize into audit) and couples them. The
+	// data flows audit → bake: bake plans from the audit's report.
+	commands := []string{"audit", "warm", "bake"}
+	allowed := map[string]string{"bake": "audit"}
+	for _, c := range commands {
+		deps := goList(t, "-deps", "./plugin/"+c)
+		for _, other := range commands {
+			if other != c && allowed[c] != other && slices.Contains(deps, module+"/plugin/"+other) {
+				t.Errorf("plugin/%s depends on plugin/%s: move what both need to a package of its own", c, other)
+			}
+		}
+	}
+}
+
+// A package comment names the package it documents (one named `runtime`
+// in package noderuntime misled readers).
+func TestPackageCommentsNameTheirPackage(t *testing.T) {
+	for _, line := range goListLines(t, "-f", "{{.Name}} {{.Dir}}", "./...") {
+		name, dir, _ := strings.Cut(line, " ")
+		pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments|parser.PackageClauseOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pkgs {
+			for path, f := range p.Files {
+				if f.Doc == nil {
+					continue
+				}
+				text := f.Doc.Text()
+				if strings.HasPrefix(text, "Package ") && !strings.HasPrefix(text, "Package "+name+" ") {
+					t.Errorf("%s: package comment %q does not name package %s", path, strings.SplitN(text, "\n", 2)[0], name)
+				}
+			}
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package warm
+package pass
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/imagesize"
-	"github.com/winimage-io/kubectl-winimage/daemon/osbuild"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagesize"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/osbuild"
 )
 
 // RegistryPlanner plans from the registry: the digest a tag names now and

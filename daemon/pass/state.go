@@ -1,6 +1,6 @@
-// Package warm decides what to pull, in what order, and keeps the state of
-// every image for the progress report.
-package warm
+// Package pass runs one warming pass: it decides what to pull, in what
+// order, and keeps the state of every image for the progress report.
+package pass
 
 import (
 	"sort"

@@ -1,4 +1,4 @@
-package warm
+package pass
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
-	"github.com/winimage-io/kubectl-winimage/daemon/imagelist"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 )
 

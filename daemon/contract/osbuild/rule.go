@@ -4,7 +4,7 @@ import (
 	"github.com/containerd/platforms"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/winimage-io/kubectl-winimage/daemon/containerdversion"
+	"github.com/winimage-io/kubectl-winimage/daemon/contract/containerdversion"
 )
 
 // Rule is how a node's containerd chooses among the index entries that
