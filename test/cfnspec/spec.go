@@ -21,7 +21,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/winimage-io/kubectl-winimage/test/rig"
+	"github.com/winimage-io/kubectl-winimage/test/rigcache"
 )
 
 // Version of @aws-cdk/aws-service-spec the checks run against: pinned, so
@@ -70,13 +70,13 @@ type Type struct {
 // Path is the database file, fetched with npm into the rig's cache on
 // first use.
 func Path() (string, error) {
-	cache, err := rig.CacheDir()
+	cache, err := rigcache.Dir()
 	if err != nil {
 		return "", err
 	}
 	dir := filepath.Join(cache, "aws-service-spec-"+Version)
 	db := filepath.Join(dir, "db.json.gz")
-	return db, rig.FillOnce(dir, db, func() error {
+	return db, rigcache.FillOnce(dir, db, func() error {
 		tmp, err := os.MkdirTemp(dir, "npm-")
 		if err != nil {
 			return err

@@ -19,7 +19,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/winimage-io/kubectl-winimage/test/rig"
+	"github.com/winimage-io/kubectl-winimage/test/rigcache"
 )
 
 // Versions the checks run against: pinned, so a new release cannot change
@@ -101,13 +101,13 @@ func ForTest(t testing.TB, requests []Request) []Result {
 // The script is written beside them at every run (it is this package's
 // own code, so a change to it takes effect at once).
 func install() (string, error) {
-	cache, err := rig.CacheDir()
+	cache, err := rigcache.Dir()
 	if err != nil {
 		return "", err
 	}
 	dir := filepath.Join(cache, "iam-simulate-"+SimulateVersion+"-policies-"+PoliciesVersion)
 	done := filepath.Join(dir, ".installed")
-	err = rig.FillOnce(dir, done, func() error {
+	err = rigcache.FillOnce(dir, done, func() error {
 		if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(`{"private":true,"type":"module"}`), 0o644); err != nil {
 			return err
 		}

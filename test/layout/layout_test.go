@@ -208,3 +208,15 @@ func TestPackageCommentsNameTheirPackage(t *testing.T) {
 		}
 	}
 }
+
+// The plugin's unit tests stay unit tests: a helper that needs one cached
+// file takes it from test/rigcache, not from the rig with its Kubernetes
+// and containerd clients.
+func TestPluginUnitTestsDoNotLinkTheRigOrContainerd(t *testing.T) {
+	deps := goList(t, "-test", "-deps", "./plugin/...")
+	for _, d := range deps {
+		if d == module+"/test/rig" || strings.HasPrefix(d, "github.com/containerd/containerd/") {
+			t.Errorf("the plugin's unit tests link %s", d)
+		}
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/winimage-io/kubectl-winimage/test/rigcache"
 )
 
 // Versions of the components the rig runs. A change here builds into a new
@@ -74,7 +76,7 @@ func Build(ctx context.Context, log io.Writer) (Binaries, error) {
 	if err != nil {
 		return Binaries{}, err
 	}
-	unlock, err := lockDir(root)
+	unlock, err := rigcache.LockDir(root)
 	if err != nil {
 		return Binaries{}, err
 	}

@@ -7,70 +7,16 @@
 // plugin is exercised against the same parts a user's cluster has.
 package rig
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"syscall"
-)
+import "github.com/winimage-io/kubectl-winimage/test/rigcache"
 
 // CacheEnv overrides where built components are kept.
-const CacheEnv = "WINIMAGE_RIG_CACHE"
+const CacheEnv = rigcache.Env
 
-// CacheDir is where the built components live, outside any clone so that a
-// fresh checkout reuses them: $WINIMAGE_RIG_CACHE, else
-// $XDG_CACHE_HOME/kubectl-winimage/rig, else ~/.cache/kubectl-winimage/rig.
-func CacheDir() (string, error) {
-	if dir := os.Getenv(CacheEnv); dir != "" {
-		return filepath.Abs(dir)
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("no cache folder: set %s or HOME: %w", CacheEnv, err)
-		}
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "kubectl-winimage", "rig"), nil
-}
+// CacheDir is where the built components live (see rigcache.Dir).
+func CacheDir() (string, error) { return rigcache.Dir() }
 
-// lockDir takes an exclusive flock on dir/.lock so two processes building into
-// the same cache take turns instead of interleaving writes. The returned
-// function releases it.
-func lockDir(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
-}
-
-// FillOnce fills the cache folder dir once across processes: unless marker
-// (a path in dir) exists, it runs fill under dir's lock, checking again
-// once it holds it. fill must create marker last, so a fill that failed
-// halfway is run again next time.
+// FillOnce fills the cache folder dir once across processes (see
+// rigcache.FillOnce).
 func FillOnce(dir, marker string, fill func() error) error {
-	if _, err := os.Stat(marker); err == nil {
-		return nil
-	}
-	unlock, err := lockDir(dir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if _, err := os.Stat(marker); err == nil {
-		return nil
-	}
-	return fill()
+	return rigcache.FillOnce(dir, marker, fill)
 }
