@@ -90,9 +90,10 @@ WINE_PACKAGES ?= ./daemon/... ./cmd/winimage-daemon ./test/wine/...
 wine:
 	go run ./test/cmd/wine -bin $(BIN)/wine $(WINE_PACKAGES) -- -test.short
 
-# Fuzz targets as name:package: the bake component generator, and the
+# Fuzz targets as name:package: the bake component generator and the
+# template around it, and the
 # parsers of what nodes and ConfigMaps hand the plugin and the daemon.
-FUZZ_TARGETS ?= FuzzComponent:./plugin/bake/ FuzzParseProgress:./daemon/contract/ FuzzParseUnpinResult:./daemon/contract/ FuzzParse:./daemon/imagelist/
+FUZZ_TARGETS ?= FuzzComponent:./plugin/bake/ FuzzTemplate:./plugin/bake/cloudformation/ FuzzParseProgress:./daemon/contract/ FuzzParseUnpinResult:./daemon/contract/ FuzzParse:./daemon/contract/imagelist/
 # make fuzz also runs these, which are not parsers.
 FUZZ_MORE ?= FuzzEscapedTextHasNoControls:./plugin/terminal/
 

@@ -142,7 +142,7 @@ func ComponentParts(bp *BuildPlan, ctr, generator string, limit int) ([]*Compone
 		return nil, err
 	}
 	var pulls []imagePull
-	for i, cand := range bp.chosen() {
+	for i, cand := range bp.Chosen() {
 		p, err := pullStep(bp.Build, i, cand, ctr)
 		if err != nil {
 			return nil, err
@@ -155,7 +155,7 @@ func ComponentParts(bp *BuildPlan, ctr, generator string, limit int) ([]*Compone
 		grown := append(slices.Clone(groups[last]), p)
 		if limit > 0 && len(groups[last]) > 0 {
 			// Sized with a part suffix, which a split adds to the name.
-			size, err := documentSize(assemble(bp, ctr, generator, grown, 99))
+			size, err := DocumentSize(assemble(bp, ctr, generator, grown, 99))
 			if err != nil {
 				return nil, err
 			}
@@ -173,7 +173,7 @@ func ComponentParts(bp *BuildPlan, ctr, generator string, limit int) ([]*Compone
 			part = 0
 		}
 		c := assemble(bp, ctr, generator, g, part)
-		if size, err := documentSize(c); err != nil {
+		if size, err := DocumentSize(c); err != nil {
 			return nil, err
 		} else if limit > 0 && size > limit {
 			return nil, fmt.Errorf("build %d: the component for %s alone is %d characters, over the %d Image Builder takes inline", bp.Build, g[0].pinned, size, limit)
@@ -275,7 +275,7 @@ func assemble(bp *BuildPlan, ctr, generator string, pulls []imagePull, part int)
 	return c
 }
 
-func documentSize(c *Component) (int, error) {
+func DocumentSize(c *Component) (int, error) {
 	data, err := c.YAML()
 	return len([]rune(string(data))), err
 }

@@ -57,7 +57,7 @@ func (p *Plan) ImageList() ([]byte, error) {
 	b.WriteString("# kubectl winimage image list: build pinned-reference [tag]\n")
 	n := 0
 	for i := range p.Builds {
-		for _, c := range p.Builds[i].chosen() {
+		for _, c := range p.Builds[i].Chosen() {
 			t, err := targetOf(c.Ref, c.Digest)
 			if err != nil {
 				return nil, err
@@ -168,14 +168,4 @@ func ComponentFromList(bp *BuildPlan, ctr, generator string, src *ImageListSourc
 			testPhase(ctr, prelude, wantOfBuild),
 		},
 	}, nil
-}
-
-// readPolicy is what the instance role needs to read the list.
-func (src *ImageListSource) readPolicy(fn *intrinsics) Statement {
-	if src.Bucket != "" {
-		return Statement{Sid: "ReadImageList", Effect: "Allow", Action: []string{"s3:GetObject"},
-			Resource: []string{fn.Sub("arn:${AWS::Partition}:s3:::" + src.Bucket + "/" + src.Key)}}
-	}
-	return Statement{Sid: "ReadImageList", Effect: "Allow", Action: []string{"ssm:GetParameter"},
-		Resource: []string{fn.Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + src.Parameter)}}
 }

@@ -69,16 +69,16 @@ type KarpenterBlock struct {
 type KarpenterEBS struct {
 	VolumeSize               string `json:"volumeSize"`
 	VolumeType               string `json:"volumeType"`
-	VolumeInitializationRate int    `json:"volumeInitializationRate,omitempty"`
+	VolumeInitializationRate int    `json:"VolumeInitializationRate,omitempty"`
 }
 
 func mappingsFor(v RootVolume) RootVolumeMappings {
 	recipe := AWSBlockDevice{DeviceName: v.DeviceName, Ebs: AWSEbs{VolumeSize: v.SizeGiB, VolumeType: v.VolumeType, DeleteOnTermination: true}}
 	launch := recipe
-	launch.Ebs.VolumeInitializationRate = volumeInitializationRate
+	launch.Ebs.VolumeInitializationRate = VolumeInitializationRate
 	return RootVolumeMappings{ImageBuilderRecipe: recipe, LaunchTemplate: launch,
 		EC2NodeClass: KarpenterBlock{DeviceName: v.DeviceName, RootVolume: true, EBS: KarpenterEBS{VolumeSize: fmt.Sprintf("%dGi", v.SizeGiB), VolumeType: v.VolumeType,
-			VolumeInitializationRate: volumeInitializationRate}}}
+			VolumeInitializationRate: VolumeInitializationRate}}}
 }
 
 // FastLaunch is the `aws ec2 enable-fast-launch` call for the new AMI.
@@ -137,7 +137,7 @@ func (p *Plan) shareParallelLaunches() {
 
 var regionOfZone = regexp.MustCompile(`^([a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+)`)
 
-func launchFor(bp *BuildPlan, nodes []*inventory.Node, minor string) Launch {
+func LaunchFor(bp *BuildPlan, nodes []*inventory.Node, minor string) Launch {
 	l := Launch{ScaleOutPerHour: scaleOut(nodes, time.Hour)}
 	if bp.WindowsServer != "" && minor != "" {
 		l.BaseAMIParameter = fmt.Sprintf("/aws/service/ami-windows-latest/Windows_Server-%s-English-Core-EKS_Optimized-%s/image_id", bp.WindowsServer, minor)
@@ -215,3 +215,8 @@ func scaleOut(nodes []*inventory.Node, w time.Duration) int {
 	}
 	return best
 }
+
+// VolumeInitializationRate fills a volume made from the AMI's snapshot
+// from S3 ahead of reads, in MiB/s: otherwise it loads lazily, and the
+// baked layers are what a pod reads first.
+const VolumeInitializationRate = 300

@@ -17,7 +17,7 @@ func TestScaleOutIsTheBusiestHour(t *testing.T) {
 	if n := scaleOut(nodes, time.Hour); n != 5 {
 		t.Errorf("busiest hour: %d, want 5 (minutes 200–220)", n)
 	}
-	l := launchFor(&BuildPlan{Build: 20348, WindowsServer: "2022"}, nodes, "1.36")
+	l := LaunchFor(&BuildPlan{Build: 20348, WindowsServer: "2022"}, nodes, "1.36")
 	if l.FastLaunch.SnapshotCount != 5 || l.FastLaunch.MaxParallelLaunches != 6 || l.FastLaunch.Region != "us-west-2" {
 		t.Errorf("fast launch %+v", l.FastLaunch)
 	}
@@ -28,7 +28,7 @@ func TestScaleOutIsTheBusiestHour(t *testing.T) {
 
 func TestLaunchAdviceForAManagedNodeGroupAndFastLaunch(t *testing.T) {
 	nodes := []*inventory.Node{{Name: "n1", Group: "ng-win", GroupKind: "managed", Zone: "us-east-2a"}}
-	l := launchFor(&BuildPlan{Build: 20348, WindowsServer: "2022"}, nodes, "1.33")
+	l := LaunchFor(&BuildPlan{Build: 20348, WindowsServer: "2022"}, nodes, "1.33")
 	for _, want := range []string{
 		"create a new node group",                            // amiType groups cannot take an ImageId
 		`C:\Program Files\Amazon\EKS\Start-EKSBootstrap.ps1`, // EKS adds no user data to a custom AMI
@@ -85,8 +85,8 @@ func TestBuildsShareTheRegionsFastLaunchQuota(t *testing.T) {
 func TestLaunchAdviceFillsTheRootVolumeAhead(t *testing.T) {
 	bp := &BuildPlan{Build: 20348, WindowsServer: "2022"}
 	bp.Disk.RootVolume = RootVolume{DeviceName: "/dev/sda1", SizeGiB: 120, VolumeType: "gp3"}
-	v := launchFor(bp, nil, "1.33").RootVolume
-	if v.LaunchTemplate.Ebs.VolumeInitializationRate != volumeInitializationRate || v.EC2NodeClass.EBS.VolumeInitializationRate != volumeInitializationRate ||
+	v := LaunchFor(bp, nil, "1.33").RootVolume
+	if v.LaunchTemplate.Ebs.VolumeInitializationRate != VolumeInitializationRate || v.EC2NodeClass.EBS.VolumeInitializationRate != VolumeInitializationRate ||
 		v.ImageBuilderRecipe.Ebs.VolumeInitializationRate != 0 {
 		t.Errorf("root volume mappings %+v", v)
 	}

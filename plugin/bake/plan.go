@@ -75,7 +75,8 @@ type BuildPlan struct {
 	Launch    Launch        `json:"launch"`
 }
 
-func (bp *BuildPlan) chosen() []Candidate {
+// Chosen are the candidates the plan bakes, in the plan's order.
+func (bp *BuildPlan) Chosen() []Candidate {
 	var out []Candidate
 	for _, c := range bp.Images {
 		if c.Chosen {
@@ -174,7 +175,7 @@ func planBuild(ctx context.Context, r *audit.Report, resolver *imagesize.Resolve
 		}
 	}
 	bp.Disk.wantVolume(bp.ChosenBytes, leftOut)
-	bp.Launch = launchFor(bp, nodes, minor)
+	bp.Launch = LaunchFor(bp, nodes, minor)
 	return bp, notes, nil
 }
 
@@ -281,7 +282,7 @@ func candidateFor(ctx context.Context, resolver *imagesize.Resolver, img audit.I
 // component and the IAM policy from them.
 func (bp *BuildPlan) finish(o Options) error {
 	registries := map[string]ECRRegistry{}
-	for _, c := range bp.chosen() {
+	for _, c := range bp.Chosen() {
 		bp.ChosenBytes += c.ColdBytes
 		if t, err := targetOf(c.Ref, c.Digest); err == nil && t.ecr != nil {
 			registries[t.ecr.Host] = *t.ecr
@@ -290,7 +291,7 @@ func (bp *BuildPlan) finish(o Options) error {
 	for _, host := range slices.Sorted(maps.Keys(registries)) {
 		bp.ECR = append(bp.ECR, registries[host])
 	}
-	if len(bp.chosen()) == 0 {
+	if len(bp.Chosen()) == 0 {
 		return nil
 	}
 	comp, err := ComponentFor(bp, o.Ctr, o.Generator)

@@ -26,7 +26,7 @@ type Statement struct {
 // chosen image is in private ECR.
 func PolicyFor(bp *BuildPlan) *Policy {
 	var arns []string
-	for _, c := range bp.chosen() {
+	for _, c := range bp.Chosen() {
 		t, err := targetOf(c.Ref, c.Digest)
 		if err != nil || t.ecr == nil {
 			continue
@@ -37,12 +37,12 @@ func PolicyFor(bp *BuildPlan) *Policy {
 			arns = append(arns, arn)
 		}
 	}
-	return ecrReadPolicy(arns)
+	return ECRReadPolicy(arns)
 }
 
-// ecrReadPolicy lets an instance role pull from the repositories arns: a
+// ECRReadPolicy lets an instance role pull from the repositories arns: a
 // token (which IAM cannot scope) and the reads. Nil for no repository.
-func ecrReadPolicy(arns []string) *Policy {
+func ECRReadPolicy(arns []string) *Policy {
 	if len(arns) == 0 {
 		return nil
 	}

@@ -24,7 +24,7 @@ func PrintTable(w io.Writer, p *Plan) error {
 			server = fmt.Sprintf("WINDOWS SERVER %s (build %d)", bp.WindowsServer, bp.Build)
 		}
 		fmt.Fprintf(w, "%s: %d nodes, sized for %s; chosen: %d of %d images, %s of %s\n", server, bp.Nodes, bp.HostOSVersion,
-			len(bp.chosen()), len(bp.Images), human(bp.ChosenBytes), human(bp.Disk.BudgetBytes))
+			len(bp.Chosen()), len(bp.Images), human(bp.ChosenBytes), human(bp.Disk.BudgetBytes))
 		t := &metav1.Table{ColumnDefinitions: []metav1.TableColumnDefinition{
 			{Name: "RANK", Type: "string"}, {Name: "IMAGE", Type: "string"}, {Name: "STARTS", Type: "integer"},
 			{Name: "PODS", Type: "integer"}, {Name: "PULLS", Type: "integer"}, {Name: "SIZE", Type: "string"},

@@ -10,7 +10,7 @@ func TestPrintTableSaysWhyAndHowToLaunch(t *testing.T) {
 	bp := planWith("r.example/shop/web:1", "r.example/shop/big:1")
 	bp.Images[1].Chosen, bp.Images[1].Rank, bp.Images[1].Reason = false, 0, "over the budget: needs 6.0 MiB cold"
 	bp.Nodes, bp.HostOSVersion = 3, "10.0.20348.2582"
-	bp.Launch = launchFor(bp, nil, "1.37")
+	bp.Launch = LaunchFor(bp, nil, "1.37")
 	var buf bytes.Buffer
 	if err := PrintTable(&buf, &Plan{Limits: PlanLimits{MaxBytes: 10 << 30}, Builds: []BuildPlan{*bp}, Notes: []string{"a note"}}); err != nil {
 		t.Fatal(err)

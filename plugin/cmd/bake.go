@@ -20,6 +20,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagesize"
 	"github.com/winimage-io/kubectl-winimage/plugin/audit"
 	"github.com/winimage-io/kubectl-winimage/plugin/bake"
+	"github.com/winimage-io/kubectl-winimage/plugin/bake/cloudformation"
 	"github.com/winimage-io/kubectl-winimage/plugin/terminal"
 )
 
@@ -144,7 +145,7 @@ there) when each AMI is built, so the list can change without the stack.`,
 	cmd.Flags().IntSliceVar(&o.Builds, "build", nil, "Windows builds to plan for, e.g. 20348 (default: every build in the fleet)")
 	cmd.Flags().IntVar(&o.Concurrency, "registry-concurrency", o.Concurrency, "Registry lookups in flight at once")
 	cmd.Flags().StringVar(&o.ClusterName, "cluster-name", "", "EKS cluster name for -o cloudformation (default: from the kubeconfig's cluster)")
-	cmd.Flags().StringSliceVar(&o.BuildInstanceTypes, "build-instance-types", bake.DefaultBuildInstanceTypes, "Image Builder build instance types for -o cloudformation")
+	cmd.Flags().StringSliceVar(&o.BuildInstanceTypes, "build-instance-types", cloudformation.DefaultBuildInstanceTypes, "Image Builder build instance types for -o cloudformation")
 	cmd.Flags().StringVar(&o.ImageListURI, "image-list-uri", "", "For -o cloudformation: components read the image list from this S3 object or SSM parameter at build time (s3://BUCKET/KEY, ssm:/NAME; -o image-list prints it)")
 	o.PrintFlags.AddFlags(cmd)
 	cmd.Flags().Lookup("output").Usage = "Output format: table (default), json, yaml, component, policy, cloudformation or image-list"
@@ -224,7 +225,7 @@ func (o *BakeOptions) Validate() error {
 		return fmt.Errorf("--image-list-uri is for -o cloudformation")
 	}
 	if o.format == "cloudformation" {
-		if err := bake.CheckClusterName(o.ClusterName); err != nil {
+		if err := cloudformation.CheckClusterName(o.ClusterName); err != nil {
 			if o.clusterFromKubeconfig {
 				return fmt.Errorf("the kubeconfig's cluster %q is no EKS cluster name: give --cluster-name", o.ClusterName)
 			}
@@ -296,7 +297,7 @@ func (o *BakeOptions) Run(ctx context.Context) error {
 // printTemplate prints the CloudFormation template, and its resources to
 // stderr.
 func (o *BakeOptions) printTemplate(plan *bake.Plan) error {
-	t, err := plan.CloudFormation(bake.CloudFormationOptions{ClusterName: o.ClusterName, InstanceTypes: o.BuildInstanceTypes,
+	t, err := cloudformation.New(plan, cloudformation.Options{ClusterName: o.ClusterName, InstanceTypes: o.BuildInstanceTypes,
 		ImageList: o.imageList, Ctr: o.Ctr, Generator: "kubectl-winimage " + buildinfo.Version})
 	if err != nil {
 		return err
@@ -313,7 +314,7 @@ func (o *BakeOptions) printTemplate(plan *bake.Plan) error {
 	for _, line := range summary {
 		fmt.Fprintln(errOut, "  "+terminal.Cell(line))
 	}
-	if note := bake.DeployNote(len(data)); note != "" {
+	if note := cloudformation.DeployNote(len(data)); note != "" {
 		fmt.Fprintln(errOut, "note: "+note)
 	}
 	return nil

@@ -220,3 +220,19 @@ func TestPluginUnitTestsDoNotLinkTheRigOrContainerd(t *testing.T) {
 		}
 	}
 }
+
+// goformation's generated resource types are large; only the package that
+// writes the CloudFormation template links them.
+func TestOnlyTheTemplatePackageLinksGoformation(t *testing.T) {
+	for _, line := range goListLines(t, "-f", `{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}`, "./...") {
+		pkg, imports, _ := strings.Cut(line, ":")
+		if pkg == module+"/plugin/bake/cloudformation" {
+			continue
+		}
+		for _, imp := range strings.Fields(imports) {
+			if strings.HasPrefix(imp, "github.com/awslabs/goformation/") {
+				t.Errorf("%s imports %s: CloudFormation types belong in plugin/bake/cloudformation", pkg, imp)
+			}
+		}
+	}
+}

@@ -1,6 +1,6 @@
 //go:build linux
 
-package bake
+package cloudformation
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 	"github.com/winimage-io/kubectl-winimage/test/iamsim"
 )
 
@@ -158,7 +159,7 @@ type iamCall struct {
 // that would fail at its last step on a real account fails here.
 func TestAWSAllowsWhatTheTemplateMakesItDo(t *testing.T) {
 	for _, name := range []string{"one build", "three builds", "private ECR"} {
-		tree := templateTreeWith(t, cfnShapes(t)[name], CloudFormationOptions{ClusterName: "prod-east"})
+		tree := templateTreeWith(t, cfnShapes(t)[name], Options{ClusterName: "prod-east"})
 		d := deploy(t, tree)
 		calls := imageBuilderCalls(t, d)
 		if builds := len(d.ofType("AWS::ImageBuilder::DistributionConfiguration")); len(calls) != 3*builds {
@@ -197,7 +198,7 @@ func (d *deployed) resolved(t *testing.T, v any) any {
 // buildInstanceCalls are the requests a build instance makes as the
 // template's instance role: an ECR token and the pulls of each private
 // ECR image's repository, and the read of the image list when there is one.
-func buildInstanceCalls(t *testing.T, d *deployed, p *Plan, list *ImageListSource) []iamCall {
+func buildInstanceCalls(t *testing.T, d *deployed, p *bake.Plan, list *bake.ImageListSource) []iamCall {
 	role := d.resources[roleID].(map[string]any)["Properties"].(map[string]any)
 	var managed []string
 	for _, arn := range role["ManagedPolicyArns"].([]any) {
@@ -232,11 +233,11 @@ type ecrImage struct{ ref, repositoryARN string }
 
 // ecrImages are the plan's chosen images in private ECR, with the ARN of
 // their repository as ECR names it.
-func ecrImages(t *testing.T, p *Plan) []ecrImage {
+func ecrImages(t *testing.T, p *bake.Plan) []ecrImage {
 	var out []ecrImage
 	ecrRef := regexp.MustCompile(`^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([^:@]+)`)
 	for i := range p.Builds {
-		for _, c := range p.Builds[i].chosen() {
+		for _, c := range p.Builds[i].Chosen() {
 			if m := ecrRef.FindStringSubmatch(c.Ref); m != nil {
 				out = append(out, ecrImage{c.Ref, "arn:aws:ecr:" + m[2] + ":" + m[1] + ":repository/" + m[3]})
 			}
@@ -254,20 +255,20 @@ func TestAWSAllowsWhatTheBuildInstanceDoes(t *testing.T) {
 		t.Fatal("the private ECR shape has no ECR image")
 	}
 	for _, uri := range []string{"", "s3://warm-lists/prod.txt", "ssm:/winimage/prod/images"} {
-		var list *ImageListSource
+		var list *bake.ImageListSource
 		if uri != "" {
 			var err error
-			if list, err = ParseImageListURI(uri); err != nil {
+			if list, err = bake.ParseImageListURI(uri); err != nil {
 				t.Fatal(err)
 			}
 		}
-		d := deploy(t, templateTreeWith(t, p, CloudFormationOptions{ClusterName: "prod-east", ImageList: list}))
+		d := deploy(t, templateTreeWith(t, p, Options{ClusterName: "prod-east", ImageList: list}))
 		checkAllowed(t, "template role, list "+uri, buildInstanceCalls(t, d, p, list))
 	}
 	for i := range p.Builds {
-		pol := PolicyFor(&p.Builds[i])
+		pol := bake.PolicyFor(&p.Builds[i])
 		var calls []iamCall
-		for _, c := range ecrImages(t, &Plan{Builds: p.Builds[i : i+1]}) {
+		for _, c := range ecrImages(t, &bake.Plan{Builds: p.Builds[i : i+1]}) {
 			for _, action := range []string{"ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} {
 				resource := c.repositoryARN
 				if action == "ecr:GetAuthorizationToken" {

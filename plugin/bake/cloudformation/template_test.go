@@ -1,10 +1,9 @@
-package bake
+package cloudformation
 
 import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -12,29 +11,45 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/bake"
+)
+
+// Digests of the images in the plans under test.
+const (
+	digestA = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	digestB = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 )
 
 // cfnBuild is a build plan as Make leaves it, for the images given.
-func cfnBuild(t testing.TB, build int, release string, refs ...string) BuildPlan {
-	bp := planWith(refs...)
-	bp.Build, bp.WindowsServer = build, release
-	bp.Disk.RootVolume = RootVolume{DeviceName: "/dev/sda1", SizeGiB: 150, VolumeType: "gp3"}
-	c, err := ComponentFor(bp, DefaultCtr, "test")
+func cfnBuild(t testing.TB, build int, release string, refs ...string) bake.BuildPlan {
+	bp := &bake.BuildPlan{Build: build, WindowsServer: release, Images: chosen(refs...)}
+	bp.Disk.RootVolume = bake.RootVolume{DeviceName: "/dev/sda1", SizeGiB: 150, VolumeType: "gp3"}
+	c, err := bake.ComponentFor(bp, bake.DefaultCtr, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	bp.Component, bp.IAMPolicy = c, PolicyFor(bp)
-	bp.Launch = launchFor(bp, nil, "1.33")
+	bp.Component, bp.IAMPolicy = c, bake.PolicyFor(bp)
+	bp.Launch = bake.LaunchFor(bp, nil, "1.33")
 	return *bp
 }
 
-func cfnPlan(builds ...BuildPlan) *Plan {
-	return &Plan{KubernetesMinor: "1.33", Builds: builds}
+// chosen are refs as the plan's chosen candidates, in rank order.
+func chosen(refs ...string) []bake.Candidate {
+	var out []bake.Candidate
+	for i, r := range refs {
+		out = append(out, bake.Candidate{Ref: r, Digest: []string{digestA, digestB}[i%2], Chosen: true, Rank: i + 1})
+	}
+	return out
+}
+
+func cfnPlan(builds ...bake.BuildPlan) *bake.Plan {
+	return &bake.Plan{KubernetesMinor: "1.33", Builds: builds}
 }
 
 // cfnShapes are the plan shapes every check runs on.
-func cfnShapes(t testing.TB) map[string]*Plan {
-	return map[string]*Plan{
+func cfnShapes(t testing.TB) map[string]*bake.Plan {
+	return map[string]*bake.Plan{
 		"one build": cfnPlan(cfnBuild(t, 20348, "2022", "r.example/shop/web:2.3.1")),
 		"three builds": cfnPlan(cfnBuild(t, 17763, "2019", "r.example/shop/web:2.3.1"),
 			cfnBuild(t, 20348, "2022", "r.example/shop/web:2.3.1", "r.example/shop/cart:1.8.0"),
@@ -56,14 +71,14 @@ func manyRefs(tag string, n int) []string {
 	return refs
 }
 
-func templateTree(t testing.TB, p *Plan) map[string]any {
-	return templateTreeWith(t, p, CloudFormationOptions{ClusterName: "prod-east"})
+func templateTree(t testing.TB, p *bake.Plan) map[string]any {
+	return templateTreeWith(t, p, Options{ClusterName: "prod-east"})
 }
 
 // templateYAML is p's template as -o cloudformation writes it.
-func templateYAML(t testing.TB, p *Plan) string {
+func templateYAML(t testing.TB, p *bake.Plan) string {
 	t.Helper()
-	tmpl, err := p.CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+	tmpl, err := New(p, Options{ClusterName: "prod-east"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +89,9 @@ func templateYAML(t testing.TB, p *Plan) string {
 	return string(data)
 }
 
-func templateTreeWith(t testing.TB, p *Plan, o CloudFormationOptions) map[string]any {
+func templateTreeWith(t testing.TB, p *bake.Plan, o Options) map[string]any {
 	t.Helper()
-	tmpl, err := p.CloudFormation(o)
+	tmpl, err := New(p, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,13 +186,13 @@ func TestTemplateGrantsExactlyThePrivateECRRepositories(t *testing.T) {
 }
 
 func TestTemplateRefusesAnEmptyPlanAndABadClusterName(t *testing.T) {
-	empty := &Plan{KubernetesMinor: "1.33", Builds: []BuildPlan{{Build: 20348, WindowsServer: "2022"}}}
-	if _, err := empty.CloudFormation(CloudFormationOptions{ClusterName: "prod"}); err == nil || !strings.Contains(err.Error(), "no image was chosen") {
+	empty := &bake.Plan{KubernetesMinor: "1.33", Builds: []bake.BuildPlan{{Build: 20348, WindowsServer: "2022"}}}
+	if _, err := New(empty, Options{ClusterName: "prod"}); err == nil || !strings.Contains(err.Error(), "no image was chosen") {
 		t.Errorf("empty plan: %v", err)
 	}
 	p := cfnShapes(t)["one build"]
 	for _, name := range []string{"", "-x", "a b", "eyJSZWYiOiJBQiJ9=", "prod.east", strings.Repeat("a", 101)} {
-		if _, err := p.CloudFormation(CloudFormationOptions{ClusterName: name}); err == nil {
+		if _, err := New(p, Options{ClusterName: name}); err == nil {
 			t.Errorf("cluster name %q accepted", name)
 		}
 	}
@@ -215,10 +230,10 @@ var (
 // checkTemplateFor is the fuzz check: the template of a plan with ref
 // calls functions exactly where the benign template does, and carries the
 // component document unchanged.
-func checkTemplateFor(t *testing.T, bp *BuildPlan) {
-	bp.Disk.RootVolume = RootVolume{DeviceName: "/dev/sda1", SizeGiB: 150, VolumeType: "gp3"}
-	bp.IAMPolicy = PolicyFor(bp)
-	bp.Launch = launchFor(bp, nil, "1.33")
+func checkTemplateFor(t *testing.T, bp *bake.BuildPlan) {
+	bp.Disk.RootVolume = bake.RootVolume{DeviceName: "/dev/sda1", SizeGiB: 150, VolumeType: "gp3"}
+	bp.IAMPolicy = bake.PolicyFor(bp)
+	bp.Launch = bake.LaunchFor(bp, nil, "1.33")
 	tree := templateTree(t, cfnPlan(*bp))
 	benignOnce.Do(func() {
 		benign = intrinsicsOf(templateTree(t, cfnPlan(cfnBuild(t, 20348, "2022", "nginx:1.27", "mcr.microsoft.com/windows/servercore:ltsc2022"))))
@@ -235,20 +250,20 @@ func checkTemplateFor(t *testing.T, bp *BuildPlan) {
 // A cluster named like base64 of {"Ref":"AB"} (a valid EKS name) stays a
 // name: goformation's writer would decode it into a Ref.
 func TestNamesThatDecodeAsFunctionsStayText(t *testing.T) {
-	tree := templateTreeWith(t, cfnShapes(t)["one build"], CloudFormationOptions{ClusterName: "eyJSZWYiOiJBQiJ9"})
+	tree := templateTreeWith(t, cfnShapes(t)["one build"], Options{ClusterName: "eyJSZWYiOiJBQiJ9"})
 	if got := at(t, tree, "Parameters.ClusterName.Default"); got != "eyJSZWYiOiJBQiJ9" {
 		t.Fatalf("cluster name became %#v", got)
 	}
 }
 
 func TestImageListURIsAreParsedStrictly(t *testing.T) {
-	for uri, want := range map[string]ImageListSource{
+	for uri, want := range map[string]bake.ImageListSource{
 		"s3://warm-lists/prod/east.txt": {Bucket: "warm-lists", Key: "prod/east.txt"},
 		"ssm:/winimage/prod/images":     {Parameter: "/winimage/prod/images"},
 		"ssm:winimage-images":           {Parameter: "/winimage-images"},
 		"s3://a.b-c/it's(1).txt":        {Bucket: "a.b-c", Key: "it's(1).txt"},
 	} {
-		got, err := ParseImageListURI(uri)
+		got, err := bake.ParseImageListURI(uri)
 		want.URI = uri
 		if err != nil || *got != want {
 			t.Errorf("%s: %+v, %v; want %+v", uri, got, err, want)
@@ -256,7 +271,7 @@ func TestImageListURIsAreParsedStrictly(t *testing.T) {
 	}
 	for _, bad := range []string{"", "https://x/y", "s3://Warm/x", "s3://warm", "s3://warm/", "s3://warm/$(calc)", "s3://warm/a b", "s3://warm/*", "s3://warm/lists/*.txt",
 		"ssm:", "ssm:/a b", "ssm:/a/'b'", "ssm:/a\n- evil"} {
-		if _, err := ParseImageListURI(bad); err == nil {
+		if _, err := bake.ParseImageListURI(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
 	}
@@ -275,7 +290,7 @@ func TestImageListHasALinePerChosenImageOfEveryBuild(t *testing.T) {
 	if string(got) != want {
 		t.Fatalf("image list:\n%s\nwant:\n%s", got, want)
 	}
-	if _, err := (&Plan{Builds: []BuildPlan{{Build: 20348}}}).ImageList(); err == nil {
+	if _, err := (&bake.Plan{Builds: []bake.BuildPlan{{Build: 20348}}}).ImageList(); err == nil {
 		t.Error("an empty plan printed a list")
 	}
 }
@@ -289,12 +304,12 @@ func TestTemplateWithAnImageListReadsItAtBuildTime(t *testing.T) {
 		"s3://warm-lists/prod.txt":  "arn:${AWS::Partition}:s3:::warm-lists/prod.txt",
 		"ssm:/winimage/prod/images": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/winimage/prod/images",
 	} {
-		src, err := ParseImageListURI(uri)
+		src, err := bake.ParseImageListURI(uri)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tree := templateTreeWith(t, p, CloudFormationOptions{ClusterName: "prod-east", ImageList: src})
-		c, err := ComponentFromList(&p.Builds[0], DefaultCtr, "", src)
+		tree := templateTreeWith(t, p, Options{ClusterName: "prod-east", ImageList: src})
+		c, err := bake.ComponentFromList(&p.Builds[0], bake.DefaultCtr, "", src)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,25 +327,14 @@ func TestTemplateWithAnImageListReadsItAtBuildTime(t *testing.T) {
 	}
 }
 
-// The list component finds an ECR registry's region where ecrHost does.
-func TestListComponentsECRPatternIsEcrHostsAtTheStartOfAReference(t *testing.T) {
-	m := regexp.MustCompile(ecrPattern).FindStringSubmatch("123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com/shop/web@" + digestA)
-	if m == nil || m[3] != "us-gov-west-1" {
-		t.Fatalf("match %q, want the region as group 3", m)
-	}
-	if regexp.MustCompile(ecrPattern).MatchString("public.ecr.aws/shop/web@" + digestA) {
-		t.Fatal("public ECR matched as a private registry")
-	}
-}
-
 // A list line may tag its pinned image only with its own repository's
 // name: the component refuses any other tag before ctr sees it, and every
 // line bake prints passes that rule. (The rule is PowerShell run on the
 // build instance; here it is read from the script and applied as written.)
 func TestAListLineCannotTagAnImageAsAnotherRepository(t *testing.T) {
 	p := cfnShapes(t)["three builds"]
-	src, _ := ParseImageListURI("s3://warm-lists/prod.txt")
-	c, err := ComponentFromList(&p.Builds[0], DefaultCtr, "", src)
+	src, _ := bake.ParseImageListURI("s3://warm-lists/prod.txt")
+	c, err := bake.ComponentFromList(&p.Builds[0], bake.DefaultCtr, "", src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +391,7 @@ func TestEveryReplacingChangeMakesANewVersion(t *testing.T) {
 	bigger.Builds[0].Disk.RootVolume.SizeGiB += 50
 	newer := cfnShapes(t)["one build"]
 	newer.KubernetesMinor = "1.34"
-	for name, other := range map[string]*Plan{"volume": bigger, "minor": newer} {
+	for name, other := range map[string]*bake.Plan{"volume": bigger, "minor": newer} {
 		a, b := templateTree(t, base), templateTree(t, other)
 		for _, id := range []string{"Component2022", "Recipe2022"} {
 			pa := at(t, a, "Resources."+id+".Properties").(map[string]any)
@@ -466,7 +470,7 @@ func TestTheKarpenterSnippetFillsTheVolumeAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	ebs := at(t, spec, "blockDeviceMappings[0].ebs").(map[string]any)
-	if ebs["volumeInitializationRate"] != volumeInitializationRate || ebs["volumeSize"] != "150Gi" {
+	if ebs["volumeInitializationRate"] != bake.VolumeInitializationRate || ebs["volumeSize"] != "150Gi" {
 		t.Errorf("EC2NodeClass ebs %v", ebs)
 	}
 }

@@ -1,10 +1,12 @@
-package bake
+package cloudformation
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 )
 
 // intrinsics stands CloudFormation intrinsic functions (Ref, Fn::GetAtt,
@@ -77,4 +79,14 @@ func (in *intrinsics) replace(v any) any {
 		}
 	}
 	return v
+}
+
+// imageListReadStatement is what the instance role needs to read the list.
+func imageListReadStatement(src *bake.ImageListSource, fn *intrinsics) bake.Statement {
+	if src.Bucket != "" {
+		return bake.Statement{Sid: "ReadImageList", Effect: "Allow", Action: []string{"s3:GetObject"},
+			Resource: []string{fn.Sub("arn:${AWS::Partition}:s3:::" + src.Bucket + "/" + src.Key)}}
+	}
+	return bake.Statement{Sid: "ReadImageList", Effect: "Allow", Action: []string{"ssm:GetParameter"},
+		Resource: []string{fn.Sub("arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter" + src.Parameter)}}
 }

@@ -1,4 +1,4 @@
-package bake
+package cloudformation
 
 import (
 	"encoding/json"

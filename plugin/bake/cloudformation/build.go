@@ -1,4 +1,4 @@
-package bake
+package cloudformation
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/winimage-io/kubectl-winimage/plugin/awsami"
+	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 )
 
 // AMI tags the distribution sets, for Karpenter's amiSelectorTerms and for
@@ -25,7 +26,7 @@ const (
 
 // addBuild adds one build's component, recipe, Fast Launch template,
 // distribution, pipeline and outputs.
-func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions) error {
+func (t *Template) addBuild(bp *bake.BuildPlan, minor string, o Options) error {
 	if bp.Launch.BaseAMIParameter == "" {
 		return fmt.Errorf("build %d: no EKS-optimized AMI parameter (the server's Kubernetes minor is unknown), so there is no parent image", bp.Build)
 	}
@@ -76,7 +77,7 @@ func (t *Template) addBuild(bp *BuildPlan, minor string, o CloudFormationOptions
 
 // releaseOf names a build in the template's ids and names: its Windows
 // Server release, or its build number where that is unknown.
-func releaseOf(bp *BuildPlan) string {
+func releaseOf(bp *bake.BuildPlan) string {
 	if bp.WindowsServer != "" {
 		return bp.WindowsServer
 	}
@@ -86,19 +87,19 @@ func releaseOf(bp *BuildPlan) string {
 // templateComponents are the build's components as the template carries
 // them: the list-reading one with --image-list-uri, else the plan's,
 // cut into parts where it passes what Image Builder takes inline.
-func templateComponents(bp *BuildPlan, o CloudFormationOptions) ([]*Component, error) {
+func templateComponents(bp *bake.BuildPlan, o Options) ([]*bake.Component, error) {
 	if o.ImageList != nil {
-		c, err := ComponentFromList(bp, o.Ctr, o.Generator, o.ImageList)
+		c, err := bake.ComponentFromList(bp, o.Ctr, o.Generator, o.ImageList)
 		if err != nil {
 			return nil, err
 		}
-		return []*Component{c}, nil
+		return []*bake.Component{c}, nil
 	}
-	size, err := documentSize(bp.Component)
-	if err != nil || size <= MaxInlineComponentData {
-		return []*Component{bp.Component}, err
+	size, err := bake.DocumentSize(bp.Component)
+	if err != nil || size <= bake.MaxInlineComponentData {
+		return []*bake.Component{bp.Component}, err
 	}
-	return ComponentParts(bp, o.Ctr, o.Generator, MaxInlineComponentData)
+	return bake.ComponentParts(bp, o.Ctr, o.Generator, bake.MaxInlineComponentData)
 }
 
 // addComponents adds components as resources named baseID (or baseID
@@ -109,7 +110,7 @@ func templateComponents(bp *BuildPlan, o CloudFormationOptions) ([]*Component, e
 // ChangeDescription) with the same name and version fails with "already
 // exists". Each version is therefore the digest of all its resource's
 // properties.
-func (t *Template) addComponents(bp *BuildPlan, components []*Component, baseID, planDigest string) ([]imagebuilder.ImageRecipe_ComponentConfiguration, []string, error) {
+func (t *Template) addComponents(bp *bake.BuildPlan, components []*bake.Component, baseID, planDigest string) ([]imagebuilder.ImageRecipe_ComponentConfiguration, []string, error) {
 	var refs []imagebuilder.ImageRecipe_ComponentConfiguration
 	var versions []string
 	for k, component := range components {
@@ -138,7 +139,7 @@ func (t *Template) addComponents(bp *BuildPlan, components []*Component, baseID,
 
 // addDistribution adds the build's Fast Launch template and distribution:
 // AMI tags, Fast Launch with the plan's counts, the AMI id to SSM.
-func (t *Template) addDistribution(bp *BuildPlan, release, minor, planDigest, ssmName, instanceType string, nodeGroup imagebuilder.DistributionConfiguration_LaunchTemplateConfiguration) {
+func (t *Template) addDistribution(bp *bake.BuildPlan, release, minor, planDigest, ssmName, instanceType string, nodeGroup imagebuilder.DistributionConfiguration_LaunchTemplateConfiguration) {
 	id := func(kind string) string { return kind + release }
 	// Fast Launch pre-provisions by launching the AMI: without a default
 	// VPC it needs a launch template that places the instances. Image
@@ -199,9 +200,9 @@ func (t *Template) versionOf(resource any, extra ...string) (string, error) {
 	return semver(append([]string{string(data)}, extra...)...), nil
 }
 
-func pinnedRefs(bp *BuildPlan) []string {
+func pinnedRefs(bp *bake.BuildPlan) []string {
 	var out []string
-	for _, c := range bp.chosen() {
+	for _, c := range bp.Chosen() {
 		out = append(out, c.Ref+"@"+c.Digest)
 	}
 	return out
@@ -210,14 +211,14 @@ func pinnedRefs(bp *BuildPlan) []string {
 // addOutputs adds the SSM parameter's name and the snippets that use the
 // AMI: a Karpenter EC2NodeClass, a self-managed group's launch template
 // data and the managed node group's launch template.
-func (t *Template) addOutputs(bp *BuildPlan, release, ssmName string) error {
+func (t *Template) addOutputs(bp *bake.BuildPlan, release, ssmName string) error {
 	t.Outputs["AmiParameter"+release] = output{Description: "SSM parameter holding the newest warm Windows Server " + bp.WindowsServer + " AMI id",
 		Value: t.fn.Sub(ssmName)}
 	karpenter, err := karpenterSnippet(bp)
 	if err != nil {
 		return err
 	}
-	t.Outputs["Karpenter"+release] = output{Description: "EC2NodeClass spec fields that select the newest warm AMI by its tags (ebs.volumeInitializationRate needs a Karpenter whose EC2NodeClass has it, added in 2025 by aws/karpenter-provider-aws#8154; on an older one drop it and enable Fast Snapshot Restore on the AMI's snapshot instead)", Value: t.fn.Sub(karpenter)}
+	t.Outputs["Karpenter"+release] = output{Description: "EC2NodeClass spec fields that select the newest warm AMI by its tags (ebs.bake.VolumeInitializationRate needs a Karpenter whose EC2NodeClass has it, added in 2025 by aws/karpenter-provider-aws#8154; on an older one drop it and enable Fast Snapshot Restore on the AMI's snapshot instead)", Value: t.fn.Sub(karpenter)}
 	lt, err := launchTemplateSnippet(bp, ssmName)
 	if err != nil {
 		return err
@@ -252,18 +253,18 @@ func subSnippet(v any) (string, error) {
 	return s, nil
 }
 
-func karpenterSnippet(bp *BuildPlan) (string, error) {
+func karpenterSnippet(bp *bake.BuildPlan) (string, error) {
 	v := bp.Launch.RootVolume.EC2NodeClass
 	return subSnippet(map[string]any{
 		"amiFamily": "Windows" + bp.WindowsServer,
 		"amiSelectorTerms": []any{map[string]any{"tags": map[string]string{
 			TagCluster: subVar(paramCluster), TagBuild: strconv.Itoa(bp.Build)}}},
-		// EC2NodeClass ebs.volumeInitializationRate: Karpenter added it in
+		// EC2NodeClass ebs.bake.VolumeInitializationRate: Karpenter added it in
 		// 2025 (aws/karpenter-provider-aws#8154, documented by #8246); a
 		// Karpenter older than that refuses the field, so the snippet's
 		// output says which versions take it.
 		"blockDeviceMappings": []any{map[string]any{"deviceName": v.DeviceName, "rootVolume": true,
-			"ebs": map[string]any{"volumeSize": v.EBS.VolumeSize, "volumeType": v.EBS.VolumeType, "volumeInitializationRate": volumeInitializationRate}}},
+			"ebs": map[string]any{"volumeSize": v.EBS.VolumeSize, "volumeType": v.EBS.VolumeType, "volumeInitializationRate": bake.VolumeInitializationRate}}},
 	})
 }
 
@@ -273,9 +274,9 @@ func karpenterSnippet(bp *BuildPlan) (string, error) {
 // AutoScalingServiceRolePolicy v10 allows ssm:GetParameters, so the group
 // takes a new AMI on its next instance refresh), the planned root volume,
 // filled from S3 ahead of reads.
-func launchTemplateSnippet(bp *BuildPlan, ssmName string) (string, error) {
+func launchTemplateSnippet(bp *bake.BuildPlan, ssmName string) (string, error) {
 	v := bp.Launch.RootVolume.LaunchTemplate
-	ebs := rootVolumeEbs(RootVolume{SizeGiB: v.Ebs.VolumeSize, VolumeType: v.Ebs.VolumeType})
+	ebs := rootVolumeEbs(bake.RootVolume{SizeGiB: v.Ebs.VolumeSize, VolumeType: v.Ebs.VolumeType})
 	param := strings.ReplaceAll(ssmName, "${"+paramAMIPrefix+"}", subVar(paramAMIPrefix))
 	return subSnippet(map[string]any{
 		"ImageId":             "resolve:ssm:" + param,

@@ -1,4 +1,4 @@
-package bake
+package cloudformation
 
 import (
 	"strconv"
@@ -6,6 +6,8 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/ec2"
 	"github.com/awslabs/goformation/v7/cloudformation/imagebuilder"
 	"github.com/awslabs/goformation/v7/cloudformation/tags"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 )
 
 // nodeGroupLabelValue is what a node group name must be to stand as the
@@ -37,7 +39,7 @@ const nodeGroupHopLimit = 2
 // puts on its own AMI's nodes, the image label read from the instance's
 // metadata at boot: the version Image Builder makes copies this user data
 // and changes only the image.
-func (t *Template) addNodeGroupLaunchTemplate(bp *BuildPlan, release string) imagebuilder.DistributionConfiguration_LaunchTemplateConfiguration {
+func (t *Template) addNodeGroupLaunchTemplate(bp *bake.BuildPlan, release string) imagebuilder.DistributionConfiguration_LaunchTemplateConfiguration {
 	id := "NodeGroupLaunchTemplate" + release
 	groupParam := "NodeGroupName" + release
 	t.Parameters[groupParam] = parameter{Type: "String", Default: "winimage-ws" + release, AllowedPattern: nodeGroupLabelValue,
@@ -67,19 +69,14 @@ func (t *Template) addNodeGroupLaunchTemplate(bp *BuildPlan, release string) ima
 	return imagebuilder.DistributionConfiguration_LaunchTemplateConfiguration{LaunchTemplateId: str(t.fn.Ref(id)), SetDefaultVersion: boolean(true)}
 }
 
-// volumeInitializationRate fills a volume made from the AMI's snapshot
-// from S3 ahead of reads, in MiB/s: otherwise it loads lazily, and the
-// baked layers are what a pod reads first.
-const volumeInitializationRate = 300
-
-func rootVolumeEbs(v RootVolume) launchTemplateEbs {
+func rootVolumeEbs(v bake.RootVolume) launchTemplateEbs {
 	return launchTemplateEbs{LaunchTemplate_Ebs: ec2.LaunchTemplate_Ebs{VolumeSize: integer(v.SizeGiB), VolumeType: str(v.VolumeType), DeleteOnTermination: boolean(true)},
-		VolumeInitializationRate: integer(volumeInitializationRate)}
+		VolumeInitializationRate: integer(bake.VolumeInitializationRate)}
 }
 
 // addNodeGroupOutputs says which launch template a managed node group
 // uses and how to move it to the newest version.
-func (t *Template) addNodeGroupOutputs(bp *BuildPlan, release string) {
+func (t *Template) addNodeGroupOutputs(bp *bake.BuildPlan, release string) {
 	lt, group := "${NodeGroupLaunchTemplate"+release+"}", "${NodeGroupName"+release+"}"
 	t.Outputs["NodeGroupLaunchTemplateId"+release] = output{Description: "Launch template of a managed node group on the warm Windows Server " + bp.WindowsServer +
 		" AMI: each pipeline run makes a version with the new AMI its default", Value: t.fn.Ref("NodeGroupLaunchTemplate" + release)}

@@ -1,4 +1,4 @@
-package bake
+package cloudformation
 
 import (
 	"bytes"
@@ -15,11 +15,13 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation/iam"
 	"github.com/awslabs/goformation/v7/cloudformation/imagebuilder"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 )
 
-// CloudFormationOptions are what the template cannot learn from the
+// Options are what the template cannot learn from the
 // cluster.
-type CloudFormationOptions struct {
+type Options struct {
 	// ClusterName is the ClusterName parameter's default: AMI tags, names
 	// and the SSM parameter derive from it.
 	ClusterName string
@@ -29,7 +31,7 @@ type CloudFormationOptions struct {
 	// ImageList, when set, makes each component read its images from there
 	// at build time (ComponentFromList, with Ctr and Generator as the plan's
 	// components were made) instead of carrying them.
-	ImageList      *ImageListSource
+	ImageList      *bake.ImageListSource
 	Ctr, Generator string
 }
 
@@ -95,7 +97,7 @@ const (
 // SSM parameter, and a pipeline that rebuilds on a schedule when the parent
 // AMI changes; shared by the builds, the build instances' role, instance
 // profile and infrastructure.
-func (p *Plan) CloudFormation(o CloudFormationOptions) (*Template, error) {
+func New(p *bake.Plan, o Options) (*Template, error) {
 	if err := CheckClusterName(o.ClusterName); err != nil {
 		return nil, err
 	}
@@ -103,9 +105,9 @@ func (p *Plan) CloudFormation(o CloudFormationOptions) (*Template, error) {
 		o.InstanceTypes = DefaultBuildInstanceTypes
 	}
 	if o.Ctr == "" {
-		o.Ctr = DefaultCtr
+		o.Ctr = bake.DefaultCtr
 	}
-	var builds []*BuildPlan
+	var builds []*bake.BuildPlan
 	for i := range p.Builds {
 		if p.Builds[i].Component != nil {
 			builds = append(builds, &p.Builds[i])
@@ -143,10 +145,10 @@ func DeployNote(size int) string {
 	return fmt.Sprintf("the template is %d bytes, over the %d CloudFormation takes inline: deploy it with aws cloudformation deploy --s3-bucket BUCKET (the CLI uploads it there first)", size, MaxInlineTemplateBytes)
 }
 
-func describeBuilds(builds []*BuildPlan) string {
+func describeBuilds(builds []*bake.BuildPlan) string {
 	parts := make([]string, len(builds))
 	for i, bp := range builds {
-		parts[i] = fmt.Sprintf("%d images for Windows Server %s", len(bp.chosen()), bp.WindowsServer)
+		parts[i] = fmt.Sprintf("%d images for Windows Server %s", len(bp.Chosen()), bp.WindowsServer)
 	}
 	return strings.Join(parts, " and ")
 }
@@ -193,7 +195,7 @@ func parameters(cluster string) map[string]parameter {
 }
 
 // addShared adds the build instances' role, profile and infrastructure.
-func (t *Template) addShared(builds []*BuildPlan, instanceTypes []string, list *ImageListSource) {
+func (t *Template) addShared(builds []*bake.BuildPlan, instanceTypes []string, list *bake.ImageListSource) {
 	partition := "arn:${AWS::Partition}:iam::aws:policy/"
 	role := &iam.Role{
 		Description: str("Image Builder build instances of the warm Windows AMIs"),
@@ -204,9 +206,9 @@ func (t *Template) addShared(builds []*BuildPlan, instanceTypes []string, list *
 	policy := mergedECRPolicy(builds, list != nil)
 	if list != nil {
 		if policy == nil {
-			policy = &Policy{Version: "2012-10-17"}
+			policy = &bake.Policy{Version: "2012-10-17"}
 		}
-		policy.Statement = append(policy.Statement, list.readPolicy(t.fn))
+		policy.Statement = append(policy.Statement, imageListReadStatement(list, t.fn))
 	}
 	if policy != nil {
 		role.Policies = []iam.Role_Policy{{PolicyName: "PullBakedImages", PolicyDocument: policy}}
@@ -229,7 +231,7 @@ func (t *Template) addShared(builds []*BuildPlan, instanceTypes []string, list *
 // chosen image is in private ECR. With a list read at build time the
 // repositories can change without the template, so the reads cover every
 // repository of the registries the plan uses.
-func mergedECRPolicy(builds []*BuildPlan, wholeRegistries bool) *Policy {
+func mergedECRPolicy(builds []*bake.BuildPlan, wholeRegistries bool) *bake.Policy {
 	seen := map[string]bool{}
 	var arns []string
 	for _, bp := range builds {
@@ -250,7 +252,7 @@ func mergedECRPolicy(builds []*BuildPlan, wholeRegistries bool) *Policy {
 			}
 		}
 	}
-	return ecrReadPolicy(arns)
+	return bake.ECRReadPolicy(arns)
 }
 
 // JSON is the template as CloudFormation reads it.

@@ -1,8 +1,10 @@
-package bake
+package cloudformation
 
 import (
 	"github.com/awslabs/goformation/v7/cloudformation/iam"
 	"github.com/awslabs/goformation/v7/cloudformation/imagebuilder"
+
+	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 )
 
 // Lifecycle ids and defaults.
@@ -25,7 +27,7 @@ const (
 // with AWS's managed policy EC2ImageBuilderLifecycleExecutionPolicy v1,
 // which may act only on AMIs and snapshots tagged CreatedBy: EC2 Image
 // Builder, as the ones it builds are.
-func (t *Template) addLifecycle(builds []*BuildPlan) {
+func (t *Template) addLifecycle(builds []*bake.BuildPlan) {
 	t.Parameters[paramKeepAMIs] = parameter{Type: "Number", Default: defaultKeepAMIs, MinValue: 1, MaxValue: 1000,
 		Description: "How many of the newest warm AMIs of each build to keep; older ones are deregistered with their snapshots unless they launched an instance in the last 30 days"}
 	t.Resources[lifecycleRoleID] = &iam.Role{

@@ -1,12 +1,13 @@
 //go:build linux
 
-package bake
+package cloudformation
 
 import (
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 	"github.com/winimage-io/kubectl-winimage/test/servicemodel"
 )
 
@@ -43,13 +44,13 @@ func TestTheTemplateFitsTheServiceModels(t *testing.T) {
 	}
 }
 
-func fitsTheModel(t *testing.T, model *servicemodel.Model, p *Plan) {
+func fitsTheModel(t *testing.T, model *servicemodel.Model, p *bake.Plan) {
 	cases := []struct{ cluster, prefix string }{{cluster: "a"}, {cluster: strings.Repeat("c", 100)}}
 	for _, n := range []int{1, 2, 3, 90, 91, 92} {
 		cases = append(cases, struct{ cluster, prefix string }{"prod", strings.Repeat("p", n)})
 	}
 	for _, c := range cases {
-		tree := templateTreeWith(t, p, CloudFormationOptions{ClusterName: c.cluster})
+		tree := templateTreeWith(t, p, Options{ClusterName: c.cluster})
 		d := deploy(t, tree)
 		pattern := regexp.MustCompile(at(t, tree, "Parameters.NamePrefix.AllowedPattern").(string))
 		if !pattern.MatchString(d.params[paramPrefix]) {

@@ -1,6 +1,6 @@
 //go:build linux
 
-package bake
+package cloudformation
 
 import (
 	"encoding/json"
@@ -9,6 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/winimage-io/kubectl-winimage/plugin/bake"
 	"github.com/winimage-io/kubectl-winimage/test/cfnspec"
 )
 
@@ -18,7 +19,7 @@ import (
 func TestTemplateOfEveryShapeHoldsToTheSpecification(t *testing.T) {
 	spec := cfnspec.ForTest(t)
 	type shape struct {
-		p    *Plan
+		p    *bake.Plan
 		list string
 	}
 	shapes := map[string]shape{}
@@ -29,14 +30,14 @@ func TestTemplateOfEveryShapeHoldsToTheSpecification(t *testing.T) {
 	shapes["image list in SSM"] = shape{cfnShapes(t)["private ECR"], "ssm:/winimage/prod/images"}
 	for name, sh := range shapes {
 		t.Run(name, func(t *testing.T) {
-			o := CloudFormationOptions{ClusterName: "prod-east"}
+			o := Options{ClusterName: "prod-east"}
 			if sh.list != "" {
 				var err error
-				if o.ImageList, err = ParseImageListURI(sh.list); err != nil {
+				if o.ImageList, err = bake.ParseImageListURI(sh.list); err != nil {
 					t.Fatal(err)
 				}
 			}
-			tmpl, err := sh.p.CloudFormation(o)
+			tmpl, err := New(sh.p, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +56,7 @@ func TestTemplateOfEveryShapeHoldsToTheSpecification(t *testing.T) {
 // required one dropped or a value leaves its allowed set.
 func TestSpecificationCheckRefusesABrokenTemplate(t *testing.T) {
 	spec := cfnspec.ForTest(t)
-	tmpl, err := cfnShapes(t)["one build"].CloudFormation(CloudFormationOptions{ClusterName: "prod-east"})
+	tmpl, err := New(cfnShapes(t)["one build"], Options{ClusterName: "prod-east"})
 	if err != nil {
 		t.Fatal(err)
 	}
