@@ -26,13 +26,18 @@ CONTAINERD_LINES ?= 1.7 2.1
 FUZZ_SHORT ?= 30000x
 FUZZ_TIME ?= 2000000x
 
-.PHONY: all build rig check tidy lint prepare checks suites test unit vet cross wine demo clean bench fuzz dist image
+.PHONY: all build docs rig check tidy lint prepare checks suites test unit vet cross wine demo clean bench fuzz dist image
 
 all: build
 
 build:
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/kubectl-winimage ./cmd/kubectl-winimage
 	go build -ldflags "$(LDFLAGS)" -o $(BIN)/winimage-daemon ./cmd/winimage-daemon
+
+# The command reference in docs/reference, rendered from the cobra tree;
+# a unit test fails when the checked-in copy is stale.
+docs:
+	go run ./cmd/winimage-release docs
 
 # Builds (first run) or finds in the cache the rig's components.
 rig:

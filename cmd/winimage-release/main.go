@@ -2,6 +2,7 @@
 //
 //	winimage-release dist  --version vX.Y.Z …   # plugin archives, checksums, krew manifest
 //	winimage-release image --repo REGISTRY/winimage-daemon:TAG …   # daemon image index, pushed
+//	winimage-release docs                                          # docs/reference from the cobra tree
 //
 // The Makefile's dist and image targets call it.
 package main
@@ -23,7 +24,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: winimage-release dist|image [flags]")
+		fmt.Fprintln(os.Stderr, "usage: winimage-release dist|image|docs [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -32,8 +33,10 @@ func main() {
 		err = dist(ctx, os.Args[2:])
 	case "image":
 		err = image(ctx, os.Args[2:])
+	case "docs":
+		err = writeReference(referenceDir)
 	default:
-		err = fmt.Errorf("unknown command %q: use dist or image", os.Args[1])
+		err = fmt.Errorf("unknown command %q: use dist, image or docs", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "winimage-release:", err)

@@ -28,6 +28,12 @@ func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, *genericcliopt
 		Long: `kubectl winimage audits Windows nodes and their images, warms images into
 each node's containerd ahead of the pods that need them, and plans what to
 bake into the next Windows AMI.`,
+		Example: `  # What the Windows nodes run and what their pods wait for
+  kubectl winimage audit
+  # Pull and pin the images on every Windows node, and watch it happen
+  kubectl winimage warm --from-audit --top 5 --wait
+  # Plan the next AMI and write its Image Builder pipeline
+  kubectl winimage bake -o cloudformation > warm-ami.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Shown as `kubectl winimage` when run through kubectl's plugin discovery.

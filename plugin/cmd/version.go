@@ -53,7 +53,10 @@ func NewCmdVersion(configFlags *genericclioptions.ConfigFlags, streams genericio
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the plugin version and the Kubernetes server version",
-		Args:  cobra.NoArgs,
+		Example: `  kubectl winimage version
+  # The plugin's version only, without contacting the cluster
+  kubectl winimage version --client -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(); err != nil {
 				return err

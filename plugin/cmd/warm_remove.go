@@ -60,9 +60,9 @@ again resumes.`,
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "how long to wait for each step (unpin on every node; objects gone)")
-	cmd.Flags().BoolVar(&o.Unpin, "unpin", false, "first remove the daemon's pins on every node, so kubelet's image GC may reclaim the images")
-	cmd.Flags().BoolVar(&o.RemoveUnused, "remove-unused", false, "with --unpin, also delete the images the daemon added that no container uses")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for each step (unpin on every node; objects gone)")
+	cmd.Flags().BoolVar(&o.Unpin, "unpin", false, "First remove the daemon's pins on every node, so kubelet's image GC may reclaim the images")
+	cmd.Flags().BoolVar(&o.RemoveUnused, "remove-unused", false, "With --unpin, also delete the images the daemon added that no container uses")
 	return cmd
 }
 

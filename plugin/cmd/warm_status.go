@@ -45,7 +45,12 @@ func NewCmdWarmStatus(configFlags *genericclioptions.ConfigFlags, streams generi
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Per-node warming progress: images ready, bytes, failures",
-		Args:  cobra.NoArgs,
+		Example: `  kubectl winimage warm status
+  # Every image on every node, updated as the daemons report
+  kubectl winimage warm status -o wide --watch
+  # The nodes of one node group, as JSON
+  kubectl winimage warm status -l eks.amazonaws.com/nodegroup=win-2022 -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(cmd); err != nil {
 				return err
@@ -56,8 +61,8 @@ func NewCmdWarmStatus(configFlags *genericclioptions.ConfigFlags, streams generi
 			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "keep printing as the daemons report progress")
-	cmd.Flags().StringVar(&o.OS, "os", o.OS, "node OS the DaemonSet covers")
+	cmd.Flags().BoolVarP(&o.Watch, "watch", "w", false, "Keep printing as the daemons report progress")
+	cmd.Flags().StringVar(&o.OS, "os", o.OS, "Node OS the DaemonSet covers")
 	cmd.Flags().StringVarP(&o.Selector, "selector", "l", "", "Node label selector, k=v,… only (the DaemonSet's nodeSelector), besides kubernetes.io/os from --os")
 	o.PrintFlags.AddFlags(cmd)
 	cmd.Flags().Lookup("output").Usage = "Output format: wide, json or yaml (default: table)"
