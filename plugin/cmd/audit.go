@@ -33,8 +33,8 @@ var amiID = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
 
 // AuditOptions drives `kubectl winimage audit`.
 type AuditOptions struct {
-	ConfigFlags *genericclioptions.ConfigFlags
-	PrintFlags  *genericclioptions.PrintFlags
+	RESTClientGetter genericclioptions.RESTClientGetter
+	PrintFlags       *genericclioptions.PrintFlags
 
 	Selector   string
 	Sections   []string
@@ -64,23 +64,23 @@ type AuditOptions struct {
 }
 
 // NewAuditOptions returns the defaults.
-func NewAuditOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *AuditOptions {
+func NewAuditOptions(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *AuditOptions {
 	return &AuditOptions{
-		ConfigFlags:   configFlags,
-		PrintFlags:    genericclioptions.NewPrintFlags(""),
-		Selector:      "kubernetes.io/os=windows",
-		Sections:      audit.AllSections,
-		FailOn:        "none",
-		Concurrency:   8,
-		Since:         audit.DefaultSince,
-		WarmNamespace: contract.DefaultNamespace,
-		IOStreams:     streams,
+		RESTClientGetter: getter,
+		PrintFlags:       genericclioptions.NewPrintFlags(""),
+		Selector:         "kubernetes.io/os=windows",
+		Sections:         audit.AllSections,
+		FailOn:           "none",
+		Concurrency:      8,
+		Since:            audit.DefaultSince,
+		WarmNamespace:    contract.DefaultNamespace,
+		IOStreams:        streams,
 	}
 }
 
 // NewCmdAudit wires AuditOptions to cobra.
-func NewCmdAudit(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewAuditOptions(configFlags, streams)
+func NewCmdAudit(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewAuditOptions(getter, streams)
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Audit Windows nodes: AMI and kubelet skew, image sizes per OS build, compatibility, pull times",
@@ -127,17 +127,17 @@ Exit codes: 0 ok, 3 findings at or above --fail-on, 1 the audit failed.`,
 // Complete reads the flags into clients and printers.
 func (o *AuditOptions) Complete(cmd *cobra.Command) error {
 	var err error
-	if o.namespace, err = explicitNamespace(cmd, o.ConfigFlags); err != nil {
+	if o.namespace, err = explicitNamespace(cmd, o.RESTClientGetter); err != nil {
 		return err
 	}
 	if o.wide, o.printer, err = tableOrPrinter(o.PrintFlags); err != nil {
 		return err
 	}
-	if o.lookupTimeout, err = requestTimeout(o.ConfigFlags); err != nil {
+	if o.lookupTimeout, err = requestTimeout(cmd); err != nil {
 		return err
 	}
 	if o.client == nil {
-		if o.client, err = protobufClient(o.ConfigFlags); err != nil {
+		if o.client, err = protobufClient(o.RESTClientGetter); err != nil {
 			return err
 		}
 	}

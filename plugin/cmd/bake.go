@@ -26,8 +26,8 @@ import (
 
 // BakeOptions drives `kubectl winimage bake`.
 type BakeOptions struct {
-	ConfigFlags *genericclioptions.ConfigFlags
-	PrintFlags  *genericclioptions.PrintFlags
+	RESTClientGetter genericclioptions.RESTClientGetter
+	PrintFlags       *genericclioptions.PrintFlags
 
 	Selector    string
 	MaxBytes    string
@@ -65,14 +65,14 @@ type BakeOptions struct {
 var bakeOutputs = outputFormats{"table", "json", "yaml", "component", "policy", "cloudformation", "image-list"}
 
 // NewBakeOptions returns the defaults.
-func NewBakeOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *BakeOptions {
-	return &BakeOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags(""), Selector: "kubernetes.io/os=windows",
+func NewBakeOptions(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *BakeOptions {
+	return &BakeOptions{RESTClientGetter: getter, PrintFlags: genericclioptions.NewPrintFlags(""), Selector: "kubernetes.io/os=windows",
 		MinPods: 1, OnDiskRatio: contract.OnDiskRatio, Ctr: bake.DefaultCtr, Concurrency: 8, IOStreams: streams}
 }
 
 // NewCmdBake wires BakeOptions to cobra.
-func NewCmdBake(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewBakeOptions(configFlags, streams)
+func NewCmdBake(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewBakeOptions(getter, streams)
 	cmd := &cobra.Command{
 		Use:   "bake",
 		Short: "Plan the next Windows AMI: images to bake, an Image Builder component, IAM policy, Fast Launch",
@@ -155,10 +155,10 @@ there) when each AMI is built, so the list can change without the stack.`,
 // Complete reads the flags.
 func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 	var err error
-	if o.namespace, err = explicitNamespace(cmd, o.ConfigFlags); err != nil {
+	if o.namespace, err = explicitNamespace(cmd, o.RESTClientGetter); err != nil {
 		return err
 	}
-	if o.lookupTimeout, err = requestTimeout(o.ConfigFlags); err != nil {
+	if o.lookupTimeout, err = requestTimeout(cmd); err != nil {
 		return err
 	}
 	o.format = *o.PrintFlags.OutputFormat
@@ -172,7 +172,7 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 	o.budget, o.disk.VolumeBytes, o.disk.BaseUsageBytes = sizeFlag(o.MaxBytes), sizeFlag(o.Volume), sizeFlag(o.BaseUsage)
 	o.disk.OnDiskRatio = o.OnDiskRatio
 	if o.format == "cloudformation" && o.ClusterName == "" {
-		if o.ClusterName, err = kubeconfigClusterName(o.ConfigFlags); err != nil {
+		if o.ClusterName, err = kubeconfigClusterName(o.RESTClientGetter.ToRawKubeConfigLoader(), stringFlag(cmd, "context"), stringFlag(cmd, "cluster")); err != nil {
 			return err
 		}
 		o.clusterFromKubeconfig = true
@@ -181,7 +181,7 @@ func (o *BakeOptions) Complete(cmd *cobra.Command) error {
 		o.imageList, o.imageListErr = bake.ParseImageListURI(o.ImageListURI)
 	}
 	if o.client == nil {
-		if o.client, err = protobufClient(o.ConfigFlags); err != nil {
+		if o.client, err = protobufClient(o.RESTClientGetter); err != nil {
 			return err
 		}
 	}

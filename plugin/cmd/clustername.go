@@ -4,28 +4,25 @@ import (
 	"fmt"
 	"strings"
 
-	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // kubeconfigClusterName is the EKS cluster name of the kubeconfig context
 // in use: the part after cluster/ of the ARN `aws eks update-kubeconfig`
 // names clusters with, the first label of eksctl's NAME.REGION.eksctl.io,
 // else the kubeconfig's cluster name as it is.
-func kubeconfigClusterName(flags *genericclioptions.ConfigFlags) (string, error) {
-	raw, err := flags.ToRawKubeConfigLoader().RawConfig()
+// context and cluster are --context and --cluster when given.
+func kubeconfigClusterName(loader clientcmd.ClientConfig, context, cluster string) (string, error) {
+	raw, err := loader.RawConfig()
 	if err != nil {
 		return "", err
 	}
 	ctxName := raw.CurrentContext
-	if flags.Context != nil && *flags.Context != "" {
-		ctxName = *flags.Context
+	if context != "" {
+		ctxName = context
 	}
-	cluster := ""
-	if c := raw.Contexts[ctxName]; c != nil {
+	if c := raw.Contexts[ctxName]; c != nil && cluster == "" {
 		cluster = c.Cluster
-	}
-	if flags.ClusterName != nil && *flags.ClusterName != "" {
-		cluster = *flags.ClusterName
 	}
 	if cluster == "" {
 		return "", fmt.Errorf("no cluster in the kubeconfig context %q: give --cluster-name", ctxName)

@@ -32,8 +32,8 @@ current-context: arn
 		{"kind", "arn:aws:eks:eu-west-1:123456789012:cluster/other", "other"},
 	} {
 		flags := genericclioptions.NewConfigFlags(false)
-		flags.KubeConfig, flags.Context, flags.ClusterName = &kubeconfig, &tc.context, &tc.cluster
-		got, err := kubeconfigClusterName(flags)
+		flags.KubeConfig = &kubeconfig
+		got, err := kubeconfigClusterName(flags.ToRawKubeConfigLoader(), tc.context, tc.cluster)
 		if err != nil || got != tc.want {
 			t.Errorf("context %q cluster %q: %q, %v; want %q", tc.context, tc.cluster, got, err, tc.want)
 		}

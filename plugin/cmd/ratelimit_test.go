@@ -33,7 +33,7 @@ current-context: x
 		{[]string{"--qps", "20"}, 20, 40, true},
 		{[]string{"--qps", "20", "--burst", "25"}, 20, 25, true},
 	} {
-		root, flags := newRoot(genericiooptions.NewTestIOStreamsDiscard())
+		root, flags := newRoot(genericiooptions.NewTestIOStreamsDiscard(), nil)
 		if err := root.PersistentFlags().Parse(append([]string{"--kubeconfig", kubeconfig}, tc.args...)); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes"
 )
 
 // NewCmdRoot builds the `kubectl winimage` command tree. The kubectl global
@@ -13,14 +14,20 @@ import (
 // the kubeconfig as every kubectl command does. (kubectl refuses flags
 // placed before a plugin's name: `kubectl --context X winimage` fails.)
 func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
-	root, _ := newRoot(streams)
+	root, _ := newRoot(streams, nil)
 	return root
 }
 
 // newRoot is NewCmdRoot with the ConfigFlags every command's clients come
-// from.
-func newRoot(streams genericiooptions.IOStreams) (*cobra.Command, *genericclioptions.ConfigFlags) {
+// from. A clientset, when given, stands in for the one each command would
+// build from them, as kubectl's test factory does for its commands (the
+// command tests pass client-go's fake).
+func newRoot(streams genericiooptions.IOStreams, clientset kubernetes.Interface) (*cobra.Command, *genericclioptions.ConfigFlags) {
 	configFlags := genericclioptions.NewConfigFlags(true)
+	var getter genericclioptions.RESTClientGetter = configFlags
+	if clientset != nil {
+		getter = fixedClientset{configFlags, clientset}
+	}
 
 	root := &cobra.Command{
 		Use:   "kubectl-winimage",
@@ -56,9 +63,17 @@ bake into the next Windows AMI.`,
 	}
 	root.PersistentPostRunE = func(*cobra.Command, []string) error { return prof.stop() }
 
-	root.AddCommand(NewCmdVersion(configFlags, streams))
-	root.AddCommand(NewCmdAudit(configFlags, streams))
-	root.AddCommand(NewCmdBake(configFlags, streams))
-	root.AddCommand(NewCmdWarm(configFlags, streams))
+	root.AddCommand(NewCmdVersion(getter, streams))
+	root.AddCommand(NewCmdAudit(getter, streams))
+	root.AddCommand(NewCmdBake(getter, streams))
+	root.AddCommand(NewCmdWarm(getter, streams))
 	return root, configFlags
 }
+
+// fixedClientset is the root's flags with a clientset of its own.
+type fixedClientset struct {
+	*genericclioptions.ConfigFlags
+	clientset kubernetes.Interface
+}
+
+func (f fixedClientset) KubernetesClientSet() (kubernetes.Interface, error) { return f.clientset, nil }

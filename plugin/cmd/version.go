@@ -17,9 +17,9 @@ import (
 
 // VersionOptions drives `kubectl winimage version`.
 type VersionOptions struct {
-	ConfigFlags *genericclioptions.ConfigFlags
-	PrintFlags  *genericclioptions.PrintFlags
-	ClientOnly  bool
+	RESTClientGetter genericclioptions.RESTClientGetter
+	PrintFlags       *genericclioptions.PrintFlags
+	ClientOnly       bool
 
 	genericiooptions.IOStreams
 
@@ -39,17 +39,17 @@ type VersionReport struct {
 func (r *VersionReport) DeepCopyObject() runtime.Object { c := *r; return &c }
 
 // NewVersionOptions returns options with output formats json and yaml.
-func NewVersionOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *VersionOptions {
+func NewVersionOptions(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *VersionOptions {
 	return &VersionOptions{
-		ConfigFlags: configFlags,
-		PrintFlags:  genericclioptions.NewPrintFlags(""),
-		IOStreams:   streams,
+		RESTClientGetter: getter,
+		PrintFlags:       genericclioptions.NewPrintFlags(""),
+		IOStreams:        streams,
 	}
 }
 
 // NewCmdVersion wires VersionOptions to cobra.
-func NewCmdVersion(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewVersionOptions(configFlags, streams)
+func NewCmdVersion(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewVersionOptions(getter, streams)
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the plugin version and the Kubernetes server version",
@@ -83,7 +83,7 @@ func (o *VersionOptions) Complete() error {
 	}
 	if o.serverVer == nil {
 		o.serverVer = func(context.Context) (string, error) {
-			dc, err := o.ConfigFlags.ToDiscoveryClient()
+			dc, err := o.RESTClientGetter.ToDiscoveryClient()
 			if err != nil {
 				return "", err
 			}

@@ -33,8 +33,8 @@ var warmOutputs = outputFormats{"yaml", "json", "name"}
 
 // WarmOptions drives `kubectl winimage warm`.
 type WarmOptions struct {
-	ConfigFlags *genericclioptions.ConfigFlags
-	PrintFlags  *genericclioptions.PrintFlags
+	RESTClientGetter genericclioptions.RESTClientGetter
+	PrintFlags       *genericclioptions.PrintFlags
 
 	Images             []string
 	FromFile           string
@@ -67,15 +67,15 @@ type WarmOptions struct {
 }
 
 // NewWarmOptions returns the defaults.
-func NewWarmOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WarmOptions {
-	return &WarmOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags("").WithDefaultOutput(""),
+func NewWarmOptions(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *WarmOptions {
+	return &WarmOptions{RESTClientGetter: getter, PrintFlags: genericclioptions.NewPrintFlags("").WithDefaultOutput(""),
 		OS: "windows", DaemonImage: buildinfo.DaemonImage, Top: 10, Concurrency: 8, DryRun: "none", DiskThreshold: contract.DefaultDiskThreshold,
 		Timeout: time.Hour, IOStreams: streams}
 }
 
 // NewCmdWarm wires WarmOptions and the status and remove subcommands.
-func NewCmdWarm(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewWarmOptions(configFlags, streams)
+func NewCmdWarm(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewWarmOptions(getter, streams)
 	cmd := &cobra.Command{
 		Use:   "warm [IMAGE...]",
 		Short: "Deploy the warming DaemonSet: pull and pin images on every selected node",
@@ -126,13 +126,13 @@ wait leaves the DaemonSet warming.`,
 	cmd.Flags().BoolVar(&o.Wait, "wait", false, "Follow per-node progress until every node is ready or failed")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "With --wait, how long to wait")
 	o.PrintFlags.AddFlags(cmd)
-	cmd.AddCommand(NewCmdWarmStatus(configFlags, streams), NewCmdWarmRemove(configFlags, streams))
+	cmd.AddCommand(NewCmdWarmStatus(getter, streams), NewCmdWarmRemove(getter, streams))
 	return cmd
 }
 
 // warmNamespace is -n when given, else the daemon's default namespace;
 // every warm command checks it is a namespace name before it acts.
-func warmNamespace(cmd *cobra.Command, flags *genericclioptions.ConfigFlags) (string, error) {
+func warmNamespace(cmd *cobra.Command, flags genericclioptions.RESTClientGetter) (string, error) {
 	ns, err := explicitNamespace(cmd, flags)
 	if err != nil {
 		return "", err
@@ -149,7 +149,7 @@ func warmNamespace(cmd *cobra.Command, flags *genericclioptions.ConfigFlags) (st
 // Complete reads the flags, the --from-file list and the clients into the
 // configuration; --from-audit's images come in Run.
 func (o *WarmOptions) Complete(cmd *cobra.Command) error {
-	ns, err := warmNamespace(cmd, o.ConfigFlags)
+	ns, err := warmNamespace(cmd, o.RESTClientGetter)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func parseToleration(spec string) (corev1.Toleration, error) {
 }
 
 func (o *WarmOptions) completeClients() error {
-	cfg, err := o.ConfigFlags.ToRESTConfig()
+	cfg, err := o.RESTClientGetter.ToRESTConfig()
 	if err != nil {
 		return err
 	}
@@ -280,7 +280,7 @@ func (o *WarmOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.dryRun != DryRunClient {
-		mapper, err := o.ConfigFlags.ToRESTMapper()
+		mapper, err := o.RESTClientGetter.ToRESTMapper()
 		if err != nil {
 			return err
 		}

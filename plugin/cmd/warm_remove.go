@@ -20,23 +20,23 @@ import (
 
 // WarmRemoveOptions drives `kubectl winimage warm remove`.
 type WarmRemoveOptions struct {
-	ConfigFlags  *genericclioptions.ConfigFlags
-	Timeout      time.Duration
-	Unpin        bool
-	RemoveUnused bool
+	RESTClientGetter genericclioptions.RESTClientGetter
+	Timeout          time.Duration
+	Unpin            bool
+	RemoveUnused     bool
 	genericiooptions.IOStreams
 
 	namespace string
 }
 
 // NewWarmRemoveOptions returns the defaults.
-func NewWarmRemoveOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WarmRemoveOptions {
-	return &WarmRemoveOptions{ConfigFlags: configFlags, Timeout: 2 * time.Minute, IOStreams: streams}
+func NewWarmRemoveOptions(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *WarmRemoveOptions {
+	return &WarmRemoveOptions{RESTClientGetter: getter, Timeout: 2 * time.Minute, IOStreams: streams}
 }
 
 // NewCmdWarmRemove wires WarmRemoveOptions.
-func NewCmdWarmRemove(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewWarmRemoveOptions(configFlags, streams)
+func NewCmdWarmRemove(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewWarmRemoveOptions(getter, streams)
 	cmd := &cobra.Command{
 		Use:   "remove",
 		Short: "Delete everything warm created and verify nothing is left",
@@ -69,7 +69,7 @@ again resumes.`,
 // Complete finds the namespace --unpin works in.
 func (o *WarmRemoveOptions) Complete(cmd *cobra.Command) error {
 	var err error
-	o.namespace, err = warmNamespace(cmd, o.ConfigFlags)
+	o.namespace, err = warmNamespace(cmd, o.RESTClientGetter)
 	return err
 }
 
@@ -86,7 +86,7 @@ func (o *WarmRemoveOptions) Validate() error {
 
 // Run unpins (with --unpin), deletes and verifies.
 func (o *WarmRemoveOptions) Run(ctx context.Context) error {
-	cfg, err := o.ConfigFlags.ToRESTConfig()
+	cfg, err := o.RESTClientGetter.ToRESTConfig()
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (o *WarmRemoveOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	mapper, err := o.ConfigFlags.ToRESTMapper()
+	mapper, err := o.RESTClientGetter.ToRESTMapper()
 	if err != nil {
 		return err
 	}

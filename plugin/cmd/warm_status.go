@@ -18,11 +18,11 @@ import (
 
 // WarmStatusOptions drives `kubectl winimage warm status`.
 type WarmStatusOptions struct {
-	ConfigFlags *genericclioptions.ConfigFlags
-	PrintFlags  *genericclioptions.PrintFlags
-	Watch       bool
-	OS          string
-	Selector    string
+	RESTClientGetter genericclioptions.RESTClientGetter
+	PrintFlags       *genericclioptions.PrintFlags
+	Watch            bool
+	OS               string
+	Selector         string
 	genericiooptions.IOStreams
 
 	namespace string
@@ -35,13 +35,13 @@ type WarmStatusOptions struct {
 var statusOutputs = outputFormats{"wide", "json", "yaml"}
 
 // NewWarmStatusOptions returns the defaults.
-func NewWarmStatusOptions(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *WarmStatusOptions {
-	return &WarmStatusOptions{ConfigFlags: configFlags, PrintFlags: genericclioptions.NewPrintFlags(""), OS: "windows", IOStreams: streams}
+func NewWarmStatusOptions(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *WarmStatusOptions {
+	return &WarmStatusOptions{RESTClientGetter: getter, PrintFlags: genericclioptions.NewPrintFlags(""), OS: "windows", IOStreams: streams}
 }
 
 // NewCmdWarmStatus wires WarmStatusOptions.
-func NewCmdWarmStatus(configFlags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewWarmStatusOptions(configFlags, streams)
+func NewCmdWarmStatus(getter genericclioptions.RESTClientGetter, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewWarmStatusOptions(getter, streams)
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Per-node warming progress: images ready, bytes, failures",
@@ -72,7 +72,7 @@ func NewCmdWarmStatus(configFlags *genericclioptions.ConfigFlags, streams generi
 // Complete builds the client and printer.
 func (o *WarmStatusOptions) Complete(cmd *cobra.Command) error {
 	var err error
-	if o.namespace, err = warmNamespace(cmd, o.ConfigFlags); err != nil {
+	if o.namespace, err = warmNamespace(cmd, o.RESTClientGetter); err != nil {
 		return err
 	}
 	if o.wide, o.printer, err = tableOrPrinter(o.PrintFlags); err != nil {
@@ -81,7 +81,7 @@ func (o *WarmStatusOptions) Complete(cmd *cobra.Command) error {
 	if o.extra, err = labels.ConvertSelectorToLabelsMap(o.Selector); err != nil {
 		return fmt.Errorf("--selector %q: %v", o.Selector, err)
 	}
-	o.client, err = protobufClient(o.ConfigFlags)
+	o.client, err = protobufClient(o.RESTClientGetter)
 	return err
 }
 

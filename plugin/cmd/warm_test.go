@@ -12,7 +12,7 @@ import (
 func runRoot(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	root, _ := newRoot(streams)
+	root, _ := newRoot(streams, nil)
 	root.SetArgs(args)
 	err := root.Execute()
 	return out.String(), err
