@@ -18,47 +18,37 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime/runtimetest"
 	"github.com/winimage-io/kubectl-winimage/daemon/pass"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
 )
 
-// slowRuntime pulls each image in pull time; Status says what was pulled.
+// slowRuntime is containerd's image state (runtimetest.Store) with a Pull
+// that takes delay, or until its context ends.
 type slowRuntime struct {
-	mu     sync.Mutex
-	pulled map[string]bool
-	pulls  []string
-	delay  time.Duration
+	*runtimetest.Store
+	mu    sync.Mutex
+	pulls []string
+	delay time.Duration
 }
 
-func (r *slowRuntime) Status(_ context.Context, ref string) (noderuntime.ImageStatus, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.pulled[ref] {
-		return noderuntime.ImageStatus{}, nil
+func newSlowRuntime(delay time.Duration) *slowRuntime {
+	return &slowRuntime{Store: runtimetest.NewStore(), delay: delay}
+}
+
+func (r *slowRuntime) Pull(ctx context.Context, ref string, opts noderuntime.PullOptions) (noderuntime.ImageStatus, error) {
+	if err := r.Start(ctx, ref); err != nil {
+		return noderuntime.ImageStatus{}, err
 	}
-	return noderuntime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:" + ref, Pinned: true, PinnedByUs: true}, nil
-}
-
-func (r *slowRuntime) Pull(ctx context.Context, ref string, _ noderuntime.PullOptions) (noderuntime.ImageStatus, error) {
 	select {
 	case <-ctx.Done():
 		return noderuntime.ImageStatus{}, ctx.Err()
 	case <-time.After(r.delay):
 	}
 	r.mu.Lock()
-	r.pulled[ref] = true
 	r.pulls = append(r.pulls, ref)
 	r.mu.Unlock()
-	return r.Status(ctx, ref)
-}
-
-func (r *slowRuntime) Pin(context.Context, string) error { return nil }
-func (r *slowRuntime) HaveLayers(context.Context, []string) (map[string]bool, error) {
-	return map[string]bool{}, nil
-}
-
-func (r *slowRuntime) Unpin(context.Context, bool) ([]string, []string, error) {
-	return nil, nil, nil
+	return r.Finish(ref, opts), nil
 }
 
 type noPlan struct{}
@@ -103,7 +93,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestLoopLiftsTheStartupTaintOnceEveryImageIsReady(t *testing.T) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule}}}}
-	rt := &slowRuntime{pulled: map[string]bool{}, delay: 10 * time.Millisecond}
+	rt := newSlowRuntime(10 * time.Millisecond)
 	a := testAgent(t, rt, "winimage.io/warming", node)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -124,7 +114,7 @@ func TestLoopLiftsTheStartupTaintOnceEveryImageIsReady(t *testing.T) {
 func TestAPassThatEndsWithAFailedImageLiftsTheTaintAndSaysWhy(t *testing.T) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{
 		{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule}, {Key: "os", Value: "windows", Effect: corev1.TaintEffectNoSchedule}}}}
-	rt := &slowRuntime{pulled: map[string]bool{}}
+	rt := newSlowRuntime(0)
 	a := testAgent(t, rt, "winimage.io/warming", node)
 	a.pub = &report.Publisher{}
 	list := listOf(t, "r/a:1")
@@ -161,7 +151,7 @@ func TestTheStartupTaintGoesAtTheDeadlineWhileAPullHangs(t *testing.T) {
 		joined := time.Now().Add(-29 * time.Minute)
 		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1", CreationTimestamp: metav1.NewTime(joined)},
 			Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule}}}}
-		rt := &slowRuntime{pulled: map[string]bool{}, delay: 24 * time.Hour}
+		rt := newSlowRuntime(24 * time.Hour)
 		a := testAgent(t, rt, "winimage.io/warming", node)
 		a.cfg.StartupTaintTimeout = 30 * time.Minute
 		a.pub = &report.Publisher{}
@@ -198,7 +188,7 @@ func liftEvent(t *testing.T, a *agent) corev1.Event {
 
 func TestANewListCutsTheRunningPassShort(t *testing.T) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
-	rt := &slowRuntime{pulled: map[string]bool{}, delay: time.Hour}
+	rt := newSlowRuntime(time.Hour)
 	a := testAgent(t, rt, "", node)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -226,7 +216,7 @@ func TestANewListCutsTheRunningPassShort(t *testing.T) {
 
 func TestLoopStopsWhenTheContextEnds(t *testing.T) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
-	a := testAgent(t, &slowRuntime{pulled: map[string]bool{}, delay: time.Hour}, "", node)
+	a := testAgent(t, newSlowRuntime(time.Hour), "", node)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.loop(ctx, listOf(t, "r/a:1")); close(done) }()

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
-	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 )
 
 // A recheck of warm images asks the registry only what could have moved:
@@ -17,7 +16,7 @@ import (
 // warm stay Ready throughout: a recheck publishes nothing new.
 func TestARecheckAsksOnlyForTagsDigestsAndStaysReady(t *testing.T) {
 	refs := []string{"r/a:1", "r/b:1", "r/c:1", "r/d:1", "r/e:1", "r/f:1", "r/pinned@sha256:" + strings.Repeat("a", 64)}
-	rt := &fakeRuntime{present: map[string]noderuntime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, baseOf: map[string]string{}}
+	rt := newFakeRuntime()
 	planner := &countingPlanner{fakePlanner: fakePlanner{}, plans: map[string]int{}, heads: map[string]int{}}
 	for _, ref := range refs {
 		planner.fakePlanner[ref] = Plan{Digest: "sha256:" + ref, Size: 1}

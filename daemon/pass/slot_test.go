@@ -5,14 +5,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 )
 
 // The node's pull slot is held for a pull, not a pass: given back between
 // images (other nodes may pull meanwhile), never held while nothing pulls.
 func TestTheSlotIsHeldPerPullNotPerPass(t *testing.T) {
-	rt := &fakeRuntime{present: map[string]noderuntime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, baseOf: map[string]string{}}
+	rt := newFakeRuntime()
 	var mu sync.Mutex
 	var held bool
 	var events []string

@@ -10,11 +10,15 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagelist"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime/runtimetest"
 )
 
+// fakeRuntime is containerd's image state (runtimetest.Store) with a Pull
+// that takes pullTime, fails with the errors queued for a reference, and
+// records how pulls overlapped.
 type fakeRuntime struct {
+	*runtimetest.Store
 	mu         sync.Mutex
-	present    map[string]noderuntime.ImageStatus
 	failures   map[string][]error
 	pulls      []string
 	pins       []string
@@ -30,18 +34,17 @@ type fakeRuntime struct {
 	siblingBeforeBase bool
 	// late keeps each pull's progress callback, to fire after it returned.
 	late []noderuntime.Progress
-	// layers are the layer blobs the node holds.
-	layers map[string]bool
 }
 
-func (f *fakeRuntime) Status(_ context.Context, ref string) (noderuntime.ImageStatus, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.present[ref], nil
+func newFakeRuntime() *fakeRuntime {
+	return &fakeRuntime{Store: runtimetest.NewStore(), failures: map[string][]error{}, inFlight: map[string]int{}, baseOf: map[string]string{}, baseDone: map[string]bool{}}
 }
 
-func (f *fakeRuntime) Pull(_ context.Context, ref string, opts noderuntime.PullOptions) (noderuntime.ImageStatus, error) {
-	pin, progress := opts.Pin, opts.Progress
+func (f *fakeRuntime) Pull(ctx context.Context, ref string, opts noderuntime.PullOptions) (noderuntime.ImageStatus, error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = func(int64, int64, bool) {}
+	}
 	f.mu.Lock()
 	f.pulls = append(f.pulls, ref)
 	if errs := f.failures[ref]; len(errs) > 0 {
@@ -49,10 +52,12 @@ func (f *fakeRuntime) Pull(_ context.Context, ref string, opts noderuntime.PullO
 		f.mu.Unlock()
 		return noderuntime.ImageStatus{}, errs[0]
 	}
-	base := f.baseOf[ref]
-	if f.baseDone == nil {
-		f.baseDone = map[string]bool{}
+	f.mu.Unlock()
+	if err := f.Start(ctx, ref); err != nil {
+		return noderuntime.ImageStatus{}, err
 	}
+	f.mu.Lock()
+	base := f.baseOf[ref]
 	if base != "" && !f.baseDone[base] && f.inFlight[base] > 0 {
 		f.siblingBeforeBase = true
 	}
@@ -69,29 +74,16 @@ func (f *fakeRuntime) Pull(_ context.Context, ref string, opts noderuntime.PullO
 	f.inFlight[base]--
 	f.active--
 	f.baseDone[base] = true
-	st := noderuntime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:" + ref, Pinned: pin, PinnedByUs: pin}
-	f.present[ref] = st
 	f.late = append(f.late, progress)
-	return st, nil
+	return f.Finish(ref, opts), nil
 }
 
-func (f *fakeRuntime) Pin(_ context.Context, ref string) error {
+// Pin records the call and pins as containerd would.
+func (f *fakeRuntime) Pin(ctx context.Context, ref string) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.pins = append(f.pins, ref)
-	return nil
-}
-
-func (f *fakeRuntime) Unpin(context.Context, bool) ([]string, []string, error) { return nil, nil, nil }
-
-func (f *fakeRuntime) HaveLayers(_ context.Context, digests []string) (map[string]bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	have := map[string]bool{}
-	for _, d := range digests {
-		have[d] = f.layers[d]
-	}
-	return have, nil
+	f.mu.Unlock()
+	return f.Store.Pin(ctx, ref)
 }
 
 type fakePlanner map[string]Plan
@@ -146,8 +138,9 @@ func list(refs ...string) *imagelist.List {
 }
 
 func TestRunChainsSharedBasesAndParallelisesIndependentOnes(t *testing.T) {
-	rt := &fakeRuntime{present: map[string]noderuntime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, pullTime: 50 * time.Millisecond,
-		baseOf: map[string]string{"r/a1:1": "A", "r/a2:1": "A", "r/a3:1": "A", "r/b1:1": "B", "r/b2:1": "B"}}
+	rt := newFakeRuntime()
+	rt.pullTime = 50 * time.Millisecond
+	rt.baseOf = map[string]string{"r/a1:1": "A", "r/a2:1": "A", "r/a3:1": "A", "r/b1:1": "B", "r/b2:1": "B"}
 	planner := fakePlanner{}
 	for ref, base := range rt.baseOf {
 		planner[ref] = Plan{Digest: "sha256:" + ref, Layers: []string{base, ref}, Size: 100}
@@ -176,16 +169,14 @@ func TestRunChainsSharedBasesAndParallelisesIndependentOnes(t *testing.T) {
 }
 
 func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
-	rt := &fakeRuntime{inFlight: map[string]int{}, baseOf: map[string]string{},
-		present: map[string]noderuntime.ImageStatus{
-			"r/warm:1":  {Present: true, Complete: true, Unpacked: true, Digest: "sha256:w"},
-			"r/stale:1": {Present: true, Complete: true, Unpacked: true, Digest: "sha256:old"},
-		},
-		failures: map[string][]error{
-			"r/flaky:1":   {errors.New("dial tcp 127.0.0.1:5000: connect: connection refused"), errors.New("unexpected EOF")},
-			"r/denied:1":  {errors.New("pull: 401 Unauthorized")},
-			"r/missing:1": {errors.New("pull: 404 Not Found")},
-		}}
+	rt := newFakeRuntime()
+	rt.Put("r/warm:1", noderuntime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:w"})
+	rt.Put("r/stale:1", noderuntime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:old"})
+	rt.failures = map[string][]error{
+		"r/flaky:1":   {errors.New("dial tcp 127.0.0.1:5000: connect: connection refused"), errors.New("unexpected EOF")},
+		"r/denied:1":  {errors.New("pull: 401 Unauthorized")},
+		"r/missing:1": {errors.New("pull: 404 Not Found")},
+	}
 	planner := fakePlanner{"r/warm:1": {Digest: "sha256:w"}, "r/stale:1": {Digest: "sha256:new"}}
 	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2, MinBackoff: time.Millisecond}
 	w.Run(context.Background(), list("r/warm:1", "r/stale:1", "r/flaky:1", "r/denied:1", "r/missing:1", "r/plannerdenied:1"))
@@ -224,8 +215,8 @@ func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
 }
 
 func TestGuardSkipsImagesThatWouldOverfillTheDisk(t *testing.T) {
-	rt := &fakeRuntime{present: map[string]noderuntime.ImageStatus{}, inFlight: map[string]int{}, failures: map[string][]error{}, baseOf: map[string]string{},
-		layers: map[string]bool{"sha256:base": true}}
+	rt := newFakeRuntime()
+	rt.HoldLayers("sha256:base")
 	var mu sync.Mutex
 	asked := map[int64]bool{}
 	planner := fakePlanner{
