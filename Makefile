@@ -111,13 +111,17 @@ checks:
 	  go test -run '^$$' -fuzz "^$${t%%:*}\$$" -fuzztime $(FUZZ_SHORT) $${t#*:}; \
 	done
 
+# The tests rerun on each containerd line, listed by name in
+# test/e2e/containerd_lines.txt, as one -run pattern.
+LINE_TESTS = ^($(shell grep -v '^\#' test/e2e/containerd_lines.txt | paste -sd'|'))$$
+
 # Unit and end-to-end tests, then the daemon's suite on each containerd line.
 suites:
 	go test -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@# The lines run side by side: their tests mostly wait on throttled
 	@# registries and daemons, so two at once take little more than one.
 	@mkdir -p $(BIN); for line in $(CONTAINERD_LINES); do \
-	  ( WINIMAGE_RIG_CONTAINERD=$$line go test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestDaemon' ./test/e2e/ > $(BIN)/e2e-containerd-$$line.log 2>&1; \
+	  ( WINIMAGE_RIG_CONTAINERD=$$line go test -count=1 -timeout $(TEST_TIMEOUT) -run "$(LINE_TESTS)" ./test/e2e/ > $(BIN)/e2e-containerd-$$line.log 2>&1; \
 	    echo $$? > $(BIN)/e2e-containerd-$$line.rc ) & \
 	done; wait; fail=0; for line in $(CONTAINERD_LINES); do \
 	  echo "daemon end-to-end suite on containerd $$line:"; cat $(BIN)/e2e-containerd-$$line.log; \
