@@ -80,33 +80,26 @@ func listOf(t *testing.T, refs ...string) *imagelist.List {
 	return l
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestLoopLiftsTheStartupTaintOnceEveryImageIsReady(t *testing.T) {
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule}}}}
-	rt := newSlowRuntime(10 * time.Millisecond)
-	a := testAgent(t, rt, "winimage.io/warming", node)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { a.loop(ctx, listOf(t, "r/a:1", "r/b:1")); close(done) }()
-	waitFor(t, "the taint to go", func() bool {
-		n, _ := a.kube.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{})
-		return len(n.Spec.Taints) == 0
+	synctest.Test(t, func(t *testing.T) {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "winimage.io/warming", Effect: corev1.TaintEffectNoSchedule}}}}
+		rt := newSlowRuntime(10 * time.Millisecond)
+		a := testAgent(t, rt, "winimage.io/warming", node)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { a.loop(ctx, listOf(t, "r/a:1", "r/b:1")); close(done) }()
+		// Both pulls take 10 ms: a second is ample.
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if n, _ := a.kube.CoreV1().Nodes().Get(ctx, "n1", metav1.GetOptions{}); len(n.Spec.Taints) != 0 {
+			t.Fatalf("the taint is still there: %+v", n.Spec.Taints)
+		}
+		if s := a.warmer.Snapshot(); !s.AllReady() {
+			t.Fatalf("taint lifted before every image was ready: %+v", s)
+		}
+		cancel()
+		<-done
 	})
-	if s := a.warmer.Snapshot(); !s.AllReady() {
-		t.Fatalf("taint lifted before every image was ready: %+v", s)
-	}
-	cancel()
-	<-done
 }
 
 // An image that ends Failed must not keep the node tainted for good: the
@@ -119,7 +112,7 @@ func TestAPassThatEndsWithAFailedImageLiftsTheTaintAndSaysWhy(t *testing.T) {
 	a.pub = &report.Publisher{}
 	list := listOf(t, "r/a:1")
 	list.Images = append(list.Images, contract.ListedImage{Ref: "bad ref", Invalid: "not a reference"})
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	next, stopped := a.pass(ctx, list)
 	if next != nil || stopped {
@@ -155,7 +148,7 @@ func TestTheStartupTaintGoesAtTheDeadlineWhileAPullHangs(t *testing.T) {
 		a := testAgent(t, rt, "winimage.io/warming", node)
 		a.cfg.StartupTaintTimeout = 30 * time.Minute
 		a.pub = &report.Publisher{}
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		go a.loop(ctx, listOf(t, "r/slow:1"))
 		go a.startupTaintDeadline(ctx, joined)
@@ -179,7 +172,7 @@ func TestTheStartupTaintGoesAtTheDeadlineWhileAPullHangs(t *testing.T) {
 
 func liftEvent(t *testing.T, a *agent) corev1.Event {
 	t.Helper()
-	evs, err := a.kube.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+	evs, err := a.kube.CoreV1().Events("default").List(t.Context(), metav1.ListOptions{})
 	if err != nil || len(evs.Items) != 1 || evs.Items[0].Reason != "StartupTaintLifted" || evs.Items[0].InvolvedObject.Name != "n1" {
 		t.Fatalf("events: %+v, %v", evs, err)
 	}
@@ -187,46 +180,44 @@ func liftEvent(t *testing.T, a *agent) corev1.Event {
 }
 
 func TestANewListCutsTheRunningPassShort(t *testing.T) {
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
-	rt := newSlowRuntime(time.Hour)
-	a := testAgent(t, rt, "", node)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	got := make(chan *imagelist.List, 1)
-	go func() { next, _ := a.pass(ctx, listOf(t, "r/slow:1")); got <- next }()
-	waitFor(t, "the pull to start", func() bool {
-		for _, img := range a.warmer.Snapshot().Images {
-			if img.State == contract.Pulling {
-				return true
+	synctest.Test(t, func(t *testing.T) {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
+		rt := newSlowRuntime(time.Hour)
+		a := testAgent(t, rt, "", node)
+		got := make(chan *imagelist.List, 1)
+		go func() { next, _ := a.pass(t.Context(), listOf(t, "r/slow:1")); got <- next }()
+		synctest.Wait()
+		if s := a.warmer.Snapshot(); len(s.Images) != 1 || s.Images[0].State != contract.Pulling {
+			t.Fatalf("the pull has not started: %+v", s)
+		}
+		newer := listOf(t, "r/other:1")
+		a.listChanged(newer)
+		select {
+		case next := <-got:
+			if next != newer {
+				t.Fatalf("pass returned %v, want the new list", next)
 			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a new list did not cut the pass short")
 		}
-		return false
 	})
-	newer := listOf(t, "r/other:1")
-	a.listChanged(newer)
-	select {
-	case next := <-got:
-		if next != newer {
-			t.Fatalf("pass returned %v, want the new list", next)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a new list did not cut the pass short")
-	}
 }
 
 func TestLoopStopsWhenTheContextEnds(t *testing.T) {
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
-	a := testAgent(t, newSlowRuntime(time.Hour), "", node)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { a.loop(ctx, listOf(t, "r/a:1")); close(done) }()
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("loop did not stop")
-	}
+	synctest.Test(t, func(t *testing.T) {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}}
+		a := testAgent(t, newSlowRuntime(time.Hour), "", node)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { a.loop(ctx, listOf(t, "r/a:1")); close(done) }()
+		synctest.Wait()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("loop did not stop")
+		}
+	})
 }
 
 func TestPinWarningOnlyBelow1710(t *testing.T) {

@@ -59,7 +59,7 @@ func TestForeignActivityChangesWhenAnyOffsetOrUsageDoes(t *testing.T) {
 // platform are read from an index, a manifest and a config alone (a pull
 // under way has written no record yet), and not at all until they are there.
 func TestChainIDsFromTheStoreBeforeAnyImageRecord(t *testing.T) {
-	ctx := context.Background()
+	ctx := t.Context()
 	cs, err := local.NewStore(wine.TempDir(t))
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +140,7 @@ func (s *extractingSnapshotter) Usage(context.Context, string) (snapshots.Usage,
 func TestWaitingOnAnUnpackWalksItsDirectoryRarely(t *testing.T) {
 	wine.Skip(t, "containerd's local content store leaves each committed ingest's folder behind (its RemoveAll needs a delete mode Wine 8.0 lacks), and ListStatuses then fails on it")
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		cs, manifest, chain := oneLayerImage(t)
 		linux := ocispec.Platform{OS: "linux", Architecture: "amd64"}
 		const unpack = 5 * time.Minute
@@ -162,7 +162,7 @@ func TestWaitingOnAnUnpackWalksItsDirectoryRarely(t *testing.T) {
 func TestALeftoverExtractionEndsTheWaitQuickly(t *testing.T) {
 	wine.Skip(t, "containerd's local content store leaves each committed ingest's folder behind (its RemoveAll needs a delete mode Wine 8.0 lacks), and ListStatuses then fails on it")
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
+		ctx := t.Context()
 		cs, manifest, chain := oneLayerImage(t)
 		linux := ocispec.Platform{OS: "linux", Architecture: "amd64"}
 		sn := &extractingSnapshotter{key: "extract-1-abc " + chain, until: time.Now().Add(time.Hour), still: true}
@@ -179,7 +179,7 @@ func TestALeftoverExtractionEndsTheWaitQuickly(t *testing.T) {
 // and the layer's chain ID.
 func oneLayerImage(t *testing.T) (content.Store, ocispec.Descriptor, string) {
 	t.Helper()
-	ctx := context.Background()
+	ctx := t.Context()
 	cs, err := local.NewStore(wine.TempDir(t))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package noderuntime
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -64,12 +63,12 @@ func TestPlannerAsksTheHostsThePullUses(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := &Containerd{CRI: nodeconfig.Config{HostsDirs: []string{dir}}}
-	r := &imagesize.Resolver{Transport: c.PlannerTransport(context.Background(), http.DefaultTransport)}
-	got, err := r.Head(context.Background(), "registry.invalid/team/app:1")
+	r := &imagesize.Resolver{Transport: c.PlannerTransport(t.Context(), http.DefaultTransport)}
+	got, err := r.Head(t.Context(), "registry.invalid/team/app:1")
 	if err != nil || got != want.String() {
 		t.Fatalf("Head through the node's hosts: %s, %v; want %s\nrequests: %q", got, err, want, seen)
 	}
-	resolved := r.Resolve(context.Background(), "registry.invalid/team/app:1")
+	resolved := r.Resolve(t.Context(), "registry.invalid/team/app:1")
 	if resolved.Err != nil || resolved.Digest != want.String() {
 		t.Fatalf("Resolve through the node's hosts: %+v\nrequests: %q", resolved, seen)
 	}

@@ -1,7 +1,6 @@
 package noderuntime
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -92,7 +91,7 @@ func TestLegacyHostsGoThroughTheMirrorWithItsAuth(t *testing.T) {
 		Mirrors:    map[string][]string{"upstream.invalid": {mirror.URL}},
 		Registries: map[string]nodeconfig.Registry{mirrorHost: {Auth: &nodeconfig.Auth{Username: "u", Password: "p"}}},
 	}}
-	_, desc, err := c.resolver(context.Background()).Resolve(context.Background(), "upstream.invalid/team/app:1")
+	_, desc, err := c.resolver(t.Context()).Resolve(t.Context(), "upstream.invalid/team/app:1")
 	if err != nil {
 		t.Fatalf("resolve through the mirror: %v", err)
 	}

@@ -1,7 +1,6 @@
 package pass
 
 import (
-	"context"
 	"reflect"
 	"strings"
 	"sync"
@@ -24,7 +23,7 @@ func TestARecheckAsksOnlyForTagsDigestsAndStaysReady(t *testing.T) {
 	var mu sync.Mutex
 	var seen []contract.State
 	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2, Lookups: 2}
-	w.Run(context.Background(), list(refs...))
+	w.Run(t.Context(), list(refs...))
 	if !w.Snapshot().AllReady() {
 		t.Fatalf("first pass: %+v", w.Snapshot())
 	}
@@ -37,7 +36,7 @@ func TestARecheckAsksOnlyForTagsDigestsAndStaysReady(t *testing.T) {
 			seen = append(seen, img.State)
 		}
 	}
-	w.Run(context.Background(), list(refs...))
+	w.Run(t.Context(), list(refs...))
 	if len(planner.plans) != 0 {
 		t.Errorf("the recheck fetched manifests of %v", planner.plans)
 	}

@@ -25,13 +25,13 @@ func TestTheSlotIsHeldPerPullNotPerPass(t *testing.T) {
 			events = append(events, "acquire")
 			return func() { mu.Lock(); defer mu.Unlock(); held = false; events = append(events, "release") }, nil
 		}}
-	w.Run(context.Background(), list("r/a:1", "r/b:1"))
+	w.Run(t.Context(), list("r/a:1", "r/b:1"))
 	if got := strings.Join(events, " "); got != "acquire release acquire release" {
 		t.Errorf("slot %s, want it taken and given back around each pull", got)
 	}
 	// A recheck that pulls nothing takes no slot.
 	events = nil
-	w.Run(context.Background(), list("r/a:1", "r/b:1"))
+	w.Run(t.Context(), list("r/a:1", "r/b:1"))
 	if len(events) != 0 {
 		t.Errorf("a recheck took the slot: %v", events)
 	}

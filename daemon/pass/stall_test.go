@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -36,19 +37,21 @@ func TestStallWatchCancelsOnlyAStillDownload(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var node atomic.Int64
-			ctx, s, stop := watchStalls(context.Background(), timeout, &node)
-			defer stop()
-			tc.feed(s, &node)
-			if got := errors.Is(context.Cause(ctx), errStalled); got != tc.cancelled {
-				t.Fatalf("cancelled for a stall: %v, want %v", got, tc.cancelled)
-			}
-			if tc.cancelled {
-				err := s.explain(ctx, ctx.Err())
-				if !strings.HasPrefix(err.Error(), "no bytes from the registry for 500ms") {
-					t.Errorf("explained as %q", err)
+			synctest.Test(t, func(t *testing.T) {
+				var node atomic.Int64
+				ctx, s, stop := watchStalls(t.Context(), timeout, &node)
+				defer stop()
+				tc.feed(s, &node)
+				if got := errors.Is(context.Cause(ctx), errStalled); got != tc.cancelled {
+					t.Fatalf("cancelled for a stall: %v, want %v", got, tc.cancelled)
 				}
-			}
+				if tc.cancelled {
+					err := s.explain(ctx, ctx.Err())
+					if !strings.HasPrefix(err.Error(), "no bytes from the registry for 500ms") {
+						t.Errorf("explained as %q", err)
+					}
+				}
+			})
 		})
 	}
 }

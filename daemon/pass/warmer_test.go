@@ -146,7 +146,7 @@ func TestRunChainsSharedBasesAndParallelisesIndependentOnes(t *testing.T) {
 		planner[ref] = Plan{Digest: "sha256:" + ref, Layers: []string{base, ref}, Size: 100}
 	}
 	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2}
-	w.Run(context.Background(), list("r/a1:1", "r/b1:1", "r/a2:1", "r/b2:1", "r/a3:1"))
+	w.Run(t.Context(), list("r/a1:1", "r/b1:1", "r/a2:1", "r/b2:1", "r/a3:1"))
 	// A progress sample arriving after a pull returned must not reopen it.
 	for _, p := range rt.late {
 		p(1, 100, true)
@@ -179,7 +179,7 @@ func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
 	}
 	planner := fakePlanner{"r/warm:1": {Digest: "sha256:w"}, "r/stale:1": {Digest: "sha256:new"}}
 	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2, MinBackoff: time.Millisecond}
-	w.Run(context.Background(), list("r/warm:1", "r/stale:1", "r/flaky:1", "r/denied:1", "r/missing:1", "r/plannerdenied:1"))
+	w.Run(t.Context(), list("r/warm:1", "r/stale:1", "r/flaky:1", "r/denied:1", "r/missing:1", "r/plannerdenied:1"))
 	got := map[string]contract.ImageState{}
 	for _, s := range w.Snapshot().Images {
 		got[s.Ref] = s
@@ -235,7 +235,7 @@ func TestGuardSkipsImagesThatWouldOverfillTheDisk(t *testing.T) {
 			}
 			return func() {}, nil
 		}}
-	w.Run(context.Background(), list("r/big:1", "r/small:1", "r/onbase:1", "r/missing:1"))
+	w.Run(t.Context(), list("r/big:1", "r/small:1", "r/onbase:1", "r/missing:1"))
 	for _, s := range w.Snapshot().Images {
 		want := map[string]contract.State{"r/big:1": contract.Skipped, "r/small:1": contract.Ready, "r/onbase:1": contract.Ready, "r/missing:1": contract.Ready}[s.Ref]
 		if s.State != want {

@@ -27,28 +27,36 @@ import (
 )
 
 func TestPublisher(t *testing.T) {
-	client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d-1"}})
 	state := filepath.Join(wine.TempDir(t), "state.json")
-	p := &Publisher{Client: client, Namespace: "ns", PodName: "d-1", NodeName: "n1", StateFile: state, Interval: 100 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	snap := contract.Snapshot{Total: 1, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Pulling}}}
-	changed := make(chan struct{}, 100)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	var mu sync.Mutex
-	current := func() contract.Snapshot { mu.Lock(); defer mu.Unlock(); return snap }
-	go func() { p.Run(ctx, changed, current); close(done) }()
-	for i := 0; i < 20; i++ {
+	synctest.Test(t, func(t *testing.T) {
+		client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d-1"}})
+		p := &Publisher{Client: client, Namespace: "ns", PodName: "d-1", NodeName: "n1", StateFile: state, Interval: 100 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		snap := contract.Snapshot{Total: 1, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Pulling}}}
+		changed := make(chan struct{}, 100)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		var mu sync.Mutex
+		current := func() contract.Snapshot { mu.Lock(); defer mu.Unlock(); return snap }
+		go func() { p.Run(ctx, changed, current); close(done) }()
+		for i := 0; i < 20; i++ {
+			changed <- struct{}{}
+		}
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		snap = contract.Snapshot{Total: 1, Ready: 1, Done: true, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Ready, BytesTotal: 10 << 20}}}
+		mu.Unlock()
 		changed <- struct{}{}
-	}
-	time.Sleep(50 * time.Millisecond)
-	mu.Lock()
-	snap = contract.Snapshot{Total: 1, Ready: 1, Done: true, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Ready, BytesTotal: 10 << 20}}}
-	mu.Unlock()
-	changed <- struct{}{}
-	time.Sleep(300 * time.Millisecond)
-	cancel()
-	<-done
+		time.Sleep(300 * time.Millisecond)
+		cancel()
+		<-done
+		checkPublished(t, client, state)
+	})
+}
 
+// checkPublished: two patches for the two states, the last on the pod and
+// in the state file, and one Event on the node.
+func checkPublished(t *testing.T, client *fake.Clientset, state string) {
+	t.Helper()
 	patches := 0
 	for _, a := range client.Actions() {
 		if a.GetVerb() == "patch" && a.GetResource().Resource == "pods" {
@@ -58,7 +66,7 @@ func TestPublisher(t *testing.T) {
 	if patches != 2 {
 		t.Errorf("%d pod patches for 21 changes in two states, want 2 (coalesced, unchanged skipped)", patches)
 	}
-	pod, _ := client.CoreV1().Pods("ns").Get(context.Background(), "d-1", metav1.GetOptions{})
+	pod, _ := client.CoreV1().Pods("ns").Get(t.Context(), "d-1", metav1.GetOptions{})
 	var prog contract.Progress
 	if err := json.Unmarshal([]byte(pod.Annotations[contract.AnnotationProgress]), &prog); err != nil || prog.Node != "n1" || !prog.AllReady() {
 		t.Fatalf("annotation = %q (%v)", pod.Annotations[contract.AnnotationProgress], err)
@@ -67,7 +75,7 @@ func TestPublisher(t *testing.T) {
 	if err != nil || !fromFile.AllReady() {
 		t.Fatalf("state file: %+v %v", fromFile, err)
 	}
-	events, _ := client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+	events, _ := client.CoreV1().Events("default").List(t.Context(), metav1.ListOptions{})
 	if len(events.Items) != 1 || events.Items[0].Reason != "WarmComplete" || events.Items[0].InvolvedObject.Kind != "Node" {
 		t.Fatalf("events = %+v", events.Items)
 	}
@@ -78,34 +86,35 @@ func TestPublisher(t *testing.T) {
 // the publisher tries again until the pod has it, or warm status would show
 // the node pulling for ever.
 func TestPublisherRetriesWhatTheAPIServerMissed(t *testing.T) {
-	client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d-1"}})
-	var down atomic.Bool
-	down.Store(true)
-	client.PrependReactor("patch", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
-		if down.Load() {
-			return true, nil, errors.New("connection refused")
+	synctest.Test(t, func(t *testing.T) {
+		client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "d-1"}})
+		var down atomic.Bool
+		down.Store(true)
+		client.PrependReactor("patch", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+			if down.Load() {
+				return true, nil, errors.New("connection refused")
+			}
+			return false, nil, nil
+		})
+		p := &Publisher{Client: client, Namespace: "ns", PodName: "d-1", NodeName: "n1", Interval: 50 * time.Millisecond, RetryInterval: 50 * time.Millisecond,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		ready := contract.Snapshot{Total: 1, Ready: 1, Done: true, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Ready}}}
+		changed := make(chan struct{}, 1)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		go p.Run(ctx, changed, func() contract.Snapshot { return ready })
+		changed <- struct{}{}
+		time.Sleep(200 * time.Millisecond)
+		down.Store(false) // the API server is back; nothing changes any more
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		pod, _ := client.CoreV1().Pods("ns").Get(t.Context(), "d-1", metav1.GetOptions{})
+		if prog, err := contract.ParseProgress(pod.Annotations[contract.AnnotationProgress]); err != nil || !prog.AllReady() {
+			t.Fatal("the state missed while the API server was down never reached the pod")
 		}
-		return false, nil, nil
+		cancel()
+		synctest.Wait()
 	})
-	p := &Publisher{Client: client, Namespace: "ns", PodName: "d-1", NodeName: "n1", Interval: 50 * time.Millisecond, RetryInterval: 50 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ready := contract.Snapshot{Total: 1, Ready: 1, Done: true, Images: []contract.ImageState{{Ref: "r/a:1", State: contract.Ready}}}
-	changed := make(chan struct{}, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go p.Run(ctx, changed, func() contract.Snapshot { return ready })
-	changed <- struct{}{}
-	time.Sleep(200 * time.Millisecond)
-	down.Store(false) // the API server is back; nothing changes any more
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		pod, _ := client.CoreV1().Pods("ns").Get(context.Background(), "d-1", metav1.GetOptions{})
-		if prog, err := contract.ParseProgress(pod.Annotations[contract.AnnotationProgress]); err == nil && prog.AllReady() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatal("the state missed while the API server was down never reached the pod")
 }
 
 func countActions(client *fake.Clientset, verb, resource string) int {
@@ -135,7 +144,7 @@ func TestProgressOfBytesIsPublishedAtMostOncePerProgressInterval(t *testing.T) {
 			default:
 			}
 		}
-		ctx, cancel := context.WithCancel(context.Background())
+		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan struct{})
 		go func() {
 			p.Run(ctx, changed, func() contract.Snapshot {
@@ -205,12 +214,12 @@ func TestEventsOnlyOnTransitions(t *testing.T) {
 			{failed("gave up after 8 attempts: 503"), "WarmFailed"}, {checking, ""}, {failed("gave up after 8 attempts: EOF"), ""},
 			{ready, "WarmComplete"},
 		} {
-			p.publish(context.Background(), step.s)
+			p.publish(t.Context(), step.s)
 			if step.event != "" {
 				want = append(want, step.event)
 			}
 		}
-		events, _ := client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{})
+		events, _ := client.CoreV1().Events("default").List(t.Context(), metav1.ListOptions{})
 		var got []string
 		for _, e := range events.Items {
 			got = append(got, e.Reason)

@@ -22,27 +22,32 @@ import (
 // FILE_SHARE_READ|FILE_SHARE_WRITE).
 func TestStateFileIsReplacedWhileTheProbeReadsIt(t *testing.T) {
 	path := filepath.Join(wine.TempDir(t), "state.json")
-	if err := writeAtomic(path, []byte(`{"ready":0}`)); err != nil {
-		t.Fatal(err)
-	}
-	f, err := openState(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The probe reads and lets go; the write lands once it has.
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		f.Close()
-	}()
-	if err := writeAtomic(path, []byte(`{"ready":1}`)); err != nil {
-		t.Fatalf("replace while the probe reads: %v", err)
-	}
-	if p, err := ReadState(path); err != nil || p.Ready != 1 {
-		t.Errorf("state file after the replace: %+v, %v", p, err)
-	}
-	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".state-*")); len(left) > 0 {
-		t.Errorf("temporary files left: %v", left)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		if err := writeAtomic(path, []byte(`{"ready":0}`)); err != nil {
+			t.Fatal(err)
+		}
+		f, err := openState(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The probe reads and lets go; the write lands once it has.
+		closed := make(chan struct{})
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			f.Close()
+			close(closed)
+		}()
+		if err := writeAtomic(path, []byte(`{"ready":1}`)); err != nil {
+			t.Fatalf("replace while the probe reads: %v", err)
+		}
+		if p, err := ReadState(path); err != nil || p.Ready != 1 {
+			t.Errorf("state file after the replace: %+v, %v", p, err)
+		}
+		if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".state-*")); len(left) > 0 {
+			t.Errorf("temporary files left: %v", left)
+		}
+		<-closed
+	})
 }
 
 // Another reader may still hold the file without sharing delete access

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -17,10 +16,10 @@ func TestPublishUnpinAnnotatesThePod(t *testing.T) {
 	client := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "u1", Namespace: "ns",
 		Annotations: map[string]string{"other": "kept"}}})
 	in := contract.UnpinResult{Node: "n1", Unpinned: []string{"docker.io/library/a:1"}, Finished: time.Unix(1, 0).UTC()}
-	if err := PublishUnpin(context.Background(), client, "ns", "u1", in); err != nil {
+	if err := PublishUnpin(t.Context(), client, "ns", "u1", in); err != nil {
 		t.Fatal(err)
 	}
-	pod, _ := client.CoreV1().Pods("ns").Get(context.Background(), "u1", metav1.GetOptions{})
+	pod, _ := client.CoreV1().Pods("ns").Get(t.Context(), "u1", metav1.GetOptions{})
 	var out contract.UnpinResult
 	if err := json.Unmarshal([]byte(pod.Annotations[contract.AnnotationUnpin]), &out); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
@@ -17,120 +18,133 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 )
 
-func pool(client *fake.Clientset, identity string) *Pool {
-	return &Pool{Client: client, Namespace: "ns", Prefix: "slot", Size: 1, Identity: identity,
+// pool is a one-slot pool for identity whose watch ends with the test.
+func pool(t *testing.T, client *fake.Clientset, identity string) *Pool {
+	p := &Pool{Client: client, Namespace: "ns", Prefix: "slot", Size: 1, Identity: identity,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), LeaseDuration: time.Second, HerdSpread: 100 * time.Millisecond}
+	t.Cleanup(p.Idle)
+	return p
 }
 
 func TestASecondNodeWaitsUntilTheFirstReleases(t *testing.T) {
-	client := fake.NewClientset()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	releaseA, err := pool(client, "node-a").Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotB := make(chan func(), 1)
-	go func() {
-		release, err := pool(client, "node-b").Acquire(ctx)
-		if err == nil {
-			gotB <- release
+	synctest.Test(t, func(t *testing.T) {
+		client := fake.NewClientset()
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		releaseA, err := pool(t, client, "node-a").Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}()
-	select {
-	case <-gotB:
-		t.Fatal("node-b got the only slot while node-a held it")
-	case <-time.After(1500 * time.Millisecond):
-	}
-	releaseA()
-	select {
-	case release := <-gotB:
-		release()
-	case <-ctx.Done():
-		t.Fatal("node-b never got the slot node-a released")
-	}
+		gotB := make(chan func(), 1)
+		go func() {
+			release, err := pool(t, client, "node-b").Acquire(ctx)
+			if err == nil {
+				gotB <- release
+			}
+		}()
+		select {
+		case <-gotB:
+			t.Fatal("node-b got the only slot while node-a held it")
+		case <-time.After(1500 * time.Millisecond):
+		}
+		releaseA()
+		select {
+		case release := <-gotB:
+			release()
+		case <-ctx.Done():
+			t.Fatal("node-b never got the slot node-a released")
+		}
+	})
 }
 
 func TestASlotOfAHolderThatDiedIsTakenOverWhenItExpires(t *testing.T) {
-	// A Windows pod can be stopped without a signal: its daemon never
-	// releases. The Lease it held must still free up.
-	renewed := metav1.NewMicroTime(time.Now())
-	holder, duration := "dead-node", int32(1)
-	client := fake.NewClientset(&coordinationv1.Lease{
-		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "slot-0"},
-		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &duration, AcquireTime: &renewed, RenewTime: &renewed},
+	synctest.Test(t, func(t *testing.T) {
+		// A Windows pod can be stopped without a signal: its daemon never
+		// releases. The Lease it held must still free up.
+		renewed := metav1.NewMicroTime(time.Now())
+		holder, duration := "dead-node", int32(1)
+		client := fake.NewClientset(&coordinationv1.Lease{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "slot-0"},
+			Spec:       coordinationv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &duration, AcquireTime: &renewed, RenewTime: &renewed},
+		})
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		start := time.Now()
+		release, err := pool(t, client, "node-b").Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer release()
+		if waited := time.Since(start); waited < 900*time.Millisecond {
+			t.Fatalf("took a live holder's slot after %s", waited)
+		}
+		lease, err := client.CoordinationV1().Leases("ns").Get(ctx, "slot-0", metav1.GetOptions{})
+		if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "node-b" {
+			t.Fatalf("lease after takeover: %+v, %v", lease, err)
+		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	start := time.Now()
-	release, err := pool(client, "node-b").Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer release()
-	if waited := time.Since(start); waited < 900*time.Millisecond {
-		t.Fatalf("took a live holder's slot after %s", waited)
-	}
-	lease, err := client.CoordinationV1().Leases("ns").Get(ctx, "slot-0", metav1.GetOptions{})
-	if err != nil || lease.Spec.HolderIdentity == nil || *lease.Spec.HolderIdentity != "node-b" {
-		t.Fatalf("lease after takeover: %+v, %v", lease, err)
-	}
 }
 
 func TestAcquireGivesUpWhenCancelled(t *testing.T) {
-	client := fake.NewClientset()
-	ctx, cancel := context.WithCancel(context.Background())
-	if _, err := pool(client, "node-a").Acquire(ctx); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { _, err := pool(client, "node-b").Acquire(ctx); done <- err }()
-	time.Sleep(200 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("Acquire returned a slot after cancel")
+	synctest.Test(t, func(t *testing.T) {
+		client := fake.NewClientset()
+		ctx, cancel := context.WithCancel(t.Context())
+		releaseA, err := pool(t, client, "node-a").Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Acquire did not return after cancel")
-	}
+		defer releaseA()
+		done := make(chan error, 1)
+		go func() { _, err := pool(t, client, "node-b").Acquire(ctx); done <- err }()
+		time.Sleep(200 * time.Millisecond)
+		cancel()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Fatal("Acquire returned a slot after cancel")
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Acquire did not return after cancel")
+		}
+	})
 }
 
 // A node waiting for a slot costs the API server a list and a watch, not
 // requests on a timer: ten seconds of waiting while two other nodes hold
 // both slots send nothing more.
 func TestAWaitingNodeSendsNothingWhileItWaits(t *testing.T) {
-	live := metav1.NewMicroTime(time.Now())
-	hour := int32(3600)
-	var held []runtime.Object
-	for i, node := range []string{"node-a", "node-c"} {
-		held = append(held, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: fmt.Sprintf("slot-%d", i)},
-			Spec: coordinationv1.LeaseSpec{HolderIdentity: &node, LeaseDurationSeconds: &hour, AcquireTime: &live, RenewTime: &live}})
-	}
-	client := fake.NewClientset(held...)
-	p := pool(client, "node-b")
-	p.Size, p.LeaseDuration = 2, 3*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := p.Acquire(ctx); err == nil {
-		t.Fatal("got a slot two live holders have")
-	}
-	var verbs []string
-	for _, a := range client.Actions() {
-		verbs = append(verbs, a.GetVerb())
-	}
-	if len(verbs) > 2 {
-		t.Errorf("10 s of waiting sent %d requests (%v), want a list and a watch", len(verbs), verbs)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		live := metav1.NewMicroTime(time.Now())
+		hour := int32(3600)
+		var held []runtime.Object
+		for i, node := range []string{"node-a", "node-c"} {
+			held = append(held, &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: fmt.Sprintf("slot-%d", i)},
+				Spec: coordinationv1.LeaseSpec{HolderIdentity: &node, LeaseDurationSeconds: &hour, AcquireTime: &live, RenewTime: &live}})
+		}
+		client := fake.NewClientset(held...)
+		p := pool(t, client, "node-b")
+		p.Size, p.LeaseDuration = 2, 3*time.Second
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		if _, err := p.Acquire(ctx); err == nil {
+			t.Fatal("got a slot two live holders have")
+		}
+		var verbs []string
+		for _, a := range client.Actions() {
+			verbs = append(verbs, a.GetVerb())
+		}
+		if len(verbs) > 2 {
+			t.Errorf("10 s of waiting sent %d requests (%v), want a list and a watch", len(verbs), verbs)
+		}
+	})
 }
 
 // The watch serves every pull of a pass: two slots taken in turn cost one
 // list and one watch; Idle ends it.
 func TestOneWatchServesAPassOfPulls(t *testing.T) {
 	client := fake.NewClientset()
-	p := pool(client, "node-a")
-	ctx := context.Background()
+	p := pool(t, client, "node-a")
+	ctx := t.Context()
 	for range 2 {
 		release, err := p.Acquire(ctx)
 		if err != nil {
@@ -160,9 +174,9 @@ func TestANodeTakesBackTheSlotItsKilledDaemonHeld(t *testing.T) {
 	node, hour := "node-b", int32(3600)
 	client := fake.NewClientset(&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "slot-0"},
 		Spec: coordinationv1.LeaseSpec{HolderIdentity: &node, LeaseDurationSeconds: &hour, AcquireTime: &live, RenewTime: &live}})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	release, err := pool(client, node).Acquire(ctx)
+	release, err := pool(t, client, node).Acquire(ctx)
 	if err != nil {
 		t.Fatalf("the node's own slot: %v", err)
 	}
@@ -173,8 +187,8 @@ func TestANodeTakesBackTheSlotItsKilledDaemonHeld(t *testing.T) {
 // server anyway) reads the Lease again and still gives it back.
 func TestAReleaseThatMeetsAConflictStillGivesTheSlotBack(t *testing.T) {
 	client := fake.NewClientset()
-	p := pool(client, "node-a")
-	release, err := p.Acquire(context.Background())
+	p := pool(t, client, "node-a")
+	release, err := p.Acquire(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +202,7 @@ func TestAReleaseThatMeetsAConflictStillGivesTheSlotBack(t *testing.T) {
 		return false, nil, nil
 	})
 	release()
-	l, err := client.CoordinationV1().Leases("ns").Get(context.Background(), "slot-0", metav1.GetOptions{})
+	l, err := client.CoordinationV1().Leases("ns").Get(t.Context(), "slot-0", metav1.GetOptions{})
 	if err != nil || !conflicted || holder(l) != "" {
 		t.Errorf("after a release that met a conflict: holder %q (conflict seen %v, %v)", holder(l), conflicted, err)
 	}

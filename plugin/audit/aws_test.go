@@ -46,7 +46,7 @@ func TestEnrichFromAWS(t *testing.T) {
 	}
 	got := map[string][]string{}
 	var baked []string
-	for _, f := range enrichFromAWS(context.Background(), fake, nodes, &baked) {
+	for _, f := range enrichFromAWS(t.Context(), fake, nodes, &baked) {
 		got[f.Code] = f.Nodes
 	}
 	if len(got[AMINotLatest]) != 2 || len(got[AMINotPublic]) != 1 || got[AMINotPublic][0] != "k" || len(got[AMICustom]) != 1 || len(got) != 3 {
@@ -66,7 +66,7 @@ func TestEnrichFromAWS(t *testing.T) {
 func TestEnrichFromAWSReportsInstanceLookupFailure(t *testing.T) {
 	fake := &fakeAMIs{instanceErr: errors.New("ec2:DescribeInstances denied"), images: map[string]awsami.Image{}}
 	nodes := []inventory.Node{{Name: "k", InstanceID: "i-k"}}
-	fs := enrichFromAWS(context.Background(), fake, nodes, new([]string))
+	fs := enrichFromAWS(t.Context(), fake, nodes, new([]string))
 	if len(fs) != 1 || fs[0].Code != AWSLookupFailed || nodes[0].AMISource != inventory.AMILookupError {
 		t.Fatalf("findings %+v, node %+v", fs, nodes[0])
 	}

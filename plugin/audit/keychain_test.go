@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -30,7 +29,7 @@ func TestKeychainsReadEachSecretOnceAndNoteFailures(t *testing.T) {
 		}
 		return false, nil, nil
 	})
-	ctx := context.Background()
+	ctx := t.Context()
 	k, err := newKeychains(ctx, client)
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract/imagesize"
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 )
 
@@ -74,10 +74,7 @@ func pagedPods(client *fake.Clientset, pages [][]corev1.Pod, ready func() bool, 
 		page := 0
 		if cont != "" {
 			fmt.Sscan(cont, &page)
-			for deadline := time.Now().Add(10 * time.Second); !ready() && time.Now().Before(deadline); {
-				time.Sleep(5 * time.Millisecond)
-			}
-			overlapped.Store(ready())
+			overlapped.Store(eventually.Within(10*time.Second, ready))
 		}
 		list := &corev1.PodList{Items: pages[page]}
 		if page+1 < len(pages) {
@@ -93,7 +90,7 @@ func pushWindowsImages(t *testing.T, host string, refs ...string) {
 	for _, ref := range refs {
 		spec.Images = append(spec.Images, imagefixtures.Image{Ref: ref, Layers: []resource.Quantity{resource.MustParse("1Ki")}, Windows: []string{"10.0.20348.1"}})
 	}
-	if _, err := imagefixtures.Push(context.Background(), host, spec); err != nil {
+	if _, err := imagefixtures.Push(t.Context(), host, spec); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -115,7 +112,7 @@ func startAuthRegistry(t *testing.T, refs ...string) (*authRegistry, string) {
 func auditTwoPages(t *testing.T, client *fake.Clientset, reg *authRegistry, first, second corev1.Pod) (r *Report, overlapped bool) {
 	var ok atomic.Bool
 	pagedPods(client, [][]corev1.Pod{{first}, {second}}, func() bool { return reg.tags.Load() >= 1 }, &ok)
-	r, err := Run(context.Background(), Options{Client: client, NodeSelector: "kubernetes.io/os=windows",
+	r, err := Run(t.Context(), Options{Client: client, NodeSelector: "kubernetes.io/os=windows",
 		Sections: map[string]bool{SectionImages: true}, Resolver: &imagesize.Resolver{}, PageSize: 1})
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package awsami
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -35,7 +34,7 @@ func TestLookupSpeaksEC2AndSSMWireProtocols(t *testing.T) {
 	fake.Start()
 	defer fake.Close()
 	isolate(t, fake.URL(), true)
-	ctx := context.Background()
+	ctx := t.Context()
 	l, err := New(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +65,7 @@ func TestLookupWithoutCredentialsSaysSo(t *testing.T) {
 	fake.Start()
 	defer fake.Close()
 	isolate(t, fake.URL(), false)
-	_, err := New(context.Background(), "")
+	_, err := New(t.Context(), "")
 	if err == nil || !strings.Contains(err.Error(), "no AWS credentials") {
 		t.Fatalf("err = %v, want a no-credentials error", err)
 	}

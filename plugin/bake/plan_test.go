@@ -1,7 +1,6 @@
 package bake
 
 import (
-	"context"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -73,13 +72,13 @@ func TestMakeRanksFromTheAuditAndTheRegistry(t *testing.T) {
 	}
 	resolver := &imagesize.Resolver{Concurrency: 2}
 	for i := range r.Images {
-		res := resolver.Resolve(context.Background(), r.Images[i].Ref)
+		res := resolver.Resolve(t.Context(), r.Images[i].Ref)
 		if res.Err != nil {
 			t.Fatal(res.Err)
 		}
 		r.Images[i].Digest = res.Digest
 	}
-	p, err := Make(context.Background(), r, resolver, Options{Limits: Limits{MaxBytes: 1 << 30, MinPods: 1},
+	p, err := Make(t.Context(), r, resolver, Options{Limits: Limits{MaxBytes: 1 << 30, MinPods: 1},
 		AMICached: []string{host + "/windows/servercore:ltsc2022"}, Ctr: DefaultCtr, Generator: "test"})
 	if err != nil {
 		t.Fatal(err)
@@ -132,8 +131,8 @@ func TestBaseAMICreditFollowsTheDigestNodesReport(t *testing.T) {
 	r := &audit.Report{ServerVersion: "v1.36.4", Nodes: nodes,
 		Images: []audit.Image{{Ref: host + "/shop/web:1", Platforms: []audit.PlatformSize{{NodeOSVersion: "10.0.20348.2582", Pods: 2, Runnable: true}}}}}
 	resolver := &imagesize.Resolver{Concurrency: 2}
-	r.Images[0].Digest = resolver.Resolve(context.Background(), r.Images[0].Ref).Digest
-	p, err := Make(context.Background(), r, resolver, Options{Limits: Limits{MaxBytes: 1 << 30, MinPods: 1}, Ctr: DefaultCtr, Generator: "test"})
+	r.Images[0].Digest = resolver.Resolve(t.Context(), r.Images[0].Ref).Digest
+	p, err := Make(t.Context(), r, resolver, Options{Limits: Limits{MaxBytes: 1 << 30, MinPods: 1}, Ctr: DefaultCtr, Generator: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +147,7 @@ func TestBaseAMICreditFollowsTheDigestNodesReport(t *testing.T) {
 
 func imagesizeDigest(t *testing.T, ref string) string {
 	t.Helper()
-	res := (&imagesize.Resolver{Concurrency: 1}).Resolve(context.Background(), ref)
+	res := (&imagesize.Resolver{Concurrency: 1}).Resolve(t.Context(), ref)
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}

@@ -26,7 +26,7 @@ func runVersion(t *testing.T, output string, server func(context.Context) (strin
 	if err := o.Validate(); err != nil {
 		return "", err
 	}
-	err := o.Run(context.Background())
+	err := o.Run(t.Context())
 	return out.String(), err
 }
 

@@ -1,7 +1,6 @@
 package kubeletapi
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,7 +31,7 @@ func TestConfigAndSummaryGoThroughTheNodeProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	cfg, err := Config(ctx, client, "n1")
 	if err != nil || cfg.ImagePullCredentialsVerificationPolicy != "AlwaysVerify" || cfg.SerializeImagePulls == nil || *cfg.SerializeImagePulls {
 		t.Fatalf("config %+v, %v", cfg, err)
@@ -69,7 +68,7 @@ func TestAnAnswerOverTheBoundIsRefusedUnread(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Config(context.Background(), client, "n1")
+	_, err = Config(t.Context(), client, "n1")
 	if err == nil || !strings.Contains(err.Error(), "node n1: /configz is over 3 MiB") {
 		t.Fatalf("err = %v", err)
 	}

@@ -1,7 +1,6 @@
 package warm
 
 import (
-	"context"
 	"slices"
 	"testing"
 
@@ -20,7 +19,7 @@ func TestStartupTaintsAreDroppedFromTheNodesThatCarryThem(t *testing.T) {
 			{Key: "dedicated", Value: "windows", Effect: corev1.TaintEffectNoSchedule}}}},
 		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "warm"}},
 	)
-	ctx := context.Background()
+	ctx := t.Context()
 	keys, err := StartupTaints(ctx, client)
 	if err != nil || !slices.Equal(keys, []string{"winimage.io/warming"}) {
 		t.Fatalf("StartupTaints = %v, %v; want only the key on warm's own namespace", keys, err)

@@ -2,7 +2,6 @@ package warm
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -38,7 +37,7 @@ func TestStatusStatesAndNodesWithoutDaemons(t *testing.T) {
 	warming := &contract.Progress{Snapshot: contract.Snapshot{Total: 1, Images: []contract.ImageState{{Ref: "a", State: contract.Pulling, BytesDone: 5, BytesTotal: 10}}}}
 	client := fake.NewSimpleClientset(node("n1"), node("n2"), node("n3"), node("n4"), node("n5"),
 		daemonPod("d1", "n1", ready), daemonPod("d2", "n2", failed), daemonPod("d3", "n3", warming), daemonPod("d4", "n4", nil))
-	r, err := Status(context.Background(), client, "winimage-system", "kubernetes.io/os=windows", time.Now())
+	r, err := Status(t.Context(), client, "winimage-system", "kubernetes.io/os=windows", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +66,7 @@ func TestStatusCountsADaemonOnAnOldListAsWarming(t *testing.T) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: contract.ConfigMapName, Namespace: "winimage-system"},
 		Data: map[string]string{contract.ImageListKey: "images:\n- ref: a:1\n- ref: b:2\n"}}
 	client := fake.NewSimpleClientset(node("n1"), daemonPod("d1", "n1", old), cm)
-	r, err := Status(context.Background(), client, "winimage-system", "", time.Now())
+	r, err := Status(t.Context(), client, "winimage-system", "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +77,7 @@ func TestStatusCountsADaemonOnAnOldListAsWarming(t *testing.T) {
 
 	cm.Data[contract.ImageListKey] = "images:\n- ref: a:1\n"
 	client = fake.NewSimpleClientset(node("n1"), daemonPod("d1", "n1", old), cm)
-	if r, _ = Status(context.Background(), client, "winimage-system", "", time.Now()); r.Nodes[0].State != NodeReady {
+	if r, _ = Status(t.Context(), client, "winimage-system", "", time.Now()); r.Nodes[0].State != NodeReady {
 		t.Errorf("a daemon on the current list: %+v", r.Nodes[0])
 	}
 }
@@ -88,7 +87,7 @@ func TestStatusCountsADaemonOnAnOldListAsWarming(t *testing.T) {
 func TestStatusWarnsOfAnUnreadableProgressDocument(t *testing.T) {
 	pod := daemonPod("d1", "n1", nil)
 	pod.Annotations = map[string]string{contract.AnnotationProgress: `{"images": "not a list"}`}
-	r, err := Status(context.Background(), fake.NewSimpleClientset(node("n1"), pod), "winimage-system", "", time.Now())
+	r, err := Status(t.Context(), fake.NewSimpleClientset(node("n1"), pod), "winimage-system", "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

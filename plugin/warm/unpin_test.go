@@ -1,7 +1,6 @@
 package warm
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -76,23 +75,23 @@ func TestUnpinWaitsForEveryNodeAndTimesOutWithoutDeleting(t *testing.T) {
 	}
 	client := fake.NewSimpleClientset(ds, pod("u1", "n1", &contract.UnpinResult{Node: "n1", Unpinned: []string{"a"}}), pod("u2", "n2", nil))
 	var seen []string
-	_, err := Unpin(context.Background(), client, "winimage-system", false, 1500*time.Millisecond, func(r contract.UnpinResult) { seen = append(seen, r.Node) })
+	_, err := Unpin(t.Context(), client, "winimage-system", false, 1500*time.Millisecond, func(r contract.UnpinResult) { seen = append(seen, r.Node) })
 	if err == nil || !strings.Contains(err.Error(), "waiting: n2") || !strings.Contains(err.Error(), "nothing was deleted") {
 		t.Fatalf("one node silent: %v", err)
 	}
-	live, _ := client.AppsV1().DaemonSets("winimage-system").Get(context.Background(), DaemonName, metav1.GetOptions{})
+	live, _ := client.AppsV1().DaemonSets("winimage-system").Get(t.Context(), DaemonName, metav1.GetOptions{})
 	if !inUnpinMode(live) {
 		t.Error("the DaemonSet was not switched to unpin mode")
 	}
 
 	b, _ := json.Marshal(contract.UnpinResult{Node: "n2"})
-	p2, _ := client.CoreV1().Pods("winimage-system").Get(context.Background(), "u2", metav1.GetOptions{})
+	p2, _ := client.CoreV1().Pods("winimage-system").Get(t.Context(), "u2", metav1.GetOptions{})
 	p2.Annotations = map[string]string{contract.AnnotationUnpin: string(b)}
-	if _, err := client.CoreV1().Pods("winimage-system").Update(context.Background(), p2, metav1.UpdateOptions{}); err != nil {
+	if _, err := client.CoreV1().Pods("winimage-system").Update(t.Context(), p2, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	seen = nil
-	p, err := Unpin(context.Background(), client, "winimage-system", false, 5*time.Second, func(r contract.UnpinResult) { seen = append(seen, r.Node) })
+	p, err := Unpin(t.Context(), client, "winimage-system", false, 5*time.Second, func(r contract.UnpinResult) { seen = append(seen, r.Node) })
 	if err != nil || len(p.Done) != 2 || len(seen) != 2 {
 		t.Fatalf("both nodes reported: %v %+v %v", err, p, seen)
 	}

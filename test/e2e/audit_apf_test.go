@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
@@ -234,14 +235,10 @@ func throttle(ctx context.Context, t *testing.T, r *rig.Rig, level, ns, name str
 	}
 	// The API server applies configuration changes asynchronously; wait
 	// until its metrics show the level with the new limit.
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		if limit, ok := metric(ctx, t, r, "apiserver_flowcontrol_nominal_limit_seats", "priority_level", level); ok && limit > 0 {
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatalf("the API server never applied priority level %s", level)
+	eventually.True(t, time.Minute, "the API server to apply priority level "+level, func() bool {
+		limit, ok := metric(ctx, t, r, "apiserver_flowcontrol_nominal_limit_seats", "priority_level", level)
+		return ok && limit > 0
+	})
 }
 
 // rejected is how many requests of a flow schema were rejected so far.

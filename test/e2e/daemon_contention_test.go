@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
@@ -54,10 +55,7 @@ func TestDaemonAndKubeletPullingOneImageUnpackEachLayerOnce(t *testing.T) {
 		daemonBinary(t) // built before, so the daemon starts at once
 		kubelet := make(chan error, 1)
 		go func() { _, err := r.Containerd.CRIPull(ctx, ref); kubelet <- err }()
-		deadline := time.Now().Add(30 * time.Second)
-		for _, blobs, _ := r.Registry.Counts(); blobs == 0 && time.Now().Before(deadline); _, blobs, _ = r.Registry.Counts() {
-			time.Sleep(20 * time.Millisecond)
-		}
+		eventually.Within(30*time.Second, func() bool { _, blobs, _ := r.Registry.Counts(); return blobs > 0 })
 		d := startDaemon(t, r, daemonOpts{node: applied.Nodes["workers"][0], containerd: r.Containerd, images: []string{ref}})
 		if err := <-kubelet; err != nil {
 			t.Fatalf("kubelet's pull: %v", err)

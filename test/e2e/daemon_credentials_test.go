@@ -18,6 +18,7 @@ import (
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/nodeconfig"
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 )
 
 type failingKeychain struct{}
@@ -82,11 +83,7 @@ func TestDaemonUsesARotatedPullSecret(t *testing.T) {
 		t.Fatalf("with the expired secret: %+v", stateOf(p.Images, ref))
 	}
 	writeSecret("p")
-	deadline := time.Now().Add(time.Minute)
-	for stateOf(d.state().Images, ref).State != contract.Ready {
-		if time.Now().After(deadline) {
-			t.Fatalf("the rotated secret was not used: %+v", stateOf(d.state().Images, ref))
-		}
-		time.Sleep(100 * time.Millisecond)
+	if !eventually.Within(time.Minute, func() bool { return stateOf(d.state().Images, ref).State == contract.Ready }) {
+		t.Fatalf("the rotated secret was not used: %+v", stateOf(d.state().Images, ref))
 	}
 }

@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 )
 
@@ -59,15 +60,14 @@ func TestDaemonFailsBadImagesClearlyAndWarmsTheRest(t *testing.T) {
 		t.Error("AllReady with failed images")
 	}
 	// The node carries a WarmFailed event naming what failed.
-	deadline := time.Now().Add(10 * time.Second)
 	var failedEvent string
-	for time.Now().Before(deadline) && failedEvent == "" {
+	eventually.Within(10*time.Second, func() bool {
 		evs, _ := r.Client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + applied.Nodes["workers"][0] + ",reason=WarmFailed"})
 		if len(evs.Items) > 0 {
 			failedEvent = evs.Items[0].Message
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return failedEvent != ""
+	})
 	if !strings.Contains(failedEvent, "4 of 5 images not warm") || !strings.Contains(failedEvent, missing) {
 		t.Errorf("WarmFailed event = %q", failedEvent)
 	}
@@ -112,20 +112,15 @@ nodeGroups:
 // waitPulling waits until the daemon has fetched some but not all bytes.
 func waitPulling(t *testing.T, d *daemon, ref string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
 	var seen []string
-	for time.Now().Before(deadline) {
+	eventually.True(t, time.Minute, fmt.Sprintf("the pull of %s in progress", ref), func() bool {
 		s := stateOf(d.state().Images, ref)
 		seen = append(seen, fmt.Sprintf("%s %d/%d", s.State, s.BytesDone, s.BytesTotal))
-		if s.State == contract.Pulling && s.BytesDone > 0 && s.BytesDone < s.BytesTotal {
-			return
-		}
 		if s.State == contract.Ready {
 			t.Fatalf("pull finished before it could be interrupted; saw %v", compact(seen))
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("never saw the pull in progress: %+v", d.state())
+		return s.State == contract.Pulling && s.BytesDone > 0 && s.BytesDone < s.BytesTotal
+	})
 }
 
 func compact(states []string) []string {

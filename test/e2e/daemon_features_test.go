@@ -15,6 +15,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 )
 
 func TestDaemonPacesNodesThroughLeasesAndReleasesThemOnSIGTERM(t *testing.T) {
@@ -88,15 +89,11 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 	if p := d.waitDone(2 * time.Minute); !p.AllReady() {
 		t.Fatalf("%+v", p)
 	}
-	deadline := time.Now().Add(10 * time.Second)
 	var n *corev1.Node
-	for time.Now().Before(deadline) {
+	eventually.Within(10*time.Second, func() bool {
 		n, _ = r.Client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
-		if !hasTaint(n, taint) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return !hasTaint(n, taint)
+	})
 	if hasTaint(n, taint) {
 		t.Errorf("startup taint %s still on the node after every image was Ready", taint)
 	}
@@ -134,13 +131,7 @@ func TestDaemonStartupTaintUnpinAndDiskGuard(t *testing.T) {
 	d3 := startDaemon(t, r, daemonOpts{node: node, containerd: r.Containerd, images: refs[:1]})
 	d3.waitDone(time.Minute)
 	d3.setImages(refs[0], applied.Ref("apps/a3:1"))
-	deadline = time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		if p := d3.state(); p.Total == 2 && p.AllReady() {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually.Within(time.Minute, func() bool { p := d3.state(); return p.Total == 2 && p.AllReady() })
 	if p := d3.state(); p.Total != 2 || !p.AllReady() {
 		t.Fatalf("after the list changed: %+v", p)
 	}

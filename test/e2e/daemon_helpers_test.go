@@ -24,6 +24,7 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
 	"github.com/winimage-io/kubectl-winimage/daemon/report"
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 	"github.com/winimage-io/kubectl-winimage/test/gobuild"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
@@ -128,19 +129,19 @@ func (d *daemon) state() contract.Progress {
 // waitDone waits until the daemon reports every image settled.
 func (d *daemon) waitDone(timeout time.Duration) contract.Progress {
 	d.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if p := d.state(); p.Done && p.Total > 0 {
-			return p
-		}
+	var p contract.Progress
+	if !eventually.Within(timeout, func() bool {
 		select {
 		case <-d.exited:
 			d.t.Fatalf("daemon exited early:\n%s", d.logs.String())
-		case <-time.After(50 * time.Millisecond):
+		default:
 		}
+		p = d.state()
+		return p.Done && p.Total > 0
+	}) {
+		d.t.Fatalf("daemon not done after %s: %+v\n%s", timeout, d.state(), d.logs.String())
 	}
-	d.t.Fatalf("daemon not done after %s: %+v\n%s", timeout, d.state(), d.logs.String())
-	return contract.Progress{}
+	return p
 }
 
 // stop sends SIGTERM and waits for a clean exit.
@@ -184,14 +185,12 @@ func criImage(t *testing.T, c *rig.Containerd, ref string) *runtimeapi.Image {
 // internal/cri/server/events.go), not at once.
 func criImageOnceSettled(t *testing.T, c *rig.Containerd, ref string, done func(*runtimeapi.Image) bool) *runtimeapi.Image {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		img := criImage(t, c, ref)
-		if done(img) || time.Now().After(deadline) {
-			return img
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var img *runtimeapi.Image
+	eventually.Within(10*time.Second, func() bool {
+		img = criImage(t, c, ref)
+		return done(img)
+	})
+	return img
 }
 
 func progressAnnotation(t *testing.T, r *rig.Rig, pod string) contract.Progress {

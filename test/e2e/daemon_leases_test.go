@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 )
 
 // A daemon killed mid-pull (a node drained, an OOM kill) leaves behind
@@ -24,12 +25,8 @@ func TestDaemonReleasesTheLeaseOfAPullKilledMidway(t *testing.T) {
 	leases := nodeClient(t, r.Containerd.Address).LeasesService()
 	r.Registry.Throttle(512 << 10)
 	d := startDaemon(t, r, daemonOpts{node: node, containerd: r.Containerd, images: []string{ref}})
-	deadline := time.Now().Add(time.Minute)
-	for d.state().Images == nil || stateOf(d.state().Images, ref).BytesDone == 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the pull never started: %+v", d.state())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !eventually.Within(time.Minute, func() bool { return d.state().Images != nil && stateOf(d.state().Images, ref).BytesDone != 0 }) {
+		t.Fatalf("the pull never started: %+v", d.state())
 	}
 	_ = d.cmd.Process.Kill()
 	<-d.exited
@@ -63,11 +60,8 @@ func TestDaemonReleasesTheLeaseOfAPullKilledMidway(t *testing.T) {
 		}
 		return ids
 	}
-	deadline = time.Now().Add(10 * time.Second)
-	for ids := held(); len(ids) > 0; ids = held() {
-		if time.Now().After(deadline) {
-			t.Fatalf("leases %v of the killed pull still held after the next daemon's pass", ids)
-		}
-		time.Sleep(100 * time.Millisecond)
+	var ids []string
+	if !eventually.Within(10*time.Second, func() bool { ids = held(); return len(ids) == 0 }) {
+		t.Fatalf("leases %v of the killed pull still held after the next daemon's pass", ids)
 	}
 }

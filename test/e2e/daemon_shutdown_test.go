@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 )
 
 // On Windows Server 2022 and later hcsshim runs a HostProcess command
@@ -20,18 +21,14 @@ func TestDaemonKilledWithoutASignalResumesInTheNextPod(t *testing.T) {
 	node := applied.Nodes["workers"][0]
 	r.Registry.Throttle(4 << 20)
 	d := startDaemon(t, r, daemonOpts{node: node, containerd: r.Containerd, images: []string{ref}})
-	deadline := time.Now().Add(time.Minute)
 	var before contract.ImageState
-	for time.Now().Before(deadline) {
+	eventually.Within(time.Minute, func() bool {
 		before = stateOf(d.state().Images, ref)
-		if before.BytesTotal > 0 && before.BytesDone > before.BytesTotal/2 && before.BytesDone < before.BytesTotal {
-			break
-		}
 		if before.State == contract.Ready {
 			t.Fatal("pull finished before it could be killed")
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return before.BytesTotal > 0 && before.BytesDone > before.BytesTotal/2 && before.BytesDone < before.BytesTotal
+	})
 	if before.BytesDone <= before.BytesTotal/2 {
 		t.Fatalf("never past half way: %+v", before)
 	}

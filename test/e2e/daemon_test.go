@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 	"github.com/winimage-io/kubectl-winimage/test/imagefixtures"
 )
 
@@ -82,10 +83,7 @@ func TestDaemonWarmsVerifiesPinsAndReports(t *testing.T) {
 		t.Errorf("registry served %d blob bytes in %d GETs; unique layer bytes are %d", bytes, blobs, unique)
 	}
 	// Progress on the pod, and the node event.
-	deadline := time.Now().Add(10 * time.Second)
-	for !progressAnnotation(t, r, d.pod).AllReady() && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	eventually.Within(10*time.Second, func() bool { return progressAnnotation(t, r, d.pod).AllReady() })
 	if a := progressAnnotation(t, r, d.pod); !a.AllReady() || a.Node != node {
 		t.Errorf("pod annotation = %+v", a)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 )
 
 // backgroundPlugin is a plugin run the test interrupts.
@@ -54,23 +56,26 @@ func (p *backgroundPlugin) output() (string, string) {
 // waitFor waits until stdout contains s, failing if the process ends first.
 func (p *backgroundPlugin) waitFor(t *testing.T, timeout time.Duration, s string) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
+	ended := false
+	printed := eventually.Within(timeout, func() bool {
 		if out, _ := p.output(); strings.Contains(out, s) {
-			return
+			return true
 		}
 		select {
 		case <-p.done:
-			out, errOut := p.output()
-			if strings.Contains(out, s) { // printed just before it ended
-				return
-			}
-			t.Fatalf("plugin ended before printing %q:\n%s\n%s", s, out, errOut)
-		case <-time.After(100 * time.Millisecond):
+			ended = true
+		default:
 		}
-	}
+		return ended
+	})
 	out, errOut := p.output()
-	t.Fatalf("no %q after %s:\n%s\n%s", s, timeout, out, errOut)
+	switch {
+	case strings.Contains(out, s): // printed, perhaps just before it ended
+	case ended:
+		t.Fatalf("plugin ended before printing %q:\n%s\n%s", s, out, errOut)
+	case !printed:
+		t.Fatalf("no %q after %s:\n%s\n%s", s, timeout, out, errOut)
+	}
 }
 
 // interrupt sends SIGINT (Ctrl-C) and returns the output and exit code.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 )
 
 // slowFleet is two stand-in nodes and images whose 6 MiB layers take 12 s
@@ -73,17 +75,13 @@ func TestWarmSurvivesAnAPIServerRestart(t *testing.T) {
 	}
 
 	// status -w outlived the drop: its latest table has both nodes Ready.
-	deadline := time.Now().Add(time.Minute)
-	for {
+	if !eventually.Within(time.Minute, func() bool {
 		out, _ := following.output()
 		tables := strings.Split(out, "\n\n")
-		if last := tables[len(tables)-1]; strings.Count(last, " Ready ") == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("warm status -w never showed both nodes Ready after the restart:\n%s", out)
-		}
-		time.Sleep(200 * time.Millisecond)
+		return strings.Count(tables[len(tables)-1], " Ready ") == 2
+	}) {
+		out, _ := following.output()
+		t.Fatalf("warm status -w never showed both nodes Ready after the restart:\n%s", out)
 	}
 	if out, errOut, code := following.interrupt(t); code != 0 {
 		t.Errorf("warm status -w: exit %d\n%s\n%s", code, out, errOut)

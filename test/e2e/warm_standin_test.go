@@ -19,6 +19,7 @@ import (
 
 	"github.com/winimage-io/kubectl-winimage/daemon/noderuntime"
 	"github.com/winimage-io/kubectl-winimage/plugin/warm"
+	"github.com/winimage-io/kubectl-winimage/test/eventually"
 	"github.com/winimage-io/kubectl-winimage/test/rig"
 )
 
@@ -141,24 +142,12 @@ func TestWarmOnRealDaemonsThroughTheKubeletStandIn(t *testing.T) {
 		// image included: a bad reference must not hold every rolling
 		// update of the DaemonSet (the probe). The failure is warm
 		// status's to say, as above.
-		deadline := time.Now().Add(time.Minute)
-		for {
-			pods, _ := r.Client.CoreV1().Pods("winimage-system").List(ctx, metav1.ListOptions{LabelSelector: warm.ComponentLabel + "=daemon"})
-			ready := 0
-			for _, p := range pods.Items {
-				for _, c := range p.Status.Conditions {
-					if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
-						ready++
-					}
-				}
-			}
-			if ready == len(pods.Items) && ready > 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d daemon pods Ready after their pass settled with a failed image", ready, len(pods.Items))
-			}
-			time.Sleep(200 * time.Millisecond)
+		var ready, pods int
+		if !eventually.Within(time.Minute, func() bool {
+			ready, pods = readyDaemonPods(ctx, t, r)
+			return ready == pods && ready > 0
+		}) {
+			t.Fatalf("%d of %d daemon pods Ready after their pass settled with a failed image", ready, pods)
 		}
 
 	})
@@ -289,4 +278,21 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// readyDaemonPods counts the daemon pods and those Ready.
+func readyDaemonPods(ctx context.Context, t *testing.T, r *rig.Rig) (ready, all int) {
+	t.Helper()
+	pods, err := r.Client.CoreV1().Pods("winimage-system").List(ctx, metav1.ListOptions{LabelSelector: warm.ComponentLabel + "=daemon"})
+	if err != nil {
+		return 0, 0
+	}
+	for _, p := range pods.Items {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready++
+			}
+		}
+	}
+	return ready, len(pods.Items)
 }

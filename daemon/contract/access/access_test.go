@@ -1,7 +1,6 @@
 package access
 
 import (
-	"context"
 	"testing"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
@@ -42,7 +41,7 @@ func TestMissingIsWhatTheAuthorizerDenies(t *testing.T) {
 		{Verb: "create", Resource: "events", Namespace: "default", Optional: true},
 		{Verb: "create", Group: "coordination.k8s.io", Resource: "leases", Namespace: "ns", Optional: true, Why: "slots"},
 	}
-	missing, err := Missing(context.Background(), client.AuthorizationV1(), needs)
+	missing, err := Missing(t.Context(), client.AuthorizationV1(), needs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func TestWatchSeesConfigMapStyleSwapsAndKeepsLastGoodList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	changes := make(chan *List, 4)
 	errs := make(chan error, 4)

@@ -1,7 +1,6 @@
 package imagesize
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -64,7 +63,7 @@ func TestResolverPicksNodeEntryAndFetchesEachManifestOnce(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	q := resource.MustParse
-	catalog, err := imagefixtures.Push(context.Background(), host, imagefixtures.Spec{
+	catalog, err := imagefixtures.Push(t.Context(), host, imagefixtures.Spec{
 		Bases: map[string]imagefixtures.Base{
 			"sc":     {Layers: []resource.Quantity{q("32Ki")}},
 			"legacy": {Layers: []resource.Quantity{q("1500Mi")}, Foreign: true},
@@ -80,7 +79,7 @@ func TestResolverPicksNodeEntryAndFetchesEachManifestOnce(t *testing.T) {
 	reg.manifests.Store(0)
 	reg.blobs.Store(0)
 
-	ctx := context.Background()
+	ctx := t.Context()
 	r := &Resolver{Concurrency: 4}
 	web := host + "/apps/web:1"
 	imgs := r.ResolveAll(ctx, []string{web, web, host + "/apps/old:1"})
@@ -131,7 +130,7 @@ func TestResolverReportsRegistryErrorsPerImage(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	r := &Resolver{}
-	ctx := context.Background()
+	ctx := t.Context()
 
 	if img := r.Resolve(ctx, host+"/private/app:1"); img.Err == nil || !strings.Contains(img.Err.Error(), "401") {
 		t.Errorf("private: %v, want a 401 reason", img.Err)
@@ -178,7 +177,7 @@ func pushTwelve(t *testing.T, host string) []string {
 		spec.Images = append(spec.Images, imagefixtures.Image{Ref: fmt.Sprintf("apps/a%d:1", i), Layers: []resource.Quantity{resource.MustParse("1Ki")}, Windows: []string{"10.0.17763.1", "10.0.20348.1"}})
 		refs = append(refs, fmt.Sprintf("%s/apps/a%d:1", host, i))
 	}
-	if _, err := imagefixtures.Push(context.Background(), host, spec); err != nil {
+	if _, err := imagefixtures.Push(t.Context(), host, spec); err != nil {
 		t.Fatal(err)
 	}
 	return refs
@@ -190,7 +189,7 @@ func TestPrefetchFetchesManifestsConcurrentlyWithinTheLimit(t *testing.T) {
 	defer srv.Close()
 	refs := pushTwelve(t, strings.TrimPrefix(srv.URL, "http://"))
 	r := &Resolver{Concurrency: 3}
-	ctx := context.Background()
+	ctx := t.Context()
 	imgs := r.ResolveAll(ctx, refs)
 	var wants []Want
 	for _, ref := range refs {
@@ -228,14 +227,14 @@ func TestForRulePicksTheEntryEachContainerdLinePulls(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	q := resource.MustParse
 	// Two entries a 20348.2582 host can run, the older revision first.
-	catalog, err := imagefixtures.Push(context.Background(), host, imagefixtures.Spec{
+	catalog, err := imagefixtures.Push(t.Context(), host, imagefixtures.Spec{
 		Bases:  map[string]imagefixtures.Base{"sc": {Layers: []resource.Quantity{q("8Ki")}}},
 		Images: []imagefixtures.Image{{Ref: "apps/two:1", Bases: []string{"sc"}, Layers: []resource.Quantity{q("4Ki")}, Windows: []string{"10.0.20348.1000", "10.0.20348.2582"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	r := &Resolver{Concurrency: 2}
 	img := r.Resolve(ctx, host+"/apps/two:1")
 	var older, newer imagefixtures.Manifest
@@ -286,7 +285,7 @@ func TestSingleManifestImageIsJudgedByItsConfigPlatform(t *testing.T) {
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx := t.Context()
 	r := &Resolver{Concurrency: 2}
 	resolved := r.Resolve(ctx, ref.String())
 	if _, ok, err := r.For(ctx, resolved, win("10.0.20348.2582")); err != nil || ok {
@@ -313,12 +312,12 @@ func TestLookupsOfOneRepositoryPingItOnce(t *testing.T) {
 		spec.Images = append(spec.Images, imagefixtures.Image{Ref: "apps/web:" + tag, Layers: []resource.Quantity{resource.MustParse("1Ki")}, Windows: []string{"10.0.17763.1", "10.0.20348.1"}})
 	}
 	spec.Images = append(spec.Images, imagefixtures.Image{Ref: "apps/cart:1", Layers: []resource.Quantity{resource.MustParse("1Ki")}, Windows: []string{"10.0.20348.1"}})
-	if _, err := imagefixtures.Push(context.Background(), host, spec); err != nil {
+	if _, err := imagefixtures.Push(t.Context(), host, spec); err != nil {
 		t.Fatal(err)
 	}
 	reg.pings.Store(0)
 	r := &Resolver{Concurrency: 1}
-	ctx := context.Background()
+	ctx := t.Context()
 	for _, ref := range []string{"apps/web:1", "apps/web:2", "apps/web:3", "apps/cart:1"} {
 		img := r.Resolve(ctx, host+"/"+ref)
 		for _, v := range []string{"10.0.17763.9", "10.0.20348.9"} {
@@ -366,12 +365,12 @@ func TestHeadSendsOneHEADForATagAndNothingForADigest(t *testing.T) {
 	want, _ := img.Digest()
 	reg.count = map[string]int{}
 	r := &Resolver{}
-	got, err := r.Head(context.Background(), ref)
+	got, err := r.Head(t.Context(), ref)
 	if err != nil || got != want.String() {
 		t.Fatalf("Head = %s, %v; want %s", got, err, want)
 	}
 	pinned := tag.Context().Digest(want.String()).String()
-	if got, err := r.Head(context.Background(), pinned); err != nil || got != want.String() {
+	if got, err := r.Head(t.Context(), pinned); err != nil || got != want.String() {
 		t.Fatalf("Head of a digest = %s, %v", got, err)
 	}
 	if reg.count[http.MethodHead] != 1 || reg.count[http.MethodGet] != 0 {

@@ -23,7 +23,7 @@ func TestLookaheadFillsTheCachesWithinTheLimit(t *testing.T) {
 	reg.manifests.Store(0)
 
 	r := &Resolver{Concurrency: 3}
-	ctx := context.Background()
+	ctx := t.Context()
 	l := r.Lookahead(ctx)
 	for _, ref := range refs {
 		// Asked for more than once, as the audit does for each pod.
@@ -61,7 +61,7 @@ func TestLookaheadStopsWithItsContext(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	r := &Resolver{Concurrency: 1}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	l := r.Lookahead(ctx)
 	l.Prefetch(host+"/apps/x:1", win("10.0.17763.9"))
@@ -78,11 +78,11 @@ func TestForgetDropsOnlyFailedLookups(t *testing.T) {
 	defer srv.Close()
 	host := strings.TrimPrefix(srv.URL, "http://")
 	spec := imagefixtures.Spec{Images: []imagefixtures.Image{{Ref: "apps/ok:1", Layers: []resource.Quantity{resource.MustParse("1Ki")}, Windows: []string{"10.0.20348.1"}}}}
-	if _, err := imagefixtures.Push(context.Background(), host, spec); err != nil {
+	if _, err := imagefixtures.Push(t.Context(), host, spec); err != nil {
 		t.Fatal(err)
 	}
 	r := &Resolver{}
-	ctx := context.Background()
+	ctx := t.Context()
 	ok, private := r.Resolve(ctx, host+"/apps/ok:1"), r.Resolve(ctx, host+"/private/app:1")
 	if ok.Err != nil || private.Err == nil {
 		t.Fatalf("ok: %v, private: %v", ok.Err, private.Err)

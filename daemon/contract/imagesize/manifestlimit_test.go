@@ -1,7 +1,6 @@
 package imagesize
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -50,7 +49,7 @@ func TestAManifestOverContainerdsLimitIsRefusedUnread(t *testing.T) {
 			}
 		}))
 		r := &Resolver{Timeout: 20 * time.Second}
-		img := r.Resolve(context.Background(), strings.TrimPrefix(srv.URL, "http://")+"/apps/huge:1")
+		img := r.Resolve(t.Context(), strings.TrimPrefix(srv.URL, "http://")+"/apps/huge:1")
 		srv.CloseClientConnections()
 		srv.Close()
 		if img.Err == nil || !strings.Contains(img.Err.Error(), "containerd's limit") {

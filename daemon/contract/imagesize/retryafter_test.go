@@ -1,7 +1,6 @@
 package imagesize
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,7 +53,7 @@ func TestResolverWaitsWhatRetryAfterSays(t *testing.T) {
 	}))
 	defer srv.Close()
 	r := &Resolver{Timeout: 10 * time.Second}
-	img := r.Resolve(context.Background(), strings.TrimPrefix(srv.URL, "http://")+"/apps/busy:1")
+	img := r.Resolve(t.Context(), strings.TrimPrefix(srv.URL, "http://")+"/apps/busy:1")
 	mu.Lock()
 	defer mu.Unlock()
 	if img.Err != nil || len(asked) < 2 {

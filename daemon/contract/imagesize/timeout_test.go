@@ -1,7 +1,6 @@
 package imagesize
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,7 +26,7 @@ func TestResolverBoundsEachLookupByItsTimeout(t *testing.T) {
 	defer srv.Close()
 	defer close(release)
 	r := &Resolver{Timeout: 300 * time.Millisecond}
-	img := r.Resolve(context.Background(), strings.TrimPrefix(srv.URL, "http://")+"/apps/stalled:1")
+	img := r.Resolve(t.Context(), strings.TrimPrefix(srv.URL, "http://")+"/apps/stalled:1")
 	if img.Err == nil || img.Err.Error() != "no answer from the registry within 300ms" {
 		t.Errorf("stalled registry: %v", img.Err)
 	}

@@ -1,7 +1,6 @@
 package taint
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -18,10 +17,10 @@ func TestRemoveDropsOnlyTheStartupTaint(t *testing.T) {
 		{Key: "os", Value: "windows", Effect: corev1.TaintEffectNoSchedule},
 	}}}
 	client := fake.NewClientset(node)
-	if removed, err := Remove(context.Background(), client, "n1", "winimage.io/warming"); err != nil || !removed {
+	if removed, err := Remove(t.Context(), client, "n1", "winimage.io/warming"); err != nil || !removed {
 		t.Fatalf("Remove = %v, %v", removed, err)
 	}
-	got, _ := client.CoreV1().Nodes().Get(context.Background(), "n1", metav1.GetOptions{})
+	got, _ := client.CoreV1().Nodes().Get(t.Context(), "n1", metav1.GetOptions{})
 	if len(got.Spec.Taints) != 1 || got.Spec.Taints[0].Key != "os" {
 		t.Fatalf("taints after Remove: %+v", got.Spec.Taints)
 	}
@@ -41,7 +40,7 @@ func TestRemoveDropsOnlyTheStartupTaint(t *testing.T) {
 func TestRemoveLeavesANodeWithoutTheTaintUntouched(t *testing.T) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n1"}, Spec: corev1.NodeSpec{Taints: []corev1.Taint{{Key: "os", Effect: corev1.TaintEffectNoSchedule}}}}
 	client := fake.NewClientset(node)
-	if removed, err := Remove(context.Background(), client, "n1", "winimage.io/warming"); err != nil || removed {
+	if removed, err := Remove(t.Context(), client, "n1", "winimage.io/warming"); err != nil || removed {
 		t.Fatalf("Remove = %v, %v", removed, err)
 	}
 	for _, a := range client.Actions() {
