@@ -26,8 +26,8 @@ func TestInClusterConfigFindsTheTokenUnderTheSandboxOnServer2019(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "token"), []byte("tok-1"), 0o600)
 	os.WriteFile(filepath.Join(dir, "ca.crt"), []byte("-----BEGIN CERTIFICATE-----\n"), 0o644)
 
-	// What the daemon used before: client-go's own, which looks only at
-	// the well-known path.
+	// client-go's own, which looks only at the well-known path, finds
+	// nothing on Server 2019.
 	if _, err := rest.InClusterConfig(); err == nil {
 		t.Fatal("rest.InClusterConfig found a token; the test does not model Server 2019")
 	}

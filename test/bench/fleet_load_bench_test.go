@@ -48,8 +48,9 @@ nodeGroups:
 `, loadNodes)
 
 // Recheck intervals: the bench's shortened one, and the defaults each
-// daemon's figures are scaled to (the daemon before this change rechecked
-// every 10 minutes).
+// daemon's figures are scaled to (the baseline daemon of
+// WINIMAGE_BENCH_DAEMON_BEFORE, commit ae85725, rechecked every 10
+// minutes).
 const (
 	loadRecheck     = 10 * time.Second
 	loadWindow      = 60 * time.Second
