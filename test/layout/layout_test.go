@@ -35,18 +35,30 @@ func root(t *testing.T) string {
 }
 
 func TestDaemonNeverImportsPlugin(t *testing.T) {
-	// -test includes what the daemon's tests import, so no test reaches
-	// into the plugin either. Each line: a package and what it imports.
-	lines := goListLines(t, "-test", "-f", `{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}`, "./daemon/...")
+	// With tests, so no test reaches into the plugin either.
+	forEachImport(t, true, []string{"./daemon/..."}, func(pkg, imp string) {
+		if strings.HasPrefix(imp, module+"/plugin/") || imp == module+"/plugin" {
+			t.Errorf("%s imports %s: daemon/ must never import plugin/ (move what both need under daemon/contract/)", pkg, imp)
+		}
+	})
+}
+
+// forEachImport calls check with each package matched by patterns (and,
+// withTests, their test variants) and each package it imports.
+func forEachImport(t *testing.T, withTests bool, patterns []string, check func(pkg, imp string)) {
+	t.Helper()
+	args := []string{"-f", `{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}`}
+	if withTests {
+		args = []string{"-test", "-f", `{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}`}
+	}
+	lines := goListLines(t, append(args, patterns...)...)
 	if len(lines) < 5 {
-		t.Fatalf("go list found %d daemon packages", len(lines))
+		t.Fatalf("go list %v found %d packages", patterns, len(lines))
 	}
 	for _, line := range lines {
 		pkg, imports, _ := strings.Cut(line, ":")
 		for _, imp := range strings.Fields(imports) {
-			if strings.HasPrefix(imp, module+"/plugin/") || imp == module+"/plugin" {
-				t.Errorf("%s imports %s: daemon/ must never import plugin/ (move what both need under daemon/)", pkg, imp)
-			}
+			check(pkg, imp)
 		}
 	}
 }
@@ -143,31 +155,19 @@ func isShared(pkg string) bool {
 }
 
 func TestPluginImportsOnlyTheSharedPartOfDaemon(t *testing.T) {
-	lines := goListLines(t, "-test", "-f", `{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}`,
-		"./plugin/...", "./cmd/kubectl-winimage", "./krew/...", "./manifests/...")
-	for _, line := range lines {
-		pkg, imports, _ := strings.Cut(line, ":")
-		for _, imp := range strings.Fields(imports) {
-			if strings.HasPrefix(imp, module+"/daemon/") && !isShared(imp) {
-				t.Errorf("%s imports %s: the plugin may use only daemon/contract/... (move what both need there)", pkg, imp)
-			}
+	forEachImport(t, true, []string{"./plugin/...", "./cmd/kubectl-winimage", "./krew/...", "./manifests/..."}, func(pkg, imp string) {
+		if strings.HasPrefix(imp, module+"/daemon/") && !isShared(imp) {
+			t.Errorf("%s imports %s: the plugin may use only daemon/contract/... (move what both need there)", pkg, imp)
 		}
-	}
+	})
 }
 
 func TestSharedPackagesImportNothingDaemonOnly(t *testing.T) {
-	lines := goListLines(t, "-f", `{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}`, "./daemon/contract/...")
-	if len(lines) < 5 {
-		t.Fatalf("go list found %d shared packages", len(lines))
-	}
-	for _, line := range lines {
-		pkg, imports, _ := strings.Cut(line, ":")
-		for _, imp := range strings.Fields(imports) {
-			if strings.HasPrefix(imp, module+"/") && !isShared(imp) {
-				t.Errorf("%s imports %s: a shared package may import only other shared ones", pkg, imp)
-			}
+	forEachImport(t, false, []string{"./daemon/contract/..."}, func(pkg, imp string) {
+		if strings.HasPrefix(imp, module+"/") && !isShared(imp) {
+			t.Errorf("%s imports %s: a shared package may import only other shared ones", pkg, imp)
 		}
-	}
+	})
 }
 
 func TestPluginPackagesStayIndependentOfEachOthersCommands(t *testing.T) {
@@ -224,15 +224,9 @@ func TestPluginUnitTestsDoNotLinkTheRigOrContainerd(t *testing.T) {
 // goformation's generated resource types are large; only the package that
 // writes the CloudFormation template links them.
 func TestOnlyTheTemplatePackageLinksGoformation(t *testing.T) {
-	for _, line := range goListLines(t, "-f", `{{.ImportPath}}:{{range .Imports}} {{.}}{{end}}`, "./...") {
-		pkg, imports, _ := strings.Cut(line, ":")
-		if pkg == module+"/plugin/bake/cloudformation" {
-			continue
+	forEachImport(t, false, []string{"./..."}, func(pkg, imp string) {
+		if pkg != module+"/plugin/bake/cloudformation" && strings.HasPrefix(imp, "github.com/awslabs/goformation/") {
+			t.Errorf("%s imports %s: CloudFormation types belong in plugin/bake/cloudformation", pkg, imp)
 		}
-		for _, imp := range strings.Fields(imports) {
-			if strings.HasPrefix(imp, "github.com/awslabs/goformation/") {
-				t.Errorf("%s imports %s: CloudFormation types belong in plugin/bake/cloudformation", pkg, imp)
-			}
-		}
-	}
+	})
 }
