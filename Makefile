@@ -59,10 +59,13 @@ lint:
 	go run $(STATICCHECK) ./...
 
 # The fast lane, a few minutes warm: formatting, vet on both platforms,
-# tidiness, staticcheck and the unit tests under the race detector. Test
-# results are cached, so `make test` after it repeats none of its work.
+# tidiness, staticcheck and the unit tests under the race detector (every
+# package but the end-to-end tests and benchmarks, which -short skips and
+# whose race-instrumented build would only cost time). Test results are
+# cached, so `make test` after it repeats none of its work.
+UNIT_PACKAGES = $(shell go list ./... | grep -v -e /test/e2e -e /test/bench)
 check: vet tidy lint
-	go test -short -race ./...
+	go test -short -race $(UNIT_PACKAGES)
 
 # -trimpath and no cgo, as release builds, for every platform the tests
 # build the daemon for (the host's mains, the daemon image's windows entry):
@@ -96,8 +99,8 @@ wine:
 	go run ./test/cmd/wine -bin $(BIN)/wine $(WINE_PACKAGES) -- -test.short
 
 # Fuzz targets as name:package: the bake component generator and the
-# template around it, and the
-# parsers of what nodes and ConfigMaps hand the plugin and the daemon.
+# template around it, and the parsers of what nodes and ConfigMaps hand the
+# plugin and the daemon.
 FUZZ_TARGETS ?= FuzzComponent:./plugin/bake/ FuzzTemplate:./plugin/bake/cloudformation/ FuzzParseProgress:./daemon/contract/ FuzzParseUnpinResult:./daemon/contract/ FuzzParse:./daemon/contract/imagelist/
 # make fuzz also runs these, which are not parsers.
 FUZZ_MORE ?= FuzzEscapedTextHasNoControls:./plugin/terminal/
