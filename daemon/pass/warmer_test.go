@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/winimage-io/kubectl-winimage/daemon/contract"
@@ -138,80 +139,84 @@ func list(refs ...string) *imagelist.List {
 }
 
 func TestRunChainsSharedBasesAndParallelisesIndependentOnes(t *testing.T) {
-	rt := newFakeRuntime()
-	rt.pullTime = 50 * time.Millisecond
-	rt.baseOf = map[string]string{"r/a1:1": "A", "r/a2:1": "A", "r/a3:1": "A", "r/b1:1": "B", "r/b2:1": "B"}
-	planner := fakePlanner{}
-	for ref, base := range rt.baseOf {
-		planner[ref] = Plan{Digest: "sha256:" + ref, Layers: []string{base, ref}, Size: 100}
-	}
-	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2}
-	w.Run(t.Context(), list("r/a1:1", "r/b1:1", "r/a2:1", "r/b2:1", "r/a3:1"))
-	// A progress sample arriving after a pull returned must not reopen it.
-	for _, p := range rt.late {
-		p(1, 100, true)
-	}
-	snap := w.Snapshot()
-	if !snap.AllReady() || snap.Ready != 5 {
-		t.Fatalf("snapshot = %+v", snap)
-	}
-	if rt.siblingBeforeBase {
-		t.Error("an image started before the first image of its base had finished")
-	}
-	if rt.maxOverall != 2 {
-		t.Errorf("at most %d pulls ran at once; want 2 (the limit)", rt.maxOverall)
-	}
-	for _, img := range snap.Images {
-		if img.BytesDone != img.BytesTotal || img.Digest == "" {
-			t.Errorf("%+v", img)
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.pullTime = 50 * time.Millisecond
+		rt.baseOf = map[string]string{"r/a1:1": "A", "r/a2:1": "A", "r/a3:1": "A", "r/b1:1": "B", "r/b2:1": "B"}
+		planner := fakePlanner{}
+		for ref, base := range rt.baseOf {
+			planner[ref] = Plan{Digest: "sha256:" + ref, Layers: []string{base, ref}, Size: 100}
 		}
-	}
+		w := &Warmer{Runtime: rt, Planner: planner, Chains: 2}
+		w.Run(t.Context(), list("r/a1:1", "r/b1:1", "r/a2:1", "r/b2:1", "r/a3:1"))
+		// A progress sample arriving after a pull returned must not reopen it.
+		for _, p := range rt.late {
+			p(1, 100, true)
+		}
+		snap := w.Snapshot()
+		if !snap.AllReady() || snap.Ready != 5 {
+			t.Fatalf("snapshot = %+v", snap)
+		}
+		if rt.siblingBeforeBase {
+			t.Error("an image started before the first image of its base had finished")
+		}
+		if rt.maxOverall != 2 {
+			t.Errorf("at most %d pulls ran at once; want 2 (the limit)", rt.maxOverall)
+		}
+		for _, img := range snap.Images {
+			if img.BytesDone != img.BytesTotal || img.Digest == "" {
+				t.Errorf("%+v", img)
+			}
+		}
+	})
 }
 
 func TestRunSkipsWarmImagesPinsThemAndFailsPermanentErrors(t *testing.T) {
-	rt := newFakeRuntime()
-	rt.Put("r/warm:1", noderuntime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:w"})
-	rt.Put("r/stale:1", noderuntime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:old"})
-	rt.failures = map[string][]error{
-		"r/flaky:1":   {errors.New("dial tcp 127.0.0.1:5000: connect: connection refused"), errors.New("unexpected EOF")},
-		"r/denied:1":  {errors.New("pull: 401 Unauthorized")},
-		"r/missing:1": {errors.New("pull: 404 Not Found")},
-	}
-	planner := fakePlanner{"r/warm:1": {Digest: "sha256:w"}, "r/stale:1": {Digest: "sha256:new"}}
-	w := &Warmer{Runtime: rt, Planner: planner, Chains: 2, MinBackoff: time.Millisecond}
-	w.Run(t.Context(), list("r/warm:1", "r/stale:1", "r/flaky:1", "r/denied:1", "r/missing:1", "r/plannerdenied:1"))
-	got := map[string]contract.ImageState{}
-	for _, s := range w.Snapshot().Images {
-		got[s.Ref] = s
-	}
-	if got["r/warm:1"].State != contract.Ready || len(rt.pins) != 1 || rt.pins[0] != "r/warm:1" {
-		t.Errorf("warm image: %+v, pins %v; want contract.Ready without a pull, pinned", got["r/warm:1"], rt.pins)
-	}
-	if got["r/stale:1"].State != contract.Ready || got["r/stale:1"].Digest != "sha256:r/stale:1" {
-		t.Errorf("a tag that moved must be pulled again: %+v", got["r/stale:1"])
-	}
-	if s := got["r/flaky:1"]; s.State != contract.Ready || s.Attempts != 2 {
-		t.Errorf("flaky: %+v, want contract.Ready after 2 failed attempts", s)
-	}
-	if s := got["r/denied:1"]; s.State != contract.Failed || s.Reason != "pull: 401 Unauthorized" || s.Attempts != 1 {
-		t.Errorf("denied: %+v", s)
-	}
-	// A registry that refuses the planner does not decide alone:
-	// containerd tries once, and its answer stands.
-	if s := got["r/missing:1"]; s.State != contract.Failed || s.Reason != "not found (404) in the registry" || s.Attempts != 1 {
-		t.Errorf("missing: %+v", s)
-	}
-	if s := got["r/plannerdenied:1"]; s.State != contract.Ready {
-		t.Errorf("refused the planner, pulled by containerd: %+v", s)
-	}
-	for _, p := range rt.pulls {
-		if p == "r/warm:1" {
-			t.Errorf("pulled %s", p)
+	synctest.Test(t, func(t *testing.T) {
+		rt := newFakeRuntime()
+		rt.Put("r/warm:1", noderuntime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:w"})
+		rt.Put("r/stale:1", noderuntime.ImageStatus{Present: true, Complete: true, Unpacked: true, Digest: "sha256:old"})
+		rt.failures = map[string][]error{
+			"r/flaky:1":   {errors.New("dial tcp 127.0.0.1:5000: connect: connection refused"), errors.New("unexpected EOF")},
+			"r/denied:1":  {errors.New("pull: 401 Unauthorized")},
+			"r/missing:1": {errors.New("pull: 404 Not Found")},
 		}
-	}
-	if w.Snapshot().AllReady() {
-		t.Error("AllReady with failures")
-	}
+		planner := fakePlanner{"r/warm:1": {Digest: "sha256:w"}, "r/stale:1": {Digest: "sha256:new"}}
+		w := &Warmer{Runtime: rt, Planner: planner, Chains: 2, MinBackoff: time.Millisecond}
+		w.Run(t.Context(), list("r/warm:1", "r/stale:1", "r/flaky:1", "r/denied:1", "r/missing:1", "r/plannerdenied:1"))
+		got := map[string]contract.ImageState{}
+		for _, s := range w.Snapshot().Images {
+			got[s.Ref] = s
+		}
+		if got["r/warm:1"].State != contract.Ready || len(rt.pins) != 1 || rt.pins[0] != "r/warm:1" {
+			t.Errorf("warm image: %+v, pins %v; want contract.Ready without a pull, pinned", got["r/warm:1"], rt.pins)
+		}
+		if got["r/stale:1"].State != contract.Ready || got["r/stale:1"].Digest != "sha256:r/stale:1" {
+			t.Errorf("a tag that moved must be pulled again: %+v", got["r/stale:1"])
+		}
+		if s := got["r/flaky:1"]; s.State != contract.Ready || s.Attempts != 2 {
+			t.Errorf("flaky: %+v, want contract.Ready after 2 failed attempts", s)
+		}
+		if s := got["r/denied:1"]; s.State != contract.Failed || s.Reason != "pull: 401 Unauthorized" || s.Attempts != 1 {
+			t.Errorf("denied: %+v", s)
+		}
+		// A registry that refuses the planner does not decide alone:
+		// containerd tries once, and its answer stands.
+		if s := got["r/missing:1"]; s.State != contract.Failed || s.Reason != "not found (404) in the registry" || s.Attempts != 1 {
+			t.Errorf("missing: %+v", s)
+		}
+		if s := got["r/plannerdenied:1"]; s.State != contract.Ready {
+			t.Errorf("refused the planner, pulled by containerd: %+v", s)
+		}
+		for _, p := range rt.pulls {
+			if p == "r/warm:1" {
+				t.Errorf("pulled %s", p)
+			}
+		}
+		if w.Snapshot().AllReady() {
+			t.Error("AllReady with failures")
+		}
+	})
 }
 
 func TestGuardSkipsImagesThatWouldOverfillTheDisk(t *testing.T) {
