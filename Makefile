@@ -65,7 +65,8 @@ lint:
 # cached, so `make test` after it repeats none of its work.
 UNIT_PACKAGES = $(shell go list ./... | grep -v -e /test/e2e -e /test/bench)
 check: vet tidy lint
-	go test -short -race $(UNIT_PACKAGES)
+	@echo "go test -short -race <every package but test/e2e and test/bench>"
+	@go test -short -race $(UNIT_PACKAGES)
 
 # -trimpath and no cgo, as release builds, for every platform the tests
 # build the daemon for (the host's mains, the daemon image's windows entry):

@@ -189,21 +189,23 @@ func TestPluginPackagesStayIndependentOfEachOthersCommands(t *testing.T) {
 // A package comment names the package it documents (one named `runtime`
 // in package noderuntime misled readers).
 func TestPackageCommentsNameTheirPackage(t *testing.T) {
-	for _, line := range goListLines(t, "-f", "{{.Name}} {{.Dir}}", "./...") {
-		name, dir, _ := strings.Cut(line, " ")
-		pkgs, err := parser.ParseDir(token.NewFileSet(), dir, func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ParseComments|parser.PackageClauseOnly)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range pkgs {
-			for path, f := range p.Files {
-				if f.Doc == nil {
-					continue
-				}
-				text := f.Doc.Text()
-				if strings.HasPrefix(text, "Package ") && !strings.HasPrefix(text, "Package "+name+" ") {
-					t.Errorf("%s: package comment %q does not name package %s", path, strings.SplitN(text, "\n", 2)[0], name)
-				}
+	// go list names each package's files with build tags applied, which
+	// go/parser's ParseDir does not.
+	for _, line := range goListLines(t, "-f", `{{.Name}} {{.Dir}}{{range .GoFiles}} {{.}}{{end}}`, "./...") {
+		fields := strings.Fields(line)
+		name, dir := fields[0], fields[1]
+		for _, file := range fields[2:] {
+			path := filepath.Join(dir, file)
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ParseComments|parser.PackageClauseOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Doc == nil {
+				continue
+			}
+			text := f.Doc.Text()
+			if strings.HasPrefix(text, "Package ") && !strings.HasPrefix(text, "Package "+name+" ") {
+				t.Errorf("%s: package comment %q does not name package %s", path, strings.SplitN(text, "\n", 2)[0], name)
 			}
 		}
 	}
