@@ -3,19 +3,14 @@ package cmd
 import (
 	"strings"
 	"testing"
-
-	"k8s.io/cli-runtime/pkg/genericiooptions"
 )
 
-// runRoot runs the command tree with args, as kubectl would, and returns
-// stdout and the error the command ended with.
+// runRoot runs the command tree with args against no cluster objects and
+// returns stdout and the error the command ended with.
 func runRoot(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	streams, _, out, _ := genericiooptions.NewTestIOStreams()
-	root, _ := newRoot(streams, nil)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
+	run := runCommand(t, "v1.37.2", nil, args...)
+	return run.stdout, run.err
 }
 
 // Bad warm settings end in one line naming the flag, before any client is
