@@ -48,3 +48,17 @@ func TestCacheDirHonoursOverrideAndXDG(t *testing.T) {
 		t.Fatalf("with XDG_CACHE_HOME: %s", got)
 	}
 }
+
+// The Wine prefix and the rig's components share the cache's root, each
+// with its own override.
+func TestUnderGivesEachToolItsFolderAndOverride(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", "/tmp/xdg")
+	t.Setenv("WINIMAGE_TEST_OVERRIDE", "")
+	if got, _ := Under("wine", "WINIMAGE_TEST_OVERRIDE"); got != "/tmp/xdg/kubectl-winimage/wine" {
+		t.Fatalf("Under(wine) = %s", got)
+	}
+	t.Setenv("WINIMAGE_TEST_OVERRIDE", "/srv/prefix")
+	if got, _ := Under("wine", "WINIMAGE_TEST_OVERRIDE"); got != "/srv/prefix" {
+		t.Fatalf("with the override: %s", got)
+	}
+}

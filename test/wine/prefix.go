@@ -10,7 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
+
+	"github.com/winimage-io/kubectl-winimage/test/rigcache"
 )
 
 //go:embed stub/prng.c
@@ -22,24 +23,10 @@ const PrefixEnv = "WINIMAGE_WINE_PREFIX"
 // packages are Debian's: Wine, and the compiler for the ProcessPrng stub.
 var packages = []string{"wine64", "gcc-mingw-w64-x86-64"}
 
-// PrefixDir is $WINIMAGE_WINE_PREFIX, else
-// $XDG_CACHE_HOME/kubectl-winimage/wine, else
-// ~/.cache/kubectl-winimage/wine: outside the clone, beside the rig's
-// cache, so that a fresh checkout reuses it.
-func PrefixDir() (string, error) {
-	if dir := os.Getenv(PrefixEnv); dir != "" {
-		return filepath.Abs(dir)
-	}
-	base := os.Getenv("XDG_CACHE_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("no cache folder: set %s or HOME: %w", PrefixEnv, err)
-		}
-		base = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(base, "kubectl-winimage", "wine"), nil
-}
+// PrefixDir is $WINIMAGE_WINE_PREFIX, else the cache's wine folder
+// (rigcache.Under), beside the rig's components, so that a fresh checkout
+// reuses it.
+func PrefixDir() (string, error) { return rigcache.Under("wine", PrefixEnv) }
 
 // Prepare installs Wine and MinGW when they are missing (as root, from
 // Debian's packages, as the rig's other parts are built by make test
@@ -52,7 +39,7 @@ func Prepare(ctx context.Context, log io.Writer) ([]string, error) {
 	}
 	// make test's checks lane and its end-to-end tests may both get here
 	// first: one installs and makes the prefix, the other waits for it.
-	unlock, err := lock(dir + ".lock")
+	unlock, err := rigcache.Lock(dir + ".lock")
 	if err != nil {
 		return nil, err
 	}
@@ -78,22 +65,6 @@ func Prepare(ctx context.Context, log io.Writer) ([]string, error) {
 		return nil, err
 	}
 	return env, nil
-}
-
-// lock takes an exclusive flock on path.
-func lock(path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", path, err)
-	}
-	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func install(ctx context.Context, log io.Writer) error {
